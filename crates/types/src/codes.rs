@@ -1,0 +1,361 @@
+//! National codes and closed vocabularies: GB/T 2260 regions, GB/T 4754-2017
+//! industries, technology readiness levels, node kinds, transfer and service
+//! modes, routing tiers.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Province-level prefixes of GB/T 2260 (first two digits).
+const PROVINCES: &[u8] = &[
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+];
+
+/// A GB/T 2260 administrative region code, e.g. `440300` (Shenzhen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Region(u32);
+
+impl Region {
+    /// Parses a six-digit code with a real province prefix, naming `field` on error.
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        let text = text.trim();
+        if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid(field, text, "region codes are six digits (GB/T 2260)"));
+        }
+        let code: u32 = text.parse().map_err(|_| Error::invalid(field, text, "not a number"))?;
+        let province = (code / 10_000) as u8;
+        if !PROVINCES.contains(&province) {
+            return Err(Error::invalid(field, text, "unknown province prefix"));
+        }
+        let city = code / 100 % 100;
+        if !(city <= 70 || city == 90) {
+            return Err(Error::invalid(field, text, "city digits must be 00-70 or 90"));
+        }
+        if city == 0 && code % 100 != 0 {
+            return Err(Error::invalid(field, text, "a county code needs its city digits"));
+        }
+        Ok(Self(code))
+    }
+
+    /// The province this region belongs to (`440000` for `440305`).
+    pub fn province(self) -> Region {
+        Region(self.0 / 10_000 * 10_000)
+    }
+
+    /// The city this region belongs to (`440300` for `440305`); a
+    /// province-level code is its own city.
+    pub fn city(self) -> Region {
+        Region(self.0 / 100 * 100)
+    }
+
+    /// Whether the code names a whole province (`440000`).
+    pub fn is_province(self) -> bool {
+        self.0 % 10_000 == 0
+    }
+
+    /// Whether both regions are in the same province.
+    pub fn same_province(self, other: Region) -> bool {
+        self.province() == other.province()
+    }
+
+    /// Whether both regions are in the same city.
+    pub fn same_city(self, other: Region) -> bool {
+        self.city() == other.city()
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:06}", self.0)
+    }
+}
+
+impl TryFrom<String> for Region {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Self::parse("region", &s)
+    }
+}
+
+impl From<Region> for String {
+    fn from(r: Region) -> String {
+        r.to_string()
+    }
+}
+
+/// GB/T 4754-2017 sections: letter and the range of two-digit divisions in it.
+const SECTIONS: &[(char, u8, u8)] = &[
+    ('A', 1, 5),
+    ('B', 6, 12),
+    ('C', 13, 43),
+    ('D', 44, 46),
+    ('E', 47, 50),
+    ('F', 51, 52),
+    ('G', 53, 60),
+    ('H', 61, 62),
+    ('I', 63, 65),
+    ('J', 66, 69),
+    ('K', 70, 70),
+    ('L', 71, 72),
+    ('M', 73, 75),
+    ('N', 76, 79),
+    ('O', 80, 82),
+    ('P', 83, 83),
+    ('Q', 84, 85),
+    ('R', 86, 90),
+    ('S', 91, 96),
+    ('T', 97, 97),
+];
+
+/// A GB/T 4754-2017 industry code: section letter and division, optionally
+/// with group and class digits (`C38`, `C381`, `C3811`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Industry(String);
+
+impl Industry {
+    /// Parses an industry code, checking the letter against the division, naming `field` on error.
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        let text = text.trim();
+        let mut chars = text.chars();
+        let letter = chars.next().unwrap_or(' ');
+        let digits = chars.as_str();
+        if !letter.is_ascii_uppercase()
+            || !(2..=4).contains(&digits.len())
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(Error::invalid(field, text, "industry codes are a letter and 2-4 digits (GB/T 4754)"));
+        }
+        let Some(&(_, low, high)) = SECTIONS.iter().find(|(l, _, _)| *l == letter) else {
+            return Err(Error::invalid(field, text, "no such section letter (A-T)"));
+        };
+        let division: u8 = digits[..2].parse().map_err(|_| Error::invalid(field, text, "not a number"))?;
+        if !(low..=high).contains(&division) {
+            return Err(Error::invalid(
+                field,
+                text,
+                format!("division {division:02} is not in section {letter} ({low:02}-{high:02})"),
+            ));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The section letter (`C`).
+    pub fn section(&self) -> char {
+        self.0.chars().next().unwrap_or('?')
+    }
+
+    /// The section letter and division (`C38`).
+    pub fn division(&self) -> &str {
+        &self.0[..3]
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Industry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Industry {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Self::parse("industry", &s)
+    }
+}
+
+impl From<Industry> for String {
+    fn from(i: Industry) -> String {
+        i.0
+    }
+}
+
+/// A technology readiness level, 1 to 9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Trl(u8);
+
+impl Trl {
+    /// Checks a level, naming `field` when it is outside 1–9.
+    pub fn new(field: &str, level: i64) -> Result<Self> {
+        if (1..=9).contains(&level) {
+            Ok(Self(level as u8))
+        } else {
+            Err(Error::invalid(field, level.to_string(), "TRL must be 1-9"))
+        }
+    }
+
+    /// The level.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for Trl {
+    type Error = Error;
+    fn try_from(v: u8) -> Result<Self> {
+        Self::new("trl", v.into())
+    }
+}
+
+impl From<Trl> for u8 {
+    fn from(t: Trl) -> u8 {
+        t.0
+    }
+}
+
+/// Defines a closed vocabulary with its canonical Chinese (or wire) names.
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The canonical name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+
+            /// Parses a canonical name, naming `field` when it is unknown.
+            pub fn parse(field: &str, text: &str) -> Result<Self> {
+                let text = text.trim();
+                Self::ALL.iter().copied().find(|v| v.as_str() == text).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    Error::invalid(field, text, format!(concat!("unknown ", $what, "; one of {}"), names.join(" / ")))
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// The kind of a station in the three-level network.
+    NodeKind, "node kind" {
+        /// The national office.
+        Central = "central",
+        /// A provincial station (省级中心站).
+        Provincial = "provincial",
+        /// A city sub-station (市级分站).
+        City = "city",
+        /// A university association (高校科协).
+        University = "university",
+        /// A learned society's collaboration station (学会协作站).
+        Society = "society",
+    }
+);
+
+vocabulary!(
+    /// How an outcome may be transferred.
+    TransferMode, "transfer mode" {
+        /// 技术转让.
+        Assignment = "技术转让",
+        /// 技术许可.
+        License = "技术许可",
+        /// 技术开发.
+        Development = "技术开发",
+        /// 技术咨询.
+        Consulting = "技术咨询",
+        /// 技术服务.
+        Service = "技术服务",
+        /// 作价入股.
+        Equity = "作价入股",
+    }
+);
+
+vocabulary!(
+    /// How an expert offers service.
+    ServiceMode, "service mode" {
+        /// 技术咨询.
+        Consulting = "技术咨询",
+        /// 现场指导.
+        OnSite = "现场指导",
+        /// 评估评审.
+        Review = "评估评审",
+        /// 联合攻关.
+        JointResearch = "联合攻关",
+        /// 培训.
+        Training = "培训",
+    }
+);
+
+vocabulary!(
+    /// How far a match reached: same city, same province, or across provinces.
+    Tier, "tier" {
+        /// Same city.
+        City = "city",
+        /// Same province.
+        Province = "province",
+        /// Across provinces.
+        National = "national",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_derives_province_and_city() {
+        let r = Region::parse("region", "440305").unwrap();
+        assert_eq!(r.province().to_string(), "440000");
+        assert_eq!(r.city().to_string(), "440300");
+        assert!(Region::parse("region", "440000").unwrap().is_province());
+        assert!(r.same_province(Region::parse("region", "441900").unwrap()));
+        assert!(!r.same_city(Region::parse("region", "440100").unwrap()));
+    }
+
+    #[test]
+    fn region_rejects_bad_structure() {
+        for bad in ["44030", "4403000", "44030a", "990000", "000000", "448000", "440001", " "] {
+            let err = Region::parse("region", bad).unwrap_err();
+            assert_eq!(err.field(), "region", "{bad}");
+        }
+        assert!(Region::parse("region", "469000").is_ok(), "省直辖县级 90 is valid");
+    }
+
+    #[test]
+    fn industry_letter_must_match_division() {
+        assert_eq!(Industry::parse("industry", "C38").unwrap().division(), "C38");
+        assert!(Industry::parse("industry", "I6513").is_ok());
+        assert!(Industry::parse("industry", "A05").is_ok());
+        for bad in ["C12", "I38", "Z01", "c38", "C3", "C38111", "38", "K71"] {
+            assert!(Industry::parse("industry", bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn trl_is_one_to_nine() {
+        assert!(Trl::new("min_trl", 1).is_ok() && Trl::new("min_trl", 9).is_ok());
+        assert_eq!(Trl::new("min_trl", 10).unwrap_err().field(), "min_trl");
+        assert!(Trl::new("trl", 0).is_err());
+    }
+
+    #[test]
+    fn vocabularies_parse_their_chinese_names() {
+        assert_eq!(TransferMode::parse("transfer_modes", "作价入股").unwrap(), TransferMode::Equity);
+        assert_eq!(ServiceMode::parse("service_modes", " 培训 ").unwrap(), ServiceMode::Training);
+        assert!(TransferMode::parse("transfer_modes", "卖掉").is_err());
+        assert_eq!(NodeKind::parse("kind", "city").unwrap(), NodeKind::City);
+    }
+}

@@ -1,0 +1,26 @@
+//! The Kechuang domain model: record ids, node identities, the records that
+//! flow through the federation (demands, outcomes, experts, matches, bids),
+//! the national codes they carry (GB/T 2260 regions, GB/T 4754 industries,
+//! TRL), the hybrid logical clock that versions them, and their validation.
+//!
+//! This crate owns meaning, not transport or storage: it must not depend on
+//! tonic, sled or tokio. Everything that enters the system is checked here
+//! once, and every error names the field it is about.
+
+mod clock;
+mod codes;
+mod date;
+mod error;
+mod id;
+mod record;
+pub mod limits;
+
+pub use clock::{Clock, Hlc};
+pub use codes::{Industry, NodeKind, Region, ServiceMode, Tier, TransferMode, Trl};
+pub use date::{Date, DateRange, Timestamp};
+pub use error::{Error, Result};
+pub use id::{NodeId, RecordId};
+pub use record::{
+    Bid, BidState, Body, Contact, Demand, Expert, Landing, Match, MatchState, Meta, Outcome,
+    Part, Record, RecordKind, Response, SupplyKind, Text,
+};

@@ -1,0 +1,656 @@
+//! The records that flow through the federation, and their checks.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits;
+use crate::{
+    Date, DateRange, Error, Hlc, Industry, NodeId, RecordId, Region, Result, ServiceMode, Tier,
+    Timestamp, TransferMode, Trl,
+};
+
+/// What every record carries, whatever its kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// The record's id (UUIDv7).
+    pub id: RecordId,
+    /// The node that owns (and alone writes) the record.
+    pub owner: NodeId,
+    /// The version of the record's latest change.
+    pub version: Hlc,
+    /// When the record was first published.
+    pub created_at: Timestamp,
+    /// When the record last changed.
+    pub updated_at: Timestamp,
+    /// Withdrawn by its owner (a tombstone).
+    pub deleted: bool,
+    /// The owner's own reference for the record (需求编号, 成果编号), if any.
+    pub external_id: Option<String>,
+}
+
+/// A record: its metadata and its kind-specific body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Identity, ownership and version.
+    pub meta: Meta,
+    /// The content.
+    pub body: Body,
+}
+
+/// The kind-specific content of a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    /// An enterprise's technical demand.
+    Demand(Demand),
+    /// A research outcome offered for transfer.
+    Outcome(Outcome),
+    /// An expert offering service.
+    Expert(Expert),
+    /// A demand paired with supply, created by central.
+    Match(Match),
+    /// A supply node's bid on a challenge demand.
+    Bid(Bid),
+}
+
+/// The kinds of record, as named on the command line and in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// 需求.
+    Demand,
+    /// 成果.
+    Outcome,
+    /// 专家.
+    Expert,
+    /// 对接.
+    Match,
+    /// 揭榜.
+    Bid,
+}
+
+impl RecordKind {
+    /// Every kind, in display order.
+    pub const ALL: [RecordKind; 5] = [Self::Demand, Self::Outcome, Self::Expert, Self::Match, Self::Bid];
+
+    /// The kind's name (`demand`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Demand => "demand",
+            Self::Outcome => "outcome",
+            Self::Expert => "expert",
+            Self::Match => "match",
+            Self::Bid => "bid",
+        }
+    }
+
+    /// Parses a kind name, singular or plural, naming `field` when unknown.
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        let t = text.trim();
+        let t = t.strip_suffix('s').unwrap_or(t);
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == t)
+            .ok_or_else(|| Error::invalid(field, text, "one of demand, outcome, expert, match, bid"))
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Body {
+    /// The kind of this body.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Body::Demand(_) => RecordKind::Demand,
+            Body::Outcome(_) => RecordKind::Outcome,
+            Body::Expert(_) => RecordKind::Expert,
+            Body::Match(_) => RecordKind::Match,
+            Body::Bid(_) => RecordKind::Bid,
+        }
+    }
+
+    /// Checks every field that typed parsing cannot: lengths, list sizes, ranges.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Body::Demand(d) => d.validate(),
+            Body::Outcome(o) => o.validate(),
+            Body::Expert(e) => e.validate(),
+            Body::Match(m) => m.validate(),
+            Body::Bid(b) => b.validate(),
+        }
+    }
+}
+
+impl Record {
+    /// The record's kind.
+    pub fn kind(&self) -> RecordKind {
+        self.body.kind()
+    }
+
+    /// The region the record is about (a match's demand region; a bid has none).
+    pub fn region(&self) -> Option<Region> {
+        match &self.body {
+            Body::Demand(d) => Some(d.region),
+            Body::Outcome(o) => Some(o.region),
+            Body::Expert(e) => Some(e.region),
+            Body::Match(m) => Some(m.demand_region),
+            Body::Bid(_) => None,
+        }
+    }
+
+    /// The record's title or name, for tables.
+    pub fn title(&self) -> String {
+        match &self.body {
+            Body::Demand(d) => d.title.clone(),
+            Body::Outcome(o) => o.title.clone(),
+            Body::Expert(e) => e.name.clone(),
+            Body::Match(m) => m.explanation.clone(),
+            Body::Bid(b) => b.proposal.chars().take(40).collect(),
+        }
+    }
+
+    /// Removes every contact the record carries (for views that may not see them).
+    pub fn redact_contacts(&mut self) {
+        match &mut self.body {
+            Body::Demand(d) => d.contact = None,
+            Body::Outcome(o) => o.contact = None,
+            Body::Expert(e) => e.contact = None,
+            Body::Match(m) => {
+                m.demand_contact = None;
+                m.supply_contact = None;
+            }
+            Body::Bid(_) => {}
+        }
+    }
+}
+
+/// Checks a free-text field: trimmed, not empty when `required`, at most `max` characters.
+pub fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<()> {
+    if text != text.trim() {
+        return Err(Error::invalid(field, text, "has leading or trailing spaces"));
+    }
+    if required && text.is_empty() {
+        return Err(Error::missing(field));
+    }
+    if text.chars().count() > max {
+        return Err(Error::invalid(field, text, format!("longer than {max} characters")));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::invalid(field, text, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a list of short words: at most `limits::KEYWORDS`, each non-empty and short.
+fn check_words(field: &str, words: &[String]) -> Result<()> {
+    if words.len() > limits::KEYWORDS {
+        return Err(Error::invalid(field, words.len().to_string(), format!("more than {} entries", limits::KEYWORDS)));
+    }
+    for (i, w) in words.iter().enumerate() {
+        check_text(&format!("{field}[{i}]"), w, limits::KEYWORD, true)?;
+    }
+    Ok(())
+}
+
+fn check_money(field: &str, value: Option<f64>) -> Result<()> {
+    match value {
+        Some(v) if !v.is_finite() || !(0.0..=limits::MONEY_WAN).contains(&v) => {
+            Err(Error::invalid(field, v.to_string(), "must be 0 to 10,000,000 万元"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Text, as a type alias that says it was checked by `check_text`.
+pub type Text = String;
+
+/// Contact details: private to their owner until both sides of a match accept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// The person to talk to.
+    pub person: Text,
+    /// Phone number.
+    pub phone: Text,
+    /// E-mail address.
+    pub email: Text,
+}
+
+impl Contact {
+    /// Checks the contact's fields, named under `contact.`.
+    pub fn validate(&self) -> Result<()> {
+        check_text("contact.person", &self.person, limits::SHORT_TEXT, false)?;
+        check_text("contact.phone", &self.phone, 32, false)?;
+        if !self.phone.is_empty()
+            && !self.phone.chars().all(|c| c.is_ascii_digit() || "+- ()".contains(c))
+        {
+            return Err(Error::invalid("contact.phone", &self.phone, "digits, spaces, +, -, ( and ) only"));
+        }
+        check_text("contact.email", &self.email, limits::SHORT_TEXT, false)?;
+        if !self.email.is_empty() {
+            let ok = self.email.split_once('@').is_some_and(|(user, host)| {
+                !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
+            }) && !self.email.contains(char::is_whitespace);
+            if !ok {
+                return Err(Error::invalid("contact.email", &self.email, "not an e-mail address"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every field is empty.
+    pub fn is_empty(&self) -> bool {
+        self.person.is_empty() && self.phone.is_empty() && self.email.is_empty()
+    }
+}
+
+/// 需求: an enterprise's technical problem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Demand {
+    /// Short statement of the problem.
+    pub title: Text,
+    /// The problem in full.
+    pub description: Text,
+    /// GB/T 4754 industry code.
+    pub industry: Industry,
+    /// Keywords chosen by the enterprise.
+    pub keywords: Vec<Text>,
+    /// Where the enterprise is.
+    pub region: Region,
+    /// Budget in 万元, if stated.
+    pub budget_wan: Option<f64>,
+    /// When a solution is needed by.
+    pub deadline: Option<Date>,
+    /// The least readiness a solution must have.
+    pub min_trl: Trl,
+    /// An open challenge (揭榜挂帅) that takes bids until the deadline.
+    pub is_challenge: bool,
+    /// The enterprise's name.
+    pub enterprise: Text,
+    /// Private contact.
+    pub contact: Option<Contact>,
+}
+
+impl Demand {
+    fn validate(&self) -> Result<()> {
+        check_text("title", &self.title, limits::TITLE, true)?;
+        check_text("description", &self.description, limits::LONG_TEXT, true)?;
+        check_words("keywords", &self.keywords)?;
+        check_money("budget_wan", self.budget_wan)?;
+        check_text("enterprise", &self.enterprise, limits::SHORT_TEXT, false)?;
+        if self.is_challenge && self.deadline.is_none() {
+            return Err(Error::missing("deadline"));
+        }
+        self.contact.as_ref().map_or(Ok(()), Contact::validate)
+    }
+}
+
+/// 成果: a research outcome offered for transfer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Short name of the outcome.
+    pub title: Text,
+    /// What it is and what it achieves.
+    #[serde(rename = "abstract")]
+    pub summary: Text,
+    /// GB/T 4754 industry code.
+    pub industry: Industry,
+    /// Keywords.
+    pub keywords: Vec<Text>,
+    /// The institution that holds it (the file field `owner`).
+    pub institution: Text,
+    /// Where the institution is.
+    pub region: Region,
+    /// Readiness level.
+    pub trl: Trl,
+    /// Intellectual property, as written (patent numbers are checked).
+    pub ip: Text,
+    /// How it may be transferred.
+    pub transfer_modes: Vec<TransferMode>,
+    /// Asking price in 万元, if stated.
+    pub price_wan: Option<f64>,
+    /// Private contact.
+    pub contact: Option<Contact>,
+}
+
+impl Outcome {
+    fn validate(&self) -> Result<()> {
+        check_text("title", &self.title, limits::TITLE, true)?;
+        check_text("abstract", &self.summary, limits::LONG_TEXT, true)?;
+        check_words("keywords", &self.keywords)?;
+        check_text("owner", &self.institution, limits::SHORT_TEXT, false)?;
+        check_text("ip", &self.ip, 500, false)?;
+        check_patents("ip", &self.ip)?;
+        if self.transfer_modes.len() > TransferMode::ALL.len() {
+            return Err(Error::invalid("transfer_modes", self.transfer_modes.len().to_string(), "too many entries"));
+        }
+        check_money("price_wan", self.price_wan)?;
+        self.contact.as_ref().map_or(Ok(()), Contact::validate)
+    }
+}
+
+/// Checks every Chinese patent number in `text` (`CN…`): application numbers
+/// (`CN202010476989.9`, with their check digit) and publication numbers
+/// (`CN113580476B`).
+pub fn check_patents(field: &str, text: &str) -> Result<()> {
+    let mut rest = text;
+    while let Some(at) = rest.find("CN") {
+        let token: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        rest = &rest[at + token.len().max(2)..];
+        check_patent(field, &token)?;
+    }
+    Ok(())
+}
+
+fn check_patent(field: &str, token: &str) -> Result<()> {
+    let body = &token[2..];
+    if let Some((digits, check)) = body.split_once('.') {
+        let ok_shape = matches!(digits.len(), 8 | 12)
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && check.len() == 1;
+        if !ok_shape {
+            return Err(Error::invalid(field, token, "patent application numbers are CN + 8 or 12 digits + '.' + check digit"));
+        }
+        let weights = [2u32, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5];
+        let sum: u32 = digits.bytes().zip(weights).map(|(d, w)| u32::from(d - b'0') * w).sum();
+        let expected = match sum % 11 {
+            10 => 'X',
+            n => char::from(b'0' + n as u8),
+        };
+        if check.chars().next() != Some(expected) {
+            return Err(Error::invalid(field, token, format!("check digit should be {expected}")));
+        }
+        return Ok(());
+    }
+    let (digits, kind) = body.split_at(body.len().saturating_sub(1));
+    let kind_ok = kind.chars().all(|c| "ABCUYS".contains(c)) && !kind.is_empty();
+    if (7..=10).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && kind_ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, token, "not a CN patent number (CN + digits + A/B/C/U/Y/S, or an application number)"))
+    }
+}
+
+/// 专家: a person offering service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Expert {
+    /// Full name.
+    pub name: Text,
+    /// Institution and department.
+    pub affiliation: Text,
+    /// Professional title (研究员, 教授).
+    pub title: Text,
+    /// Fields of expertise.
+    pub fields: Vec<Text>,
+    /// Further keywords.
+    pub keywords: Vec<Text>,
+    /// Where the expert is based.
+    pub region: Region,
+    /// When the expert is available.
+    pub available: Vec<DateRange>,
+    /// How the expert offers service.
+    pub service_modes: Vec<ServiceMode>,
+    /// How many engagements the expert takes at once, if stated.
+    pub capacity: Option<u32>,
+    /// Private contact.
+    pub contact: Option<Contact>,
+}
+
+impl Expert {
+    fn validate(&self) -> Result<()> {
+        check_text("name", &self.name, limits::SHORT_TEXT, true)?;
+        check_text("affiliation", &self.affiliation, limits::SHORT_TEXT, false)?;
+        check_text("title", &self.title, limits::SHORT_TEXT, false)?;
+        check_words("fields", &self.fields)?;
+        if self.fields.is_empty() {
+            return Err(Error::missing("fields"));
+        }
+        check_words("keywords", &self.keywords)?;
+        if self.available.len() > limits::WINDOWS {
+            return Err(Error::invalid("available", self.available.len().to_string(), format!("more than {} windows", limits::WINDOWS)));
+        }
+        if self.capacity.is_some_and(|c| c == 0 || c > 1000) {
+            return Err(Error::invalid("capacity", self.capacity.unwrap_or(0).to_string(), "must be 1-1000"));
+        }
+        self.contact.as_ref().map_or(Ok(()), Contact::validate)
+    }
+}
+
+/// Which kind of supply a match or bid offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupplyKind {
+    /// A research outcome.
+    Outcome,
+    /// An expert.
+    Expert,
+}
+
+/// One independently written part of a record, with its own version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part<T> {
+    /// The version of the part's latest change.
+    pub version: Hlc,
+    /// The part's value.
+    pub value: T,
+}
+
+impl<T> Part<T> {
+    /// A part written at `version`.
+    pub fn new(version: Hlc, value: T) -> Self {
+        Self { version, value }
+    }
+}
+
+/// One side's answer to a match proposal; only moves forward.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// Not answered yet.
+    #[default]
+    Pending,
+    /// Declined.
+    Declined,
+    /// Accepted.
+    Accepted,
+    /// Signed a contract (签约).
+    Contracted,
+}
+
+/// Whether the responsible city node has recorded the landing (落地).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Landing {
+    /// Not landed yet.
+    #[default]
+    Pending,
+    /// Landed.
+    Landed,
+}
+
+/// Central's own state of a match, beyond the two sides' answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchState {
+    /// Proposed to both sides.
+    #[default]
+    Proposed,
+    /// Accepted by the demand side only.
+    AcceptedByDemand,
+    /// Accepted by the supply side only.
+    AcceptedBySupply,
+    /// Both accepted: contacts released.
+    Connected,
+    /// Contract signed.
+    Contracted,
+    /// Landed.
+    Landed,
+    /// One side declined.
+    Declined,
+    /// Nobody answered in time.
+    Expired,
+    /// Central withdrew the proposal.
+    Withdrawn,
+}
+
+/// 对接: a demand paired with an outcome or expert, created by central.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    /// The demand.
+    pub demand: RecordId,
+    /// The demand's owner node.
+    pub demand_owner: NodeId,
+    /// The demand's region.
+    pub demand_region: Region,
+    /// The outcome or expert offered.
+    pub supply: RecordId,
+    /// Whether the supply is an outcome or an expert.
+    pub supply_kind: SupplyKind,
+    /// The supply's owner node.
+    pub supply_owner: NodeId,
+    /// The supply's region.
+    pub supply_region: Region,
+    /// The city node responsible for landing.
+    pub landing_node: NodeId,
+    /// Relevance, higher is better.
+    pub score: f64,
+    /// How far the match reached.
+    pub tier: Tier,
+    /// Why these two were paired, for people.
+    pub explanation: Text,
+    /// Central's part: withdrawn or expired, and its version.
+    pub core: Part<MatchState>,
+    /// The demand owner's answer.
+    pub demand_side: Part<Response>,
+    /// The supply owner's answer.
+    pub supply_side: Part<Response>,
+    /// The landing milestone.
+    pub landing: Part<Landing>,
+    /// The demand's contact, present only at the two sides after both accepted.
+    pub demand_contact: Option<Contact>,
+    /// The supply's contact, present only at the two sides after both accepted.
+    pub supply_contact: Option<Contact>,
+}
+
+impl Match {
+    fn validate(&self) -> Result<()> {
+        if !self.score.is_finite() {
+            return Err(Error::invalid("score", self.score.to_string(), "not a number"));
+        }
+        check_text("explanation", &self.explanation, limits::LONG_TEXT, false)
+    }
+
+    /// The lifecycle state, derived from the parts.
+    pub fn state(&self) -> MatchState {
+        use Response::*;
+        if matches!(self.core.value, MatchState::Withdrawn | MatchState::Expired) {
+            return self.core.value;
+        }
+        if self.landing.value == Landing::Landed {
+            return MatchState::Landed;
+        }
+        match (self.demand_side.value, self.supply_side.value) {
+            (Declined, _) | (_, Declined) => MatchState::Declined,
+            (Contracted, _) | (_, Contracted) => MatchState::Contracted,
+            (Accepted, Accepted) => MatchState::Connected,
+            (Accepted, Pending) => MatchState::AcceptedByDemand,
+            (Pending, Accepted) => MatchState::AcceptedBySupply,
+            (Pending, Pending) => MatchState::Proposed,
+        }
+    }
+
+    /// The highest version of any part.
+    pub fn version(&self) -> Hlc {
+        self.core.version.max(self.demand_side.version).max(self.supply_side.version).max(self.landing.version)
+    }
+}
+
+/// The demand owner's decision on a bid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BidState {
+    /// Waiting for the decision.
+    #[default]
+    Submitted,
+    /// Not chosen.
+    NotChosen,
+    /// Awarded.
+    Awarded,
+}
+
+/// 揭榜: a supply node's application to a challenge demand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bid {
+    /// The challenge demand.
+    pub demand: RecordId,
+    /// The demand's owner node, who decides.
+    pub demand_owner: NodeId,
+    /// What the bidder proposes.
+    pub proposal: Text,
+    /// Outcomes offered.
+    pub outcomes: Vec<RecordId>,
+    /// Experts offered.
+    pub experts: Vec<RecordId>,
+    /// The demand owner's decision.
+    pub decision: Part<BidState>,
+}
+
+impl Bid {
+    fn validate(&self) -> Result<()> {
+        check_text("proposal", &self.proposal, limits::LONG_TEXT, true)?;
+        if self.outcomes.len() + self.experts.len() > limits::KEYWORDS {
+            return Err(Error::invalid("outcomes", (self.outcomes.len() + self.experts.len()).to_string(), "too many offers"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patent_numbers_are_checked_for_shape_and_check_digit() {
+        assert!(check_patents("ip", "发明专利 CN202010476989.9；软件著作权 2023SR1127063").is_ok());
+        assert!(check_patents("ip", "发明专利 CN113580476B").is_ok());
+        assert!(check_patents("ip", "技术秘密").is_ok());
+        let err = check_patents("ip", "发明专利 CN202010476989.3").unwrap_err();
+        assert!(err.to_string().contains("check digit should be 9"), "{err}");
+        assert!(check_patents("ip", "CN12AB").is_err());
+        assert!(check_patents("ip", "CN2020104769.9").is_err());
+    }
+
+    #[test]
+    fn text_checks_name_the_field() {
+        assert_eq!(check_text("title", "", 10, true).unwrap_err(), Error::missing("title"));
+        assert_eq!(check_text("title", " x", 10, true).unwrap_err().field(), "title");
+        assert!(check_text("title", &"字".repeat(11), 10, true).is_err());
+        assert!(check_text("title", &"字".repeat(10), 10, true).is_ok());
+        assert!(check_text("title", "a\u{0}b", 10, true).is_err());
+    }
+
+    #[test]
+    fn contact_checks_phone_and_email() {
+        let mut c = Contact { person: "王工".into(), phone: "0755-8888 1234".into(), email: "wang@example.cn".into() };
+        assert!(c.validate().is_ok());
+        c.email = "wang@".into();
+        assert_eq!(c.validate().unwrap_err().field(), "contact.email");
+        c.email.clear();
+        c.phone = "call me".into();
+        assert_eq!(c.validate().unwrap_err().field(), "contact.phone");
+    }
+
+    #[test]
+    fn record_kinds_parse_singular_and_plural() {
+        assert_eq!(RecordKind::parse("kind", "demands").unwrap(), RecordKind::Demand);
+        assert_eq!(RecordKind::parse("kind", "match").unwrap(), RecordKind::Match);
+        assert!(RecordKind::parse("kind", "widgets").is_err());
+    }
+}
