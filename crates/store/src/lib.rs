@@ -1,1 +1,17 @@
-//! placeholder
+//! Everything Kechuang keeps on disk, over sled. sled types never leave this
+//! crate, so the engine can be swapped (central's store is meant to gain a
+//! PostgreSQL backend) without touching node or central logic.
+//!
+//! Two stores: [`NodeStore`] (a station's records, its outbox of local
+//! changes, its feed cursor and clock) and [`CentralStore`] (all records,
+//! the change log every feed is cut from, and what each node has pushed).
+//! Records are stored in their own versioned encoding, never as wire types.
+
+mod central;
+mod codec;
+mod error;
+mod node;
+
+pub use central::{CentralStore, NodeEntry, PushOutcome};
+pub use error::{Error, Result};
+pub use node::{NodeStore, PublishReport};

@@ -1,1 +1,86 @@
-//! placeholder
+//! Sync as pure logic: how an incoming change merges with what is held
+//! (idempotent, per-field newest-version-wins), which node must see which
+//! record (the feed rules), and the order-independent digest that says two
+//! sides hold the same thing.
+//!
+//! No I/O here: the node and central call these functions inside their own
+//! store transactions, so the rules are tested deterministically.
+
+mod digest;
+mod merge;
+mod visibility;
+
+pub use digest::Digest;
+pub use merge::{merge, Merged};
+pub use visibility::{view_for, Peer};
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Record builders shared by this crate's tests.
+
+    use kechuang_types::*;
+
+    pub fn demand(version: u64, title: &str) -> Record {
+        let id = RecordId::from_bytes([7; 16]);
+        Record {
+            meta: Meta {
+                id,
+                owner: NodeId::parse("owner", "sz").unwrap(),
+                version: Hlc::from_u64(version),
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+                deleted: false,
+                external_id: None,
+            },
+            body: Body::Demand(Demand {
+                title: title.into(),
+                description: "描述".into(),
+                industry: Industry::parse("industry", "C38").unwrap(),
+                keywords: vec![],
+                region: Region::parse("region", "440300").unwrap(),
+                budget_wan: None,
+                deadline: None,
+                min_trl: Trl::new("min_trl", 5).unwrap(),
+                is_challenge: false,
+                enterprise: String::new(),
+                contact: None,
+            }),
+        }
+    }
+
+    pub fn match_record(core: u64, demand_side: (u64, Response), supply_side: (u64, Response)) -> Record {
+        let node = |s| NodeId::parse("n", s).unwrap();
+        let region = |s| Region::parse("r", s).unwrap();
+        let m = Match {
+            demand: RecordId::from_bytes([1; 16]),
+            demand_owner: node("sz"),
+            demand_region: region("440300"),
+            supply: RecordId::from_bytes([2; 16]),
+            supply_kind: SupplyKind::Outcome,
+            supply_owner: node("uni"),
+            supply_region: region("510100"),
+            landing_node: node("sz"),
+            score: 1.0,
+            tier: Tier::National,
+            explanation: format!("core {core}"),
+            core: Part::new(Hlc::from_u64(core), MatchState::Proposed),
+            demand_side: Part::new(Hlc::from_u64(demand_side.0), demand_side.1),
+            supply_side: Part::new(Hlc::from_u64(supply_side.0), supply_side.1),
+            landing: Part::new(Hlc::ZERO, Landing::Pending),
+            demand_contact: None,
+            supply_contact: None,
+        };
+        Record {
+            meta: Meta {
+                id: RecordId::from_bytes([9; 16]),
+                owner: NodeId::central(),
+                version: m.version(),
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+                deleted: false,
+                external_id: None,
+            },
+            body: Body::Match(m),
+        }
+    }
+}

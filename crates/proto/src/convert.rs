@@ -1,0 +1,350 @@
+//! Wire <-> domain conversion, validating on receipt.
+
+use kechuang_types::{
+    Bid, BidState, Body, Contact, Date, DateRange, Demand, Error, Expert, Hlc, Industry, Landing,
+    Match, MatchState, Meta, NodeId, Outcome, Part, Record, RecordId, Region, Response, Result,
+    ServiceMode, SupplyKind, Tier, Timestamp, TransferMode, Trl,
+};
+
+use crate::pb;
+
+fn id(field: &str, bytes: &[u8]) -> Result<RecordId> {
+    let array: [u8; 16] = bytes.try_into().map_err(|_| Error::invalid(field, format!("{} bytes", bytes.len()), "ids are 16 bytes"))?;
+    let id = RecordId::from_bytes(array);
+    RecordId::parse(field, &id.to_string())
+}
+
+fn optional_date(field: &str, text: &str) -> Result<Option<Date>> {
+    if text.is_empty() { Ok(None) } else { Date::parse(field, text).map(Some) }
+}
+
+fn contact(c: Option<pb::Contact>) -> Result<Option<Contact>> {
+    let Some(c) = c else { return Ok(None) };
+    let c = Contact { person: c.person, phone: c.phone, email: c.email };
+    c.validate()?;
+    Ok((!c.is_empty()).then_some(c))
+}
+
+fn contact_to_wire(c: Option<Contact>) -> Option<pb::Contact> {
+    c.map(|c| pb::Contact { person: c.person, phone: c.phone, email: c.email })
+}
+
+fn list<T>(field: &str, items: Vec<String>, parse: impl Fn(&str, &str) -> Result<T>) -> Result<Vec<T>> {
+    items.iter().enumerate().map(|(i, s)| parse(&format!("{field}[{i}]"), s)).collect()
+}
+
+/// Parses a lowercase snake_case enum through serde, naming `field` on error.
+fn word<T: serde::de::DeserializeOwned>(field: &str, text: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| Error::invalid(field, text, "unknown value"))
+}
+
+fn word_to_wire<T: serde::Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+impl TryFrom<pb::Demand> for Demand {
+    type Error = Error;
+    fn try_from(d: pb::Demand) -> Result<Self> {
+        Ok(Demand {
+            industry: Industry::parse("industry", &d.industry)?,
+            region: Region::parse("region", &d.region)?,
+            deadline: optional_date("deadline", &d.deadline)?,
+            min_trl: Trl::new("min_trl", d.min_trl.into())?,
+            contact: contact(d.contact)?,
+            title: d.title,
+            description: d.description,
+            keywords: d.keywords,
+            budget_wan: d.budget_wan,
+            is_challenge: d.is_challenge,
+            enterprise: d.enterprise,
+        })
+    }
+}
+
+impl From<Demand> for pb::Demand {
+    fn from(d: Demand) -> Self {
+        pb::Demand {
+            title: d.title,
+            description: d.description,
+            industry: d.industry.to_string(),
+            keywords: d.keywords,
+            region: d.region.to_string(),
+            budget_wan: d.budget_wan,
+            deadline: d.deadline.map(|d| d.to_string()).unwrap_or_default(),
+            min_trl: d.min_trl.get().into(),
+            is_challenge: d.is_challenge,
+            enterprise: d.enterprise,
+            contact: contact_to_wire(d.contact),
+        }
+    }
+}
+
+impl TryFrom<pb::Outcome> for Outcome {
+    type Error = Error;
+    fn try_from(o: pb::Outcome) -> Result<Self> {
+        Ok(Outcome {
+            industry: Industry::parse("industry", &o.industry)?,
+            region: Region::parse("region", &o.region)?,
+            trl: Trl::new("trl", o.trl.into())?,
+            transfer_modes: list("transfer_modes", o.transfer_modes, TransferMode::parse)?,
+            contact: contact(o.contact)?,
+            title: o.title,
+            summary: o.r#abstract,
+            keywords: o.keywords,
+            institution: o.institution,
+            ip: o.ip,
+            price_wan: o.price_wan,
+        })
+    }
+}
+
+impl From<Outcome> for pb::Outcome {
+    fn from(o: Outcome) -> Self {
+        pb::Outcome {
+            title: o.title,
+            r#abstract: o.summary,
+            industry: o.industry.to_string(),
+            keywords: o.keywords,
+            institution: o.institution,
+            region: o.region.to_string(),
+            trl: o.trl.get().into(),
+            ip: o.ip,
+            transfer_modes: o.transfer_modes.iter().map(|m| m.as_str().to_owned()).collect(),
+            price_wan: o.price_wan,
+            contact: contact_to_wire(o.contact),
+        }
+    }
+}
+
+impl TryFrom<pb::Expert> for Expert {
+    type Error = Error;
+    fn try_from(e: pb::Expert) -> Result<Self> {
+        let available = e
+            .available
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let field = format!("available[{i}]");
+                DateRange::new(&field, Date::parse(&field, &r.from)?, Date::parse(&field, &r.to)?)
+            })
+            .collect::<Result<_>>()?;
+        Ok(Expert {
+            region: Region::parse("region", &e.region)?,
+            service_modes: list("service_modes", e.service_modes, ServiceMode::parse)?,
+            contact: contact(e.contact)?,
+            available,
+            name: e.name,
+            affiliation: e.affiliation,
+            title: e.title,
+            fields: e.fields,
+            keywords: e.keywords,
+            capacity: e.capacity,
+        })
+    }
+}
+
+impl From<Expert> for pb::Expert {
+    fn from(e: Expert) -> Self {
+        pb::Expert {
+            name: e.name,
+            affiliation: e.affiliation,
+            title: e.title,
+            fields: e.fields,
+            keywords: e.keywords,
+            region: e.region.to_string(),
+            available: e.available.iter().map(|r| pb::DateRange { from: r.from.to_string(), to: r.to.to_string() }).collect(),
+            service_modes: e.service_modes.iter().map(|m| m.as_str().to_owned()).collect(),
+            capacity: e.capacity,
+            contact: contact_to_wire(e.contact),
+        }
+    }
+}
+
+impl TryFrom<pb::Match> for Match {
+    type Error = Error;
+    fn try_from(m: pb::Match) -> Result<Self> {
+        let node = |field: &str, s: &str| NodeId::parse(field, s);
+        Ok(Match {
+            demand: id("demand", &m.demand)?,
+            demand_owner: node("demand_owner", &m.demand_owner)?,
+            demand_region: Region::parse("demand_region", &m.demand_region)?,
+            supply: id("supply", &m.supply)?,
+            supply_kind: word::<SupplyKind>("supply_kind", &m.supply_kind)?,
+            supply_owner: node("supply_owner", &m.supply_owner)?,
+            supply_region: Region::parse("supply_region", &m.supply_region)?,
+            landing_node: node("landing_node", &m.landing_node)?,
+            score: m.score,
+            tier: Tier::parse("tier", &m.tier)?,
+            explanation: m.explanation,
+            core: Part::new(Hlc::from_u64(m.core_version), word::<MatchState>("core_state", &m.core_state)?),
+            demand_side: Part::new(Hlc::from_u64(m.demand_side_version), word::<Response>("demand_side", &m.demand_side)?),
+            supply_side: Part::new(Hlc::from_u64(m.supply_side_version), word::<Response>("supply_side", &m.supply_side)?),
+            landing: Part::new(Hlc::from_u64(m.landing_version), word::<Landing>("landing", &m.landing)?),
+            demand_contact: contact(m.demand_contact)?,
+            supply_contact: contact(m.supply_contact)?,
+        })
+    }
+}
+
+impl From<Match> for pb::Match {
+    fn from(m: Match) -> Self {
+        pb::Match {
+            demand: m.demand.as_bytes().to_vec(),
+            demand_owner: m.demand_owner.into(),
+            demand_region: m.demand_region.to_string(),
+            supply: m.supply.as_bytes().to_vec(),
+            supply_kind: word_to_wire(m.supply_kind),
+            supply_owner: m.supply_owner.into(),
+            supply_region: m.supply_region.to_string(),
+            landing_node: m.landing_node.into(),
+            score: m.score,
+            tier: m.tier.as_str().to_owned(),
+            explanation: m.explanation,
+            core_version: m.core.version.as_u64(),
+            core_state: word_to_wire(m.core.value),
+            demand_side_version: m.demand_side.version.as_u64(),
+            demand_side: word_to_wire(m.demand_side.value),
+            supply_side_version: m.supply_side.version.as_u64(),
+            supply_side: word_to_wire(m.supply_side.value),
+            landing_version: m.landing.version.as_u64(),
+            landing: word_to_wire(m.landing.value),
+            demand_contact: contact_to_wire(m.demand_contact),
+            supply_contact: contact_to_wire(m.supply_contact),
+        }
+    }
+}
+
+impl TryFrom<pb::Bid> for Bid {
+    type Error = Error;
+    fn try_from(b: pb::Bid) -> Result<Self> {
+        let ids = |field: &str, v: Vec<Vec<u8>>| -> Result<Vec<RecordId>> {
+            v.iter().enumerate().map(|(i, b)| id(&format!("{field}[{i}]"), b)).collect()
+        };
+        Ok(Bid {
+            demand: id("demand", &b.demand)?,
+            demand_owner: NodeId::parse("demand_owner", &b.demand_owner)?,
+            proposal: b.proposal,
+            outcomes: ids("outcomes", b.outcomes)?,
+            experts: ids("experts", b.experts)?,
+            decision: Part::new(Hlc::from_u64(b.decision_version), word::<BidState>("decision", &b.decision)?),
+        })
+    }
+}
+
+impl From<Bid> for pb::Bid {
+    fn from(b: Bid) -> Self {
+        pb::Bid {
+            demand: b.demand.as_bytes().to_vec(),
+            demand_owner: b.demand_owner.into(),
+            proposal: b.proposal,
+            outcomes: b.outcomes.iter().map(|i| i.as_bytes().to_vec()).collect(),
+            experts: b.experts.iter().map(|i| i.as_bytes().to_vec()).collect(),
+            decision_version: b.decision.version.as_u64(),
+            decision: word_to_wire(b.decision.value),
+        }
+    }
+}
+
+fn body_from_wire(body: Option<pb::record::Body>) -> Result<Body> {
+    use pb::record::Body as W;
+    let body = match body.ok_or_else(|| Error::missing("body"))? {
+        W::Demand(d) => Body::Demand(d.try_into()?),
+        W::Outcome(o) => Body::Outcome(o.try_into()?),
+        W::Expert(e) => Body::Expert(e.try_into()?),
+        W::Match(m) => Body::Match(m.try_into()?),
+        W::Bid(b) => Body::Bid(b.try_into()?),
+    };
+    body.validate()?;
+    Ok(body)
+}
+
+fn body_to_wire(body: Body) -> pb::record::Body {
+    use pb::record::Body as W;
+    match body {
+        Body::Demand(d) => W::Demand(d.into()),
+        Body::Outcome(o) => W::Outcome(o.into()),
+        Body::Expert(e) => W::Expert(e.into()),
+        Body::Match(m) => W::Match(m.into()),
+        Body::Bid(b) => W::Bid(b.into()),
+    }
+}
+
+fn external_id(text: String) -> Result<Option<String>> {
+    kechuang_types::check_text("external_id", &text, kechuang_types::limits::EXTERNAL_ID, false)?;
+    Ok((!text.is_empty()).then_some(text))
+}
+
+impl TryFrom<pb::Record> for Record {
+    type Error = Error;
+    fn try_from(r: pb::Record) -> Result<Self> {
+        let m = r.meta.ok_or_else(|| Error::missing("meta"))?;
+        let meta = Meta {
+            id: id("id", &m.id)?,
+            owner: NodeId::parse("owner", &m.owner)?,
+            version: Hlc::from_u64(m.version),
+            created_at: Timestamp(m.created_at_ms),
+            updated_at: Timestamp(m.updated_at_ms),
+            deleted: m.deleted,
+            external_id: external_id(m.external_id)?,
+        };
+        if meta.version == Hlc::ZERO {
+            return Err(Error::invalid("version", "0", "every change has a version"));
+        }
+        Ok(Record { meta, body: body_from_wire(r.body)? })
+    }
+}
+
+impl From<Record> for pb::Record {
+    fn from(r: Record) -> Self {
+        let m = r.meta;
+        pb::Record {
+            meta: Some(pb::Meta {
+                id: m.id.as_bytes().to_vec(),
+                owner: m.owner.into(),
+                version: m.version.as_u64(),
+                created_at_ms: m.created_at.0,
+                updated_at_ms: m.updated_at.0,
+                deleted: m.deleted,
+                external_id: m.external_id.unwrap_or_default(),
+            }),
+            body: Some(body_to_wire(r.body)),
+        }
+    }
+}
+
+/// A record as an operator submits it: the operator's reference and a body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    /// The operator's own reference, which makes re-import idempotent.
+    pub external_id: Option<String>,
+    /// The content; only demands, outcomes and experts are published by operators.
+    pub body: Body,
+}
+
+/// Validates a draft received on the operator API.
+pub fn draft_from_wire(d: pb::Draft) -> Result<Draft> {
+    use pb::draft::Body as W;
+    let body = match d.body.ok_or_else(|| Error::missing("body"))? {
+        W::Demand(x) => Body::Demand(x.try_into()?),
+        W::Outcome(x) => Body::Outcome(x.try_into()?),
+        W::Expert(x) => Body::Expert(x.try_into()?),
+    };
+    body.validate()?;
+    Ok(Draft { external_id: external_id(d.external_id)?, body })
+}
+
+/// Encodes a draft for the operator API; matches and bids are not drafts.
+pub fn draft_to_wire(d: Draft) -> Option<pb::Draft> {
+    use pb::draft::Body as W;
+    let body = match d.body {
+        Body::Demand(x) => W::Demand(x.into()),
+        Body::Outcome(x) => W::Outcome(x.into()),
+        Body::Expert(x) => W::Expert(x.into()),
+        Body::Match(_) | Body::Bid(_) => return None,
+    };
+    Some(pb::Draft { external_id: d.external_id.unwrap_or_default(), body: Some(body) })
+}

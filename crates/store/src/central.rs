@@ -1,0 +1,281 @@
+//! Central's store: every record, the change log that feeds are cut from,
+//! and the nodes central knows with how far it applied their pushes.
+//!
+//! Trees: `records` (id → log position + record), `log` (position → id),
+//! `nodes` (node id → kind, region, acknowledged sequence). A push is one
+//! transaction over all three; a log entry whose record has since moved to
+//! a later position is skipped when read, so each record is sent once per
+//! feed at its latest state. One writer at a time assigns log positions,
+//! so a reader never sees a gap fill in behind it.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use kechuang_sync::{merge, Merged};
+use kechuang_types::{NodeId, NodeKind, Record, Region};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+
+use crate::codec::{decode, encode, read_u64, u64_key};
+use crate::{Error, Result};
+
+/// A node as central's registry holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// The node's id.
+    pub id: NodeId,
+    /// Its kind.
+    pub kind: NodeKind,
+    /// Its region.
+    pub region: Region,
+    /// The highest push sequence applied.
+    pub acked_seq: u64,
+}
+
+/// What applying one push did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushOutcome {
+    /// The highest sequence applied for the node (to acknowledge).
+    pub acked_seq: u64,
+    /// The records that changed, as now stored.
+    pub changed: Vec<Record>,
+    /// The log head after the push.
+    pub head: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    position: u64,
+    record: Record,
+}
+
+/// Central's store.
+#[derive(Debug)]
+pub struct CentralStore {
+    db: sled::Db,
+    records: sled::Tree,
+    log: sled::Tree,
+    nodes: sled::Tree,
+    /// The last assigned log position; the lock makes writers take turns.
+    head: Mutex<u64>,
+}
+
+type Tx<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
+
+fn abort<T>(e: Error) -> Tx<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+/// Merges `record` into the held one and, if it changed, stores it at the
+/// next log position.
+fn merge_and_log(records: &TransactionalTree, log: &TransactionalTree, position: &mut u64, record: &Record) -> Tx<Option<Record>> {
+    let key = record.meta.id.as_bytes();
+    let held = match records.get(key)? {
+        Some(v) => Some(decode::<Stored>("record", &v).or_else(abort)?.record),
+        None => None,
+    };
+    let Merged::Changed(merged) = merge(held.as_ref(), record) else { return Ok(None) };
+    *position += 1;
+    log.insert(&u64_key(*position), key.as_slice())?;
+    records.insert(key.as_slice(), encode(&Stored { position: *position, record: merged.clone() }))?;
+    Ok(Some(merged))
+}
+
+impl CentralStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open()?;
+        let log = db.open_tree("log")?;
+        let head = match log.last()? {
+            Some((k, _)) => read_u64("log position", &k)?,
+            None => 0,
+        };
+        Ok(Self {
+            records: db.open_tree("records")?,
+            nodes: db.open_tree("nodes")?,
+            head: Mutex::new(head),
+            log,
+            db,
+        })
+    }
+
+    /// Registers a node, or updates its kind and region; keeps its sequence.
+    pub fn register(&self, id: &NodeId, kind: NodeKind, region: Region) -> Result<NodeEntry> {
+        let acked_seq = self.node(id)?.map_or(0, |n| n.acked_seq);
+        let entry = NodeEntry { id: id.clone(), kind, region, acked_seq };
+        self.nodes.insert(id.as_str(), encode(&entry))?;
+        Ok(entry)
+    }
+
+    /// The registry entry of a node.
+    pub fn node(&self, id: &NodeId) -> Result<Option<NodeEntry>> {
+        self.nodes.get(id.as_str())?.map(|v| decode("node", &v)).transpose()
+    }
+
+    /// Every registered node.
+    pub fn nodes(&self) -> Result<Vec<NodeEntry>> {
+        self.nodes.iter().values().map(|v| decode("node", &v?)).collect()
+    }
+
+    /// Applies a node's batch of `(sequence, record)` changes in one
+    /// transaction: changes at or below the node's acknowledged sequence are
+    /// skipped, each other change is merged, and the sequence advances. Not
+    /// yet durable: call [`CentralStore::flush`] before acknowledging.
+    pub fn apply_push(&self, node: &NodeId, changes: &[(u64, Record)]) -> Result<PushOutcome> {
+        let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let trees = (&self.records, &self.log, &self.nodes);
+        let outcome = trees.transaction(|(records, log, nodes)| {
+            let mut entry: NodeEntry = match nodes.get(node.as_str())? {
+                Some(v) => decode("node", &v).or_else(abort)?,
+                None => return abort(Error::Storage(format!("node {node} is not registered"))),
+            };
+            let mut position = *head;
+            let mut changed = Vec::new();
+            for (seq, record) in changes {
+                if *seq <= entry.acked_seq {
+                    continue;
+                }
+                entry.acked_seq = *seq;
+                changed.extend(merge_and_log(records, log, &mut position, record)?);
+            }
+            nodes.insert(node.as_str(), encode(&entry))?;
+            Ok(PushOutcome { acked_seq: entry.acked_seq, changed, head: position })
+        })?;
+        *head = outcome.head;
+        Ok(outcome)
+    }
+
+    /// Stores records written by central itself (matches), each merged and logged.
+    pub fn apply_own(&self, incoming: &[Record]) -> Result<Vec<Record>> {
+        let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let trees = (&self.records, &self.log);
+        let (changed, position) = trees.transaction(|(records, log)| {
+            let mut position = *head;
+            let mut changed = Vec::new();
+            for record in incoming {
+                changed.extend(merge_and_log(records, log, &mut position, record)?);
+            }
+            Ok((changed, position))
+        })?;
+        *head = position;
+        Ok(changed)
+    }
+
+    /// The last log position written.
+    pub fn head(&self) -> u64 {
+        *self.head.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the log after `cursor`: up to `limit` entries, each record at
+    /// its latest state (entries superseded by a later position are
+    /// skipped), with the position to resume from.
+    pub fn log_after(&self, cursor: u64, limit: usize) -> Result<(Vec<Record>, u64)> {
+        let head = self.head();
+        let mut out = Vec::new();
+        let mut next = cursor;
+        for entry in self.log.range(u64_key(cursor + 1)..=u64_key(head)).take(limit) {
+            let (position, id) = entry?;
+            let position = read_u64("log position", &position)?;
+            next = position;
+            let Some(value) = self.records.get(&id)? else { continue };
+            let stored: Stored = decode("record", &value)?;
+            if stored.position == position {
+                out.push(stored.record);
+            }
+        }
+        Ok((out, next))
+    }
+
+    /// One record by id.
+    pub fn get(&self, id: &kechuang_types::RecordId) -> Result<Option<Record>> {
+        self.records.get(id.as_bytes())?.map(|v| decode::<Stored>("record", &v).map(|s| s.record)).transpose()
+    }
+
+    /// Calls `f` on every record.
+    pub fn for_each(&self, mut f: impl FnMut(Record)) -> Result<()> {
+        for value in self.records.iter().values() {
+            f(decode::<Stored>("record", &value?)?.record);
+        }
+        Ok(())
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kechuang_types::{Body, Clock, Demand, Hlc, Industry, Meta, RecordId, Timestamp, Trl};
+
+    use super::*;
+
+    fn record(clock: &mut Clock, owner: &NodeId, id: RecordId, title: &str) -> Record {
+        Record {
+            meta: Meta {
+                id,
+                owner: owner.clone(),
+                version: clock.tick(),
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+                deleted: false,
+                external_id: None,
+            },
+            body: Body::Demand(Demand {
+                title: title.into(),
+                description: "描述".into(),
+                industry: Industry::parse("industry", "C38").unwrap(),
+                keywords: vec![],
+                region: Region::parse("region", "440300").unwrap(),
+                budget_wan: None,
+                deadline: None,
+                min_trl: Trl::new("min_trl", 3).unwrap(),
+                is_challenge: false,
+                enterprise: String::new(),
+                contact: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn pushes_are_applied_once_and_logged_at_their_latest_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CentralStore::open(dir.path()).unwrap();
+        let node = NodeId::parse("n", "sz").unwrap();
+        store.register(&node, NodeKind::City, Region::parse("r", "440300").unwrap()).unwrap();
+        let mut clock = Clock::resume(Hlc::ZERO);
+        let (a, b) = (RecordId::new(), RecordId::new());
+        let batch = vec![(1, record(&mut clock, &node, a, "甲")), (2, record(&mut clock, &node, b, "乙"))];
+        let first = store.apply_push(&node, &batch).unwrap();
+        assert_eq!((first.acked_seq, first.changed.len()), (2, 2));
+        let again = store.apply_push(&node, &batch).unwrap();
+        assert_eq!((again.acked_seq, again.changed.len()), (2, 0), "a resent batch is a no-op");
+
+        let edit = vec![(3, record(&mut clock, &node, a, "甲改"))];
+        store.apply_push(&node, &edit).unwrap();
+        let (records, cursor) = store.log_after(0, 100).unwrap();
+        let titles: Vec<String> = records.iter().map(Record::title).collect();
+        assert_eq!(titles, ["乙", "甲改"], "the superseded entry is skipped");
+        assert_eq!(cursor, 3);
+        assert_eq!(store.log_after(cursor, 100).unwrap(), (vec![], 3));
+    }
+
+    #[test]
+    fn acknowledged_sequence_and_log_head_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = NodeId::parse("n", "sz").unwrap();
+        {
+            let store = CentralStore::open(dir.path()).unwrap();
+            store.register(&node, NodeKind::City, Region::parse("r", "440300").unwrap()).unwrap();
+            let mut clock = Clock::resume(Hlc::ZERO);
+            store.apply_push(&node, &[(1, record(&mut clock, &node, RecordId::new(), "甲"))]).unwrap();
+            store.flush().unwrap();
+        }
+        let store = CentralStore::open(dir.path()).unwrap();
+        assert_eq!(store.head(), 1);
+        assert_eq!(store.node(&node).unwrap().unwrap().acked_seq, 1);
+    }
+}

@@ -1,0 +1,35 @@
+//! Storage errors.
+
+/// What can go wrong on disk.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The storage engine failed (I/O, disk full, lock held by another process).
+    #[error("storage: {0}")]
+    Storage(String),
+    /// A stored value could not be decoded.
+    #[error("corrupt {what}: {reason}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Why it could not be decoded.
+        reason: String,
+    },
+}
+
+impl From<sled::Error> for Error {
+    fn from(e: sled::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+impl From<sled::transaction::TransactionError<Error>> for Error {
+    fn from(e: sled::transaction::TransactionError<Error>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Result of a storage operation.
+pub type Result<T> = std::result::Result<T, Error>;

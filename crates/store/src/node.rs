@@ -1,0 +1,347 @@
+//! A station's store: its records, the outbox of local changes not yet
+//! acknowledged by central, the feed cursor, and the clock.
+//!
+//! Trees: `records` (id → record), `external` (kind/external id → id),
+//! `outbox` (local sequence → record id), `meta` (clock, next sequence,
+//! acknowledged sequence, feed cursor). Every operator write and every feed
+//! batch is one transaction; operator writes are flushed before they are
+//! acknowledged.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use kechuang_sync::{merge, Digest, Merged};
+use kechuang_types::{Body, Clock, Hlc, Meta, NodeId, Record, RecordId, RecordKind, Timestamp};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+
+use crate::codec::{decode, encode, read_u64, u64_key};
+use crate::{Error, Result};
+
+const CLOCK: &[u8] = b"clock";
+const NEXT_SEQ: &[u8] = b"next_seq";
+const ACKED: &[u8] = b"acked";
+const CURSOR: &[u8] = b"cursor";
+const EXPECTED_DIGEST: &[u8] = b"expected_digest";
+
+/// What a publish did, record by record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishReport {
+    /// Records that did not exist before.
+    pub created: u32,
+    /// Records whose content changed.
+    pub updated: u32,
+    /// Records identical to what was stored: nothing written.
+    pub unchanged: u32,
+}
+
+/// The store of one station.
+#[derive(Debug, Clone)]
+pub struct NodeStore {
+    db: sled::Db,
+    records: sled::Tree,
+    external: sled::Tree,
+    outbox: sled::Tree,
+    meta: sled::Tree,
+}
+
+type Tx<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
+
+fn abort<T>(e: Error) -> Tx<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn external_key(kind: RecordKind, external_id: &str) -> Vec<u8> {
+    let mut key = kind.as_str().as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(external_id.as_bytes());
+    key
+}
+
+fn tx_u64(tree: &TransactionalTree, key: &[u8], what: &'static str) -> Tx<u64> {
+    match tree.get(key)? {
+        Some(v) => read_u64(what, &v).or_else(abort),
+        None => Ok(0),
+    }
+}
+
+impl NodeStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open()?;
+        Ok(Self {
+            records: db.open_tree("records")?,
+            external: db.open_tree("external")?,
+            outbox: db.open_tree("outbox")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    fn meta_u64(&self, key: &[u8], what: &'static str) -> Result<u64> {
+        self.meta.get(key)?.map_or(Ok(0), |v| read_u64(what, &v))
+    }
+
+    /// The highest version this node handed out or observed.
+    pub fn clock(&self) -> Result<Hlc> {
+        self.meta_u64(CLOCK, "clock").map(Hlc::from_u64)
+    }
+
+    /// Stores operator drafts as this node's records, idempotently by
+    /// external id, and makes them durable before returning.
+    pub fn publish(&self, owner: &NodeId, clock: &mut Clock, drafts: &[(Option<String>, Body)]) -> Result<PublishReport> {
+        let trees = (&self.records, &self.external, &self.outbox, &self.meta);
+        let (report, last) = trees.transaction(|(records, external, outbox, meta)| {
+            let mut report = PublishReport::default();
+            let mut tx_clock = clock.clone();
+            let mut next_seq = tx_u64(meta, NEXT_SEQ, "next_seq")?.max(1);
+            for (external_id, body) in drafts {
+                let existing = match external_id {
+                    Some(ext) => match external.get(external_key(body.kind(), ext))? {
+                        Some(id) => match records.get(&id)? {
+                            Some(bytes) => Some(decode::<Record>("record", &bytes).or_else(abort)?),
+                            None => None,
+                        },
+                        None => None,
+                    },
+                    None => None,
+                };
+                let now = Timestamp::now();
+                let record = match existing {
+                    Some(old) if old.body == *body && !old.meta.deleted => {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    Some(old) => {
+                        report.updated += 1;
+                        let meta = Meta { version: tx_clock.tick(), updated_at: now, deleted: false, ..old.meta };
+                        Record { meta, body: body.clone() }
+                    }
+                    None => {
+                        report.created += 1;
+                        let meta = Meta {
+                            id: RecordId::new(),
+                            owner: owner.clone(),
+                            version: tx_clock.tick(),
+                            created_at: now,
+                            updated_at: now,
+                            deleted: false,
+                            external_id: external_id.clone(),
+                        };
+                        Record { meta, body: body.clone() }
+                    }
+                };
+                let id = record.meta.id.as_bytes().to_vec();
+                records.insert(id.as_slice(), encode(&record))?;
+                if let Some(ext) = external_id {
+                    external.insert(external_key(body.kind(), ext), id.as_slice())?;
+                }
+                outbox.insert(&u64_key(next_seq), id.as_slice())?;
+                next_seq += 1;
+            }
+            meta.insert(NEXT_SEQ, &u64_key(next_seq))?;
+            meta.insert(CLOCK, &u64_key(tx_clock.last().as_u64()))?;
+            Ok((report, tx_clock.last()))
+        })?;
+        *clock = Clock::resume(last);
+        self.db.flush()?;
+        Ok(report)
+    }
+
+    /// Up to `limit` unacknowledged changes after `after`, in sequence
+    /// order, each with the record's current state.
+    pub fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Record)>> {
+        let mut out = Vec::new();
+        for entry in self.outbox.range(u64_key(after + 1)..).take(limit) {
+            let (seq, id) = entry?;
+            let seq = read_u64("outbox sequence", &seq)?;
+            let record = self.records.get(&id)?.ok_or(Error::Corrupt { what: "outbox", reason: "names a missing record".into() })?;
+            out.push((seq, decode("record", &record)?));
+        }
+        Ok(out)
+    }
+
+    /// Records central's acknowledgement of every change up to `seq`.
+    pub fn ack(&self, seq: u64) -> Result<()> {
+        let acked = self.acked()?;
+        if seq <= acked {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for key in self.outbox.range(..=u64_key(seq)).keys() {
+            batch.remove(key?);
+        }
+        self.outbox.apply_batch(batch)?;
+        self.meta.insert(ACKED, &u64_key(seq))?;
+        Ok(())
+    }
+
+    /// The highest sequence central acknowledged.
+    pub fn acked(&self) -> Result<u64> {
+        self.meta_u64(ACKED, "acked")
+    }
+
+    /// How many local changes central has not acknowledged.
+    pub fn unacked(&self) -> Result<u64> {
+        Ok(self.outbox.len() as u64)
+    }
+
+    /// The feed position to resume from.
+    pub fn cursor(&self) -> Result<u64> {
+        self.meta_u64(CURSOR, "cursor")
+    }
+
+    /// Applies a feed batch and advances the cursor in one atomic write;
+    /// returns how many records changed.
+    pub fn apply_feed(&self, incoming: &[Record], cursor: u64, clock: &mut Clock) -> Result<usize> {
+        let trees = (&self.records, &self.meta);
+        let (changed, last) = trees.transaction(|(records, meta)| {
+            let mut changed = 0;
+            let mut tx_clock = clock.clone();
+            for record in incoming {
+                tx_clock.observe(record.meta.version);
+                let key = record.meta.id.as_bytes();
+                let held = match records.get(key)? {
+                    Some(bytes) => Some(decode::<Record>("record", &bytes).or_else(abort)?),
+                    None => None,
+                };
+                if let Merged::Changed(merged) = merge(held.as_ref(), record) {
+                    records.insert(key.as_slice(), encode(&merged))?;
+                    changed += 1;
+                }
+            }
+            meta.insert(CURSOR, &u64_key(cursor))?;
+            meta.insert(CLOCK, &u64_key(tx_clock.last().as_u64()))?;
+            Ok((changed, tx_clock.last()))
+        })?;
+        *clock = Clock::resume(last);
+        Ok(changed)
+    }
+
+    /// Every record of `kind` this node holds, oldest first.
+    pub fn list(&self, kind: Option<RecordKind>) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        for entry in self.records.iter().values() {
+            let record: Record = decode("record", &entry?)?;
+            if kind.is_none_or(|k| record.kind() == k) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many records of each kind this node holds, and their digest.
+    pub fn summary(&self) -> Result<(BTreeMap<RecordKind, u64>, Digest)> {
+        let mut counts: BTreeMap<RecordKind, u64> = RecordKind::ALL.iter().map(|k| (*k, 0)).collect();
+        let mut digest = Digest::default();
+        for record in self.list(None)? {
+            *counts.entry(record.kind()).or_default() += 1;
+            digest.add(&record);
+        }
+        Ok((counts, digest))
+    }
+
+    /// Remembers the digest central says this node should hold.
+    pub fn set_expected_digest(&self, digest: &str) -> Result<()> {
+        self.meta.insert(EXPECTED_DIGEST, digest.as_bytes())?;
+        Ok(())
+    }
+
+    /// The digest central last said this node should hold.
+    pub fn expected_digest(&self) -> Result<Option<String>> {
+        Ok(self.meta.get(EXPECTED_DIGEST)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kechuang_types::{Demand, Industry, Region, Trl};
+
+    use super::*;
+
+    fn demand(title: &str) -> Body {
+        Body::Demand(Demand {
+            title: title.into(),
+            description: "描述".into(),
+            industry: Industry::parse("industry", "C38").unwrap(),
+            keywords: vec!["储能".into()],
+            region: Region::parse("region", "440300").unwrap(),
+            budget_wan: Some(50.0),
+            deadline: None,
+            min_trl: Trl::new("min_trl", 5).unwrap(),
+            is_challenge: false,
+            enterprise: String::new(),
+            contact: None,
+        })
+    }
+
+    fn open() -> (tempfile::TempDir, NodeStore, Clock, NodeId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NodeStore::open(dir.path()).unwrap();
+        (dir, store, Clock::resume(Hlc::ZERO), NodeId::parse("n", "sz").unwrap())
+    }
+
+    #[test]
+    fn republishing_the_same_draft_changes_nothing() {
+        let (_dir, store, mut clock, owner) = open();
+        let drafts = vec![(Some("D-1".to_owned()), demand("电池热失控预警"))];
+        let first = store.publish(&owner, &mut clock, &drafts).unwrap();
+        assert_eq!(first.created, 1);
+        let before = store.summary().unwrap().1;
+        let second = store.publish(&owner, &mut clock, &drafts).unwrap();
+        assert_eq!(second, PublishReport { unchanged: 1, ..Default::default() });
+        assert_eq!(store.summary().unwrap().1, before);
+        assert_eq!(store.unacked().unwrap(), 1);
+    }
+
+    #[test]
+    fn an_edited_row_updates_its_record_with_a_newer_version() {
+        let (_dir, store, mut clock, owner) = open();
+        store.publish(&owner, &mut clock, &[(Some("D-1".into()), demand("旧"))]).unwrap();
+        let old = store.list(None).unwrap().remove(0);
+        let report = store.publish(&owner, &mut clock, &[(Some("D-1".into()), demand("新"))]).unwrap();
+        assert_eq!(report.updated, 1);
+        let all = store.list(None).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].meta.id, old.meta.id);
+        assert!(all[0].meta.version > old.meta.version);
+        assert_eq!(store.outbox_after(0, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn ack_trims_the_outbox_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = NodeId::parse("n", "sz").unwrap();
+        {
+            let store = NodeStore::open(dir.path()).unwrap();
+            let mut clock = Clock::resume(Hlc::ZERO);
+            let drafts: Vec<_> = (0..5).map(|i| (Some(format!("D-{i}")), demand(&format!("需求{i}")))).collect();
+            store.publish(&owner, &mut clock, &drafts).unwrap();
+            store.ack(3).unwrap();
+            store.flush().unwrap();
+        }
+        let store = NodeStore::open(dir.path()).unwrap();
+        let rest: Vec<u64> = store.outbox_after(store.acked().unwrap(), 10).unwrap().iter().map(|(s, _)| *s).collect();
+        assert_eq!(rest, vec![4, 5]);
+        assert!(store.clock().unwrap() > Hlc::ZERO);
+    }
+
+    #[test]
+    fn feed_batches_apply_idempotently_with_their_cursor() {
+        let (_dir, store, mut clock, _) = open();
+        let (_d2, other, mut other_clock, owner) = open();
+        other.publish(&owner, &mut other_clock, &[(None, demand("甲")), (None, demand("乙"))]).unwrap();
+        let records = other.list(None).unwrap();
+        assert_eq!(store.apply_feed(&records, 7, &mut clock).unwrap(), 2);
+        assert_eq!(store.apply_feed(&records, 7, &mut clock).unwrap(), 0);
+        assert_eq!(store.cursor().unwrap(), 7);
+        assert_eq!(store.summary().unwrap().1, other.summary().unwrap().1);
+        assert!(clock.last() >= records[1].meta.version);
+    }
+}

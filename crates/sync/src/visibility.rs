@@ -1,0 +1,108 @@
+//! The feed rules: which node must see which record, and in what view.
+//!
+//! A provincial node sees every demand, outcome and expert of its province;
+//! a match goes to the demand's owner, the supply's owner, the node
+//! responsible for landing and the provincial nodes of both regions; a bid
+//! goes to the demand's owner (and back to its bidder, for the decision).
+//! Contacts leave their owner only inside a match both sides accepted, and
+//! then only to those two nodes.
+
+use kechuang_types::{Body, NodeId, NodeKind, Record, Region};
+
+/// A node as central knows it: identity, kind and region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// The node's id.
+    pub id: NodeId,
+    /// What kind of station it is.
+    pub kind: NodeKind,
+    /// Where it is.
+    pub region: Region,
+}
+
+impl Peer {
+    fn oversees(&self, region: Region) -> bool {
+        self.kind == NodeKind::Provincial && self.region.same_province(region)
+    }
+}
+
+/// The view of `record` that `peer` must receive in its feed, or `None` if
+/// the record is not for it. A node's own records never come back to it,
+/// except matches and bids, which others write parts of.
+pub fn view_for(record: &Record, peer: &Peer) -> Option<Record> {
+    let mine = record.meta.owner == peer.id;
+    let mut view = match &record.body {
+        Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) => {
+            let region = record.region()?;
+            (!mine && peer.oversees(region)).then(|| record.clone())?
+        }
+        Body::Match(m) => {
+            let side = m.demand_owner == peer.id || m.supply_owner == peer.id;
+            let involved = side
+                || m.landing_node == peer.id
+                || peer.oversees(m.demand_region)
+                || peer.oversees(m.supply_region);
+            if !involved {
+                return None;
+            }
+            let mut view = record.clone();
+            if !side {
+                view.redact_contacts();
+            }
+            return Some(view);
+        }
+        Body::Bid(b) => (mine || b.demand_owner == peer.id).then(|| record.clone())?,
+    };
+    view.redact_contacts();
+    Some(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use kechuang_types::{Contact, Response};
+
+    use super::*;
+    use crate::tests::{demand, match_record};
+
+    fn peer(id: &str, kind: NodeKind, region: &str) -> Peer {
+        Peer { id: NodeId::parse("id", id).unwrap(), kind, region: Region::parse("region", region).unwrap() }
+    }
+
+    #[test]
+    fn provincial_node_sees_its_province_without_contacts() {
+        let mut d = demand(1, "需求");
+        if let Body::Demand(x) = &mut d.body {
+            x.contact = Some(Contact { person: "李工".into(), ..Contact::default() });
+        }
+        let gd = peer("gd", NodeKind::Provincial, "440000");
+        let sc = peer("sc", NodeKind::Provincial, "510000");
+        let city = peer("sz", NodeKind::City, "440300");
+        let view = view_for(&d, &gd).expect("same province");
+        let Body::Demand(x) = &view.body else { unreachable!() };
+        assert!(x.contact.is_none());
+        assert!(view_for(&d, &sc).is_none(), "other province");
+        assert!(view_for(&d, &city).is_none(), "a city node gets supply through matches only");
+    }
+
+    #[test]
+    fn own_records_do_not_echo_back() {
+        let d = demand(1, "需求");
+        let owner = peer(d.meta.owner.as_str(), NodeKind::Provincial, "440000");
+        assert!(view_for(&d, &owner).is_none());
+    }
+
+    #[test]
+    fn matches_reach_both_sides_and_both_provinces_only() {
+        let m = match_record(1, (1, Response::Pending), (1, Response::Pending));
+        for (id, kind, region, expected) in [
+            ("sz", NodeKind::City, "440300", true),
+            ("uni", NodeKind::University, "510100", true),
+            ("gd", NodeKind::Provincial, "440000", true),
+            ("sc", NodeKind::Provincial, "510000", true),
+            ("zj", NodeKind::Provincial, "330000", false),
+            ("gz", NodeKind::City, "440100", false),
+        ] {
+            assert_eq!(view_for(&m, &peer(id, kind, region)).is_some(), expected, "{id}");
+        }
+    }
+}
