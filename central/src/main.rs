@@ -1,1 +1,196 @@
-fn main() {}
+//! `kechuang-central`: the national coordinator's daemon and its tools.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kechuang_central::init::{self, NodeSpec};
+use kechuang_central::{run, Config, Listeners};
+use kechuang_proto::pb::admin_client::AdminClient;
+use kechuang_proto::pb;
+use kechuang_types::{NodeId, NodeKind, Record, Region};
+use tokio_util::sync::CancellationToken;
+
+/// Kechuang central: reconciles every station's records and routes them.
+#[derive(Parser)]
+#[command(name = "kechuang-central", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create central's directory and D/central.toml.
+    Init {
+        /// Central's directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Where nodes connect [default: 127.0.0.1:7443].
+        #[arg(long)]
+        listen: Option<String>,
+        /// Where the loopback admin API listens [default: 127.0.0.1:7444].
+        #[arg(long)]
+        admin_listen: Option<String>,
+    },
+    /// Write a ready-to-run node directory (DIR/node.toml).
+    Issue {
+        /// Central's directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The node's id: a-z, 0-9 and '-'.
+        #[arg(long)]
+        node_id: String,
+        /// provincial, city, university or society.
+        #[arg(long)]
+        kind: String,
+        /// GB/T 2260 region code, e.g. 440300.
+        #[arg(long)]
+        region: String,
+        /// Where to write the node directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// The node's operator API address (loopback).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        api_listen: String,
+        /// The URL the node reaches central at [default: central's listen address].
+        #[arg(long)]
+        central_url: Option<String>,
+    },
+    /// Run central.
+    Run {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// List the records central holds (all, or what one node should hold).
+    List {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// demands, outcomes, experts, matches or bids; all when omitted.
+        kind: Option<String>,
+        /// Only what this node should hold, in its view.
+        #[arg(long)]
+        node: Option<String>,
+        /// Stable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the nodes central knows.
+    Nodes {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Stable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Init { data_dir, listen, admin_listen } => {
+            let path = init::init(&data_dir, listen, admin_listen)?;
+            println!("initialised central: {}", path.display());
+            println!("next: kechuang-central run --config {}", path.display());
+            Ok(())
+        }
+        Command::Issue { data_dir, node_id, kind, region, out, api_listen, central_url } => {
+            let spec = NodeSpec {
+                id: NodeId::parse("node-id", &node_id)?,
+                kind: NodeKind::parse("kind", &kind)?,
+                region: Region::parse("region", &region)?,
+                api_listen: api_listen.parse().with_context(|| format!("api-listen: not an address: {api_listen:?}"))?,
+                central_url,
+            };
+            let path = init::issue(&data_dir, &spec, &out)?;
+            println!("issued node {} ({} {}): {}", spec.id, spec.kind, spec.region, path.display());
+            println!("next: kechuang-node run --config {}", path.display());
+            Ok(())
+        }
+        Command::Run { config } => {
+            init_logging();
+            let config = Config::load(&config)?;
+            runtime()?.block_on(async {
+                let listeners = Listeners::bind(&config).await?;
+                let shutdown = CancellationToken::new();
+                tokio::spawn(stop_on_signal(shutdown.clone()));
+                run(config, listeners, shutdown).await
+            })
+        }
+        Command::List { config, kind, node, json } => {
+            let config = Config::load(&config)?;
+            let request = pb::AdminListRequest { kind: kind.unwrap_or_default(), node_id: node.unwrap_or_default() };
+            let records = runtime()?.block_on(async {
+                let mut client = admin(&config).await?;
+                anyhow::Ok(client.list(request).await?.into_inner().records)
+            })?;
+            let records: Vec<Record> = records.into_iter().map(Record::try_from).collect::<Result<_, _>>()?;
+            print_records(&records, json);
+            Ok(())
+        }
+        Command::Nodes { config, json } => {
+            let config = Config::load(&config)?;
+            let nodes = runtime()?.block_on(async {
+                let mut client = admin(&config).await?;
+                anyhow::Ok(client.nodes(pb::NodesRequest {}).await?.into_inner().nodes)
+            })?;
+            if json {
+                let rows: Vec<_> = nodes
+                    .iter()
+                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!("{:<24} {:<11} {:<7} {:>10} {}", "NODE", "KIND", "REGION", "ACKED", "CONNECTED");
+                for n in nodes {
+                    println!("{:<24} {:<11} {:<7} {:>10} {}", n.node_id, n.kind, n.region, n.acked_seq, n.connected);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_records(records: &[Record], json: bool) {
+    if json {
+        let rows: Vec<_> = records.iter().map(kechuang_types::present::record_json).collect();
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        print!("{}", kechuang_types::present::records_table(records));
+    }
+}
+
+async fn admin(config: &Config) -> anyhow::Result<AdminClient<tonic::transport::Channel>> {
+    let ready: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(config.ready_file()).context("central is not running (no ready.json)")?,
+    )?;
+    let addr = ready["admin"].as_str().context("ready.json has no admin address")?;
+    let client = AdminClient::connect(format!("http://{addr}")).await.with_context(|| format!("connecting to central's admin API at {addr}"))?;
+    Ok(client.max_decoding_message_size(256 * 1024 * 1024))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KECHUANG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kechuang_central=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

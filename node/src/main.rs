@@ -1,1 +1,216 @@
-fn main() {}
+//! `kechuang-node`: a station's daemon and the operator's verbs.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use kechuang_node::api::PUBLISH_BATCH;
+use kechuang_node::{import, run, Config};
+use kechuang_proto::draft_to_wire;
+use kechuang_proto::pb::{self, operator_client::OperatorClient};
+use kechuang_types::present::{record_json, records_table, table};
+use kechuang_types::{Record, RecordKind};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// Kechuang node: a station of the 科创中国 network.
+#[derive(Parser)]
+#[command(name = "kechuang-node", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node daemon.
+    Run {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Publish demands, outcomes and experts from JSON, JSON Lines or CSV files.
+    Publish {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Files to import (.json, .jsonl, .csv).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Stable JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List what this node holds: demands, outcomes, experts, matches or bids.
+    List {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// demands, outcomes, experts, matches or bids; all when omitted.
+        kind: Option<String>,
+        /// Stable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show sync state, counts and digest.
+    Status {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Stable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => {
+            init_logging();
+            let config = Config::load(&config)?;
+            runtime()?.block_on(async {
+                let api = tokio::net::TcpListener::bind(config.api_listen)
+                    .await
+                    .with_context(|| format!("api_listen: binding {}", config.api_listen))?;
+                let shutdown = CancellationToken::new();
+                tokio::spawn(stop_on_signal(shutdown.clone()));
+                run(config, api, shutdown).await
+            })
+        }
+        Command::Publish { config, files, json } => publish(&config, &files, json),
+        Command::List { config, kind, json } => {
+            let kind = kind.map(|k| RecordKind::parse("kind", &k)).transpose()?;
+            let records = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                let kind = kind.map(|k| k.as_str().to_owned()).unwrap_or_default();
+                anyhow::Ok(api.list(pb::ListRequest { kind }).await?.into_inner().records)
+            })?;
+            let records: Vec<Record> = records.into_iter().map(Record::try_from).collect::<Result<_, _>>()?;
+            if json {
+                println!("{}", serde_json::Value::Array(records.iter().map(record_json).collect()));
+            } else {
+                print!("{}", records_table(&records));
+            }
+            Ok(())
+        }
+        Command::Status { config, json } => {
+            let s = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                anyhow::Ok(api.status(pb::StatusRequest {}).await?.into_inner())
+            })?;
+            let counts: serde_json::Map<String, serde_json::Value> =
+                RecordKind::ALL.iter().map(|k| (k.as_str().to_owned(), s.counts.get(k.as_str()).copied().unwrap_or(0).into())).collect();
+            let converged = !s.expected_digest.is_empty() && s.expected_digest == s.digest;
+            if json {
+                let out = serde_json::json!({
+                    "node_id": s.node_id, "kind": s.kind, "region": s.region,
+                    "connected": s.connected, "unacked": s.unacked, "counts": counts,
+                    "digest": s.digest, "expected_digest": s.expected_digest, "converged": converged,
+                    "acked_seq": s.acked_seq, "feed_cursor": s.feed_cursor,
+                    "feed_records": s.feed_records, "feed_bytes": s.feed_bytes,
+                    "pushed_records": s.pushed_records, "pushed_bytes": s.pushed_bytes,
+                });
+                println!("{out}");
+            } else {
+                let counts = counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+                let rows = vec![
+                    vec!["node".into(), format!("{} ({} {})", s.node_id, s.kind, s.region)],
+                    vec!["connected".into(), s.connected.to_string()],
+                    vec!["unacked".into(), s.unacked.to_string()],
+                    vec!["records".into(), counts],
+                    vec!["digest".into(), s.digest.clone()],
+                    vec!["central says".into(), if s.expected_digest.is_empty() { "(not known yet)".into() } else { s.expected_digest.clone() }],
+                    vec!["converged".into(), converged.to_string()],
+                    vec!["received".into(), format!("{} records, {} bytes", s.feed_records, s.feed_bytes)],
+                    vec!["pushed".into(), format!("{} changes, {} bytes", s.pushed_records, s.pushed_bytes)],
+                ];
+                print!("{}", table(&["", ""], &rows).lines().skip(1).map(|l| format!("{l}\n")).collect::<String>());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let mut drafts = Vec::new();
+    let mut bad = 0;
+    for file in files {
+        match import::read_file(file) {
+            Ok(d) => drafts.extend(d),
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{}: {e}", file.display());
+                }
+                bad += errors.len();
+            }
+        }
+    }
+    if bad > 0 {
+        bail!("{bad} bad row(s): nothing was published");
+    }
+    let total = drafts.len();
+    let started = Instant::now();
+    let (mut created, mut updated, mut unchanged) = (0u64, 0u64, 0u64);
+    runtime()?.block_on(async {
+        let mut api = connect(config).await?;
+        let mut done = 0;
+        for chunk in drafts.chunks(PUBLISH_BATCH) {
+            let drafts = chunk.iter().cloned().filter_map(draft_to_wire).collect();
+            let r = api.publish(pb::PublishRequest { drafts }).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner();
+            created += u64::from(r.created);
+            updated += u64::from(r.updated);
+            unchanged += u64::from(r.unchanged);
+            done += chunk.len();
+            if total > PUBLISH_BATCH && !json {
+                eprintln!("published {done}/{total}");
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    if json {
+        println!("{}", serde_json::json!({"rows": total, "created": created, "updated": updated, "unchanged": unchanged}));
+    } else {
+        println!(
+            "{total} rows: {created} created, {updated} updated, {unchanged} unchanged ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+async fn connect(config: &Path) -> anyhow::Result<OperatorClient<Channel>> {
+    let config = Config::load(config)?;
+    let ready = std::fs::read_to_string(config.ready_file())
+        .with_context(|| format!("node {} is not running: start it with `kechuang-node run --config …`", config.id))?;
+    let ready: serde_json::Value = serde_json::from_str(&ready).context("reading ready.json")?;
+    let addr = ready["api"].as_str().context("ready.json has no api address")?;
+    let client = OperatorClient::connect(format!("http://{addr}"))
+        .await
+        .with_context(|| format!("node {} is not answering at {addr}", config.id))?;
+    Ok(client.max_decoding_message_size(256 * 1024 * 1024))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KECHUANG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kechuang_node=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

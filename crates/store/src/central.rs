@@ -167,14 +167,13 @@ impl CentralStore {
         *self.head.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads the log after `cursor`: up to `limit` entries, each record at
-    /// its latest state (entries superseded by a later position are
-    /// skipped), with the position to resume from.
-    pub fn log_after(&self, cursor: u64, limit: usize) -> Result<(Vec<Record>, u64)> {
-        let head = self.head();
+    /// Reads the log after `cursor` up to position `upto`: at most `limit`
+    /// entries, each record at its latest state (entries superseded by a
+    /// later position are skipped), with the position to resume from.
+    pub fn log_after(&self, cursor: u64, upto: u64, limit: usize) -> Result<(Vec<Record>, u64)> {
         let mut out = Vec::new();
         let mut next = cursor;
-        for entry in self.log.range(u64_key(cursor + 1)..=u64_key(head)).take(limit) {
+        for entry in self.log.range(u64_key(cursor + 1)..=u64_key(upto)).take(limit) {
             let (position, id) = entry?;
             let position = read_u64("log position", &position)?;
             next = position;
@@ -256,11 +255,11 @@ mod tests {
 
         let edit = vec![(3, record(&mut clock, &node, a, "甲改"))];
         store.apply_push(&node, &edit).unwrap();
-        let (records, cursor) = store.log_after(0, 100).unwrap();
+        let (records, cursor) = store.log_after(0, 3, 100).unwrap();
         let titles: Vec<String> = records.iter().map(Record::title).collect();
         assert_eq!(titles, ["乙", "甲改"], "the superseded entry is skipped");
         assert_eq!(cursor, 3);
-        assert_eq!(store.log_after(cursor, 100).unwrap(), (vec![], 3));
+        assert_eq!(store.log_after(cursor, 3, 100).unwrap(), (vec![], 3));
     }
 
     #[test]

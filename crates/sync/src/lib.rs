@@ -12,7 +12,7 @@ mod visibility;
 
 pub use digest::Digest;
 pub use merge::{merge, Merged};
-pub use visibility::{view_for, Peer};
+pub use visibility::{held_by, view_for, Peer};
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -57,6 +57,15 @@ pub fn view_for(record: &Record, peer: &Peer) -> Option<Record> {
     Some(view)
 }
 
+/// What `peer` should hold of `record`: its own records as written, and
+/// otherwise its feed view. Two sides compare digests of exactly this.
+pub fn held_by(record: &Record, peer: &Peer) -> Option<Record> {
+    match record.body {
+        Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) if record.meta.owner == peer.id => Some(record.clone()),
+        _ => view_for(record, peer),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use kechuang_types::{Contact, Response};

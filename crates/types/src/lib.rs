@@ -14,6 +14,7 @@ mod error;
 mod id;
 mod record;
 pub mod limits;
+pub mod present;
 
 pub use clock::{Clock, Hlc};
 pub use codes::{Industry, NodeKind, Region, ServiceMode, Tier, TransferMode, Trl};

@@ -1,0 +1,105 @@
+//! `central.toml`: the file layer and the validated configuration.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+/// `central.toml` as written on disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where nodes connect (sync service).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The admin API; must be a loopback address.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: String,
+    /// The store, relative to the config file's directory.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:7443".into()
+}
+
+fn default_admin_listen() -> String {
+    "127.0.0.1:7444".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+
+impl Default for ConfigFile {
+    fn default() -> Self {
+        Self { listen: default_listen(), admin_listen: default_admin_listen(), data_dir: default_data_dir() }
+    }
+}
+
+/// Central's validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where nodes connect.
+    pub listen: SocketAddr,
+    /// The loopback admin API.
+    pub admin_listen: SocketAddr,
+    /// The store's directory.
+    pub data_dir: PathBuf,
+    /// The directory holding `central.toml` (and the ready file).
+    pub home: PathBuf,
+}
+
+impl Config {
+    /// Reads and validates `central.toml`.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let file: ConfigFile = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let home = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_file(file, &home)
+    }
+
+    /// Validates a parsed file; relative paths are taken from `home`.
+    pub fn from_file(file: ConfigFile, home: &Path) -> anyhow::Result<Self> {
+        let ConfigFile { listen, admin_listen, data_dir } = file;
+        let listen: SocketAddr = listen.parse().with_context(|| format!("listen: not an address: {listen:?}"))?;
+        let admin_listen: SocketAddr =
+            admin_listen.parse().with_context(|| format!("admin_listen: not an address: {admin_listen:?}"))?;
+        if !admin_listen.ip().is_loopback() {
+            bail!("admin_listen: must be a loopback address, got {admin_listen}");
+        }
+        let home = std::path::absolute(home).context("resolving the config directory")?;
+        Ok(Self { listen, admin_listen, data_dir: home.join(data_dir), home })
+    }
+
+    /// The file `run` writes once it listens: its addresses and pid.
+    pub fn ready_file(&self) -> PathBuf {
+        self.home.join("ready.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/central");
+        let config = Config::load(&dir.join("central.toml")).unwrap();
+        assert!(config.admin_listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn admin_api_must_stay_on_loopback() {
+        let file = ConfigFile { admin_listen: "0.0.0.0:7444".into(), ..ConfigFile::default() };
+        let err = Config::from_file(file, Path::new("/tmp")).unwrap_err();
+        assert!(err.to_string().contains("admin_listen"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        assert!(toml::from_str::<ConfigFile>("listne = \"127.0.0.1:1\"").is_err());
+    }
+}

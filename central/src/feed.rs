@@ -1,0 +1,105 @@
+//! Per-node feeds: what each node must see, cut from central's change log
+//! by the visibility rules and streamed live.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kechuang_proto::pb;
+use kechuang_sync::{view_for, Peer};
+use kechuang_types::NodeId;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+use tracing::{debug, warn};
+
+use crate::server::State;
+
+/// Most log entries read per feed batch.
+const BATCH_ENTRIES: usize = 512;
+
+/// Which nodes have a feed open right now.
+#[derive(Debug, Default)]
+pub struct Connections {
+    open: Mutex<HashMap<NodeId, usize>>,
+}
+
+impl Connections {
+    /// Whether `node` has a feed open.
+    pub fn is_connected(&self, node: &NodeId) -> bool {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).get(node).is_some_and(|n| *n > 0)
+    }
+
+    fn enter(self: &Arc<Self>, node: &NodeId) -> ConnectionGuard {
+        *self.open.lock().unwrap_or_else(|p| p.into_inner()).entry(node.clone()).or_default() += 1;
+        ConnectionGuard { connections: self.clone(), node: node.clone() }
+    }
+}
+
+struct ConnectionGuard {
+    connections: Arc<Connections>,
+    node: NodeId,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        let mut open = self.connections.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.node) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// The sending half of one node's feed stream.
+pub type Sender = mpsc::Sender<Result<pb::FeedBatch, Status>>;
+
+/// Streams `peer`'s feed from `cursor` into `tx` until the node goes away
+/// or central shuts down.
+pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, shutdown: CancellationToken) {
+    let _guard = state.connections.enter(&peer.id);
+    let mut durable = state.durability.subscribe();
+    if cursor > state.store.head() {
+        warn!(node = %peer.id, cursor, head = state.store.head(), "feed cursor is ahead of central's log; resending from the start");
+        cursor = 0;
+    }
+    let mut announced = cursor;
+    loop {
+        let head = *durable.borrow_and_update();
+        if cursor < head {
+            let store = state.store.clone();
+            let read = tokio::task::spawn_blocking(move || store.log_after(cursor, head, BATCH_ENTRIES)).await;
+            let (records, next) = match read {
+                Ok(Ok(read)) => read,
+                Ok(Err(e)) => {
+                    let _ = tx.send(Err(crate::error::storage(e))).await;
+                    return;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(crate::error::join(e))).await;
+                    return;
+                }
+            };
+            let views: Vec<pb::Record> = records.iter().filter_map(|r| view_for(r, &peer)).map(Into::into).collect();
+            cursor = next;
+            if !views.is_empty() {
+                debug!(node = %peer.id, records = views.len(), cursor, "feed batch");
+                if tx.send(Ok(pb::FeedBatch { records: views, cursor })).await.is_err() {
+                    return;
+                }
+                announced = cursor;
+            }
+            continue;
+        }
+        if announced < cursor {
+            // Caught up: let the node persist how far it has been scanned.
+            if tx.send(Ok(pb::FeedBatch { records: vec![], cursor })).await.is_err() {
+                return;
+            }
+            announced = cursor;
+        }
+        tokio::select! {
+            changed = durable.changed() => if changed.is_err() { return },
+            () = tx.closed() => return,
+            () = shutdown.cancelled() => return,
+        }
+    }
+}

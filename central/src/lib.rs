@@ -1,0 +1,19 @@
+//! The Kechuang central coordinator: the sync server nodes push to and
+//! follow, the reconciled store of every record, and the admin API the
+//! national office inspects it with.
+//!
+//! Must not depend on node internals; talks to nodes only through the wire
+//! contract in `kechuang-proto`.
+
+pub mod config;
+mod admin;
+mod durability;
+mod error;
+mod feed;
+mod identity;
+pub mod init;
+mod server;
+mod sync_service;
+
+pub use config::Config;
+pub use server::{run, Listeners};

@@ -1,0 +1,106 @@
+//! `kechuang-central run`: binds nothing itself; serves the sync service
+//! and the admin API on listeners it is handed, until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use kechuang_proto::pb::{admin_server::AdminServer, sync_server::SyncServer};
+use kechuang_store::CentralStore;
+use kechuang_types::limits;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use crate::admin::AdminService;
+use crate::durability::Durability;
+use crate::feed::Connections;
+use crate::sync_service::SyncService;
+use crate::Config;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct State {
+    /// The store.
+    pub store: Arc<CentralStore>,
+    /// Group commit and the durable log head.
+    pub durability: Durability,
+    /// Which nodes have a feed open.
+    pub connections: Arc<Connections>,
+    /// Cancelled when central shuts down.
+    pub shutdown: CancellationToken,
+    /// Background tasks (feeds), drained on shutdown.
+    pub tasks: TaskTracker,
+}
+
+/// The pre-bound sockets central serves on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// For nodes.
+    pub sync: TcpListener,
+    /// For the admin API (loopback).
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses in `config`.
+    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
+        let sync = TcpListener::bind(config.listen).await.with_context(|| format!("listen: binding {}", config.listen))?;
+        let admin = TcpListener::bind(config.admin_listen)
+            .await
+            .with_context(|| format!("admin_listen: binding {}", config.admin_listen))?;
+        Ok(Self { sync, admin })
+    }
+}
+
+/// Runs central until `shutdown` is cancelled, then drains and flushes.
+pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let store = Arc::new(
+        CentralStore::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+    );
+    let state = Arc::new(State {
+        durability: Durability::new(store.clone()),
+        store: store.clone(),
+        connections: Arc::default(),
+        shutdown: shutdown.clone(),
+        tasks: TaskTracker::new(),
+    });
+    let sync_addr = listeners.sync.local_addr()?;
+    let admin_addr = listeners.admin.local_addr()?;
+
+    let sync = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .add_service(
+            SyncServer::new(SyncService::new(state.clone()))
+                .max_decoding_message_size(limits::MESSAGE_BYTES)
+                .max_encoding_message_size(limits::MESSAGE_BYTES),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.sync), shutdown.clone().cancelled_owned());
+    let admin = tonic::transport::Server::builder()
+        .add_service(AdminServer::new(AdminService::new(state.clone())).max_encoding_message_size(256 * 1024 * 1024))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.admin), shutdown.clone().cancelled_owned());
+
+    write_ready(&config, sync_addr, admin_addr)?;
+    info!(%sync_addr, %admin_addr, records_log = store.head(), "central listening");
+    let (sync, admin) = tokio::join!(sync, admin);
+    sync.context("sync server")?;
+    admin.context("admin server")?;
+
+    state.tasks.close();
+    state.tasks.wait().await;
+    store.flush().context("final flush")?;
+    let _ = std::fs::remove_file(config.ready_file());
+    info!("central stopped");
+    Ok(())
+}
+
+fn write_ready(config: &Config, sync: std::net::SocketAddr, admin: std::net::SocketAddr) -> anyhow::Result<()> {
+    let ready = serde_json::json!({ "listen": sync.to_string(), "admin": admin.to_string(), "pid": std::process::id() });
+    let path = config.ready_file();
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, ready.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

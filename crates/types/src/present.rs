@@ -1,0 +1,136 @@
+//! How records are shown: stable JSON for scripts and aligned tables for
+//! people (CJK characters take two columns).
+
+use serde_json::{Map, Value};
+
+use crate::{Body, Record};
+
+/// The stable JSON form of a record: metadata fields (`id`, `kind`,
+/// `owner`, `version`, `external_id`, `created_at`, `updated_at`,
+/// `deleted`) followed by the body's fields in interchange names.
+pub fn record_json(record: &Record) -> Value {
+    let m = &record.meta;
+    let mut out = Map::new();
+    out.insert("id".into(), m.id.to_string().into());
+    out.insert("kind".into(), record.kind().as_str().into());
+    out.insert("owner".into(), m.owner.as_str().into());
+    out.insert("version".into(), m.version.as_u64().into());
+    out.insert("external_id".into(), m.external_id.clone().map_or(Value::Null, Value::String));
+    out.insert("created_at".into(), m.created_at.to_string().into());
+    out.insert("updated_at".into(), m.updated_at.to_string().into());
+    out.insert("deleted".into(), m.deleted.into());
+    if let Ok(Value::Object(body)) = serde_json::to_value(&record.body) {
+        out.extend(body.into_iter().filter(|(k, _)| k != "kind"));
+    }
+    if let Body::Match(m) = &record.body {
+        out.insert("state".into(), serde_json::to_value(m.state()).unwrap_or(Value::Null));
+    }
+    Value::Object(out)
+}
+
+/// Display width of `text` in a terminal: CJK and full-width characters count two.
+pub fn width(text: &str) -> usize {
+    text.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
+}
+
+/// Cuts `text` to at most `max` columns, marking the cut with `…`.
+pub fn truncate(text: &str, max: usize) -> String {
+    if width(text) <= max {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = if is_wide(c) { 2 } else { 1 };
+        if used + w > max.saturating_sub(1) {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// Renders rows under a header as left-aligned columns separated by two spaces.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(cell));
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::new();
+        for (cell, w) in cells.zip(&widths) {
+            text.push_str(cell);
+            text.push_str(&" ".repeat(w - width(cell) + 2));
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// A table of records with the columns that matter for their kind.
+pub fn records_table(records: &[Record]) -> String {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let (region, detail) = match &r.body {
+                Body::Demand(d) => (d.region.to_string(), format!("{} TRL≥{}", d.industry, d.min_trl.get())),
+                Body::Outcome(o) => (o.region.to_string(), format!("{} TRL{}", o.industry, o.trl.get())),
+                Body::Expert(e) => (e.region.to_string(), truncate(&e.fields.join("、"), 24)),
+                Body::Match(m) => (
+                    format!("{}→{}", m.supply_region, m.demand_region),
+                    format!("{:.2} {} {}", m.score, m.tier, serde_json::to_value(m.state()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+                ),
+                Body::Bid(b) => (String::new(), format!("{:?}", b.decision.value).to_lowercase()),
+            };
+            vec![
+                r.meta.id.to_string(),
+                r.kind().to_string(),
+                r.meta.external_id.clone().unwrap_or_else(|| "-".into()),
+                r.meta.owner.to_string(),
+                region,
+                detail,
+                truncate(&r.title(), 40),
+            ]
+        })
+        .collect();
+    let mut out = table(&["ID", "KIND", "REF", "OWNER", "REGION", "DETAIL", "TITLE"], &rows);
+    out.push_str(&format!("({} records)\n", records.len()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_characters_count_twice_and_columns_align() {
+        assert_eq!(width("光伏ab"), 6);
+        let t = table(&["A", "B"], &[vec!["光伏".into(), "x".into()], vec!["abc".into(), "y".into()]]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[1].find('x'), Some("光伏".len() + 2));
+        assert_eq!(lines[2].find('y'), Some(5));
+    }
+
+    #[test]
+    fn truncate_marks_the_cut_and_respects_width() {
+        assert_eq!(truncate("光伏组件隐裂", 7), "光伏组…");
+        assert_eq!(truncate("短", 7), "短");
+    }
+}

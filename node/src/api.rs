@@ -1,0 +1,135 @@
+//! The operator API: what the `kechuang-node` verbs call, on loopback.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kechuang_proto::pb::{self, operator_server::Operator, operator_server::OperatorServer};
+use kechuang_proto::draft_from_wire;
+use kechuang_types::{limits, RecordKind};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+use tracing::{error, info};
+
+use crate::client::sync_client;
+use crate::daemon::Node;
+
+/// Most drafts in one publish request.
+pub const PUBLISH_BATCH: usize = 1_000;
+
+/// Serves the operator API on `listener` until `shutdown`.
+pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    tonic::transport::Server::builder()
+        .add_service(
+            OperatorServer::new(Api { node })
+                .max_decoding_message_size(limits::MESSAGE_BYTES)
+                .max_encoding_message_size(256 * 1024 * 1024),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+struct Api {
+    node: Arc<Node>,
+}
+
+fn storage(e: impl std::fmt::Display) -> Status {
+    error!(error = %e, "storage failure");
+    Status::unavailable(format!("node storage: {e}"))
+}
+
+#[tonic::async_trait]
+impl Operator for Api {
+    async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
+        let wire = request.into_inner().drafts;
+        if wire.len() > PUBLISH_BATCH {
+            return Err(Status::invalid_argument(format!("drafts: {} in one request, at most {PUBLISH_BATCH}", wire.len())));
+        }
+        let mut drafts = Vec::with_capacity(wire.len());
+        for (i, d) in wire.into_iter().enumerate() {
+            let label = match d.external_id.as_str() {
+                "" => format!("drafts[{i}]"),
+                ext => format!("drafts[{i}] ({ext})"),
+            };
+            let draft = draft_from_wire(d).map_err(|e| Status::invalid_argument(format!("{label}: {e}")))?;
+            drafts.push((draft.external_id, draft.body));
+        }
+        let node = self.node.clone();
+        let report = tokio::task::spawn_blocking(move || {
+            let mut clock = node.clock();
+            node.store.publish(&node.config.id, &mut clock, &drafts)
+        })
+        .await
+        .map_err(storage)?
+        .map_err(storage)?;
+        if report.created + report.updated > 0 {
+            self.node.outbox_grew.notify_one();
+            info!(created = report.created, updated = report.updated, "published");
+        }
+        Ok(Response::new(pb::PublishResponse { created: report.created, updated: report.updated, unchanged: report.unchanged }))
+    }
+
+    async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {
+        let kind = request.into_inner().kind;
+        let kind = match kind.as_str() {
+            "" => None,
+            k => Some(RecordKind::parse("kind", k).map_err(|e| Status::invalid_argument(e.to_string()))?),
+        };
+        let store = self.node.store.clone();
+        let records = tokio::task::spawn_blocking(move || store.list(kind)).await.map_err(storage)?.map_err(storage)?;
+        Ok(Response::new(pb::ListResponse { records: records.into_iter().map(Into::into).collect() }))
+    }
+
+    async fn status(&self, _request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        let node = &self.node;
+        let store = node.store.clone();
+        let (counts, digest, unacked, acked, cursor) = tokio::task::spawn_blocking(move || {
+            let (counts, digest) = store.summary()?;
+            Ok::<_, kechuang_store::Error>((counts, digest, store.unacked()?, store.acked()?, store.cursor()?))
+        })
+        .await
+        .map_err(storage)?
+        .map_err(storage)?;
+        let expected = self.expected_digest().await;
+        if let Some(expected) = &expected {
+            node.store.set_expected_digest(expected).map_err(storage)?;
+        }
+        let expected = match expected {
+            Some(d) => d,
+            None => node.store.expected_digest().map_err(storage)?.unwrap_or_default(),
+        };
+        let stats = &node.stats;
+        Ok(Response::new(pb::StatusResponse {
+            node_id: node.config.id.to_string(),
+            kind: node.config.kind.as_str().into(),
+            region: node.config.region.to_string(),
+            connected: stats.connected.load(Ordering::Relaxed),
+            unacked,
+            counts: counts.into_iter().map(|(k, n)| (k.as_str().to_owned(), n)).collect(),
+            digest: digest.to_string(),
+            expected_digest: expected,
+            acked_seq: acked,
+            feed_cursor: cursor,
+            feed_records: stats.feed_records.load(Ordering::Relaxed),
+            pushed_records: stats.pushed_records.load(Ordering::Relaxed),
+            feed_bytes: stats.feed_bytes.load(Ordering::Relaxed),
+            pushed_bytes: stats.pushed_bytes.load(Ordering::Relaxed),
+        }))
+    }
+}
+
+impl Api {
+    /// Asks central what this node should hold, if a session is up.
+    async fn expected_digest(&self) -> Option<String> {
+        let channel = self.node.central.borrow().clone()?;
+        let mut client = sync_client(&self.node, channel).ok()?;
+        let call = client.digest(pb::DigestRequest {});
+        match tokio::time::timeout(Duration::from_secs(5), call).await {
+            Ok(Ok(response)) => Some(response.into_inner().digest),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The sync client: one session at a time with central, reconnecting with
+//! backoff. A session opens with `Hello` (central says how far it applied
+//! this node's pushes), then pushes the outbox in order and applies the
+//! feed, each batch with its cursor in one atomic write.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kechuang_proto::pb::{self, sync_client::SyncClient};
+use kechuang_types::{limits, Record};
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+use tracing::{debug, info, warn};
+
+use crate::daemon::{Node, Stats};
+
+/// Changes sent per push.
+const PUSH_BATCH: usize = 1_000;
+/// The first reconnect delay; doubles up to the configured maximum.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+type Client = SyncClient<InterceptedService<Channel, Identify>>;
+
+/// Adds the node's identity to every request.
+#[derive(Clone)]
+pub struct Identify {
+    node: MetadataValue<tonic::metadata::Ascii>,
+    kind: MetadataValue<tonic::metadata::Ascii>,
+    region: MetadataValue<tonic::metadata::Ascii>,
+}
+
+impl tonic::service::Interceptor for Identify {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let m = request.metadata_mut();
+        m.insert("x-kechuang-node", self.node.clone());
+        m.insert("x-kechuang-kind", self.kind.clone());
+        m.insert("x-kechuang-region", self.region.clone());
+        Ok(request)
+    }
+}
+
+/// A sync client over an open channel, identified as this node.
+pub fn sync_client(node: &Node, channel: Channel) -> anyhow::Result<Client> {
+    let c = &node.config;
+    let identify = Identify {
+        node: c.id.as_str().parse()?,
+        kind: c.kind.as_str().parse()?,
+        region: c.region.to_string().parse()?,
+    };
+    Ok(SyncClient::with_interceptor(channel, identify)
+        .max_decoding_message_size(limits::MESSAGE_BYTES)
+        .max_encoding_message_size(limits::MESSAGE_BYTES))
+}
+
+/// Keeps a session with central up until `shutdown`.
+pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let started = Instant::now();
+        let result = tokio::select! {
+            r = session(&node) => r,
+            () = shutdown.cancelled() => Ok(()),
+        };
+        node.stats.connected.store(false, Ordering::Relaxed);
+        node.central.send_replace(None);
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if let Err(e) = result {
+            warn!(node = %node.config.id, error = format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "sync session ended");
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            backoff = FIRST_BACKOFF;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = shutdown.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(node.config.max_backoff);
+    }
+}
+
+async fn session(node: &Arc<Node>) -> anyhow::Result<()> {
+    let channel = Endpoint::from_shared(node.config.central.clone())?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .connect()
+        .await?;
+    let mut client = sync_client(node, channel.clone())?;
+    let acked = client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+    let store = node.store.clone();
+    tokio::task::spawn_blocking(move || store.ack(acked)).await??;
+    let cursor = node.store.cursor()?;
+    let feed = client.feed(pb::FeedRequest { cursor }).await?.into_inner();
+    node.stats.connected.store(true, Ordering::Relaxed);
+    node.central.send_replace(Some(channel));
+    info!(node = %node.config.id, acked, cursor, "connected to central");
+    tokio::select! {
+        r = push_loop(node, client, acked) => r,
+        r = feed_loop(node, feed) => r,
+    }
+}
+
+async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::Result<()> {
+    let mut sent = acked;
+    loop {
+        let store = node.store.clone();
+        let changes = tokio::task::spawn_blocking(move || store.outbox_after(sent, PUSH_BATCH)).await??;
+        let Some(&(last, _)) = changes.last() else {
+            node.outbox_grew.notified().await;
+            continue;
+        };
+        let changes: Vec<pb::Change> =
+            changes.into_iter().map(|(seq, record)| pb::Change { seq, record: Some(record.into()) }).collect();
+        let request = pb::PushRequest { changes };
+        let (count, bytes) = (request.changes.len() as u64, request.encoded_len() as u64);
+        let acked = client.push(request).await?.into_inner().acked_seq;
+        Stats::add(&node.stats.pushed_records, count);
+        Stats::add(&node.stats.pushed_bytes, bytes);
+        if acked < last {
+            anyhow::bail!("central acknowledged {acked} of a batch up to {last}");
+        }
+        let store = node.store.clone();
+        tokio::task::spawn_blocking(move || store.ack(acked)).await??;
+        debug!(acked, count, "push acknowledged");
+        sent = acked;
+    }
+}
+
+async fn feed_loop(node: &Arc<Node>, mut feed: tonic::Streaming<pb::FeedBatch>) -> anyhow::Result<()> {
+    while let Some(batch) = feed.message().await? {
+        let bytes: u64 = batch.records.iter().map(|r| r.encoded_len() as u64).sum();
+        let records: Vec<Record> = batch
+            .records
+            .into_iter()
+            .map(Record::try_from)
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("central sent an invalid record: {e}"))?;
+        let count = records.len() as u64;
+        let cursor = batch.cursor;
+        let n = node.clone();
+        let changed = tokio::task::spawn_blocking(move || {
+            let mut clock = n.clock();
+            n.store.apply_feed(&records, cursor, &mut clock)
+        })
+        .await??;
+        Stats::add(&node.stats.feed_records, count);
+        Stats::add(&node.stats.feed_bytes, bytes);
+        debug!(count, changed, cursor, "feed batch applied");
+    }
+    anyhow::bail!("central closed the feed")
+}

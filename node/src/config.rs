@@ -1,0 +1,145 @@
+//! `node.toml`: the file layer and the validated configuration.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use kechuang_types::{NodeId, NodeKind, Region};
+use serde::Deserialize;
+
+/// `node.toml` as written on disk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The node's id.
+    pub node_id: String,
+    /// provincial, city, university or society.
+    pub kind: String,
+    /// GB/T 2260 region code.
+    pub region: String,
+    /// Central's sync URL, e.g. `http://127.0.0.1:7443`.
+    pub central: String,
+    /// The operator API's address; loopback only.
+    #[serde(default = "default_api_listen")]
+    pub api_listen: String,
+    /// The store, relative to the config file's directory.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Longest wait between reconnect attempts, in milliseconds.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+}
+
+fn default_api_listen() -> String {
+    "127.0.0.1:7450".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+
+fn default_max_backoff_ms() -> u64 {
+    5_000
+}
+
+/// A node's validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The node's id.
+    pub id: NodeId,
+    /// Its kind.
+    pub kind: NodeKind,
+    /// Its region.
+    pub region: Region,
+    /// Central's sync URL.
+    pub central: String,
+    /// The operator API's address.
+    pub api_listen: SocketAddr,
+    /// The store's directory.
+    pub data_dir: PathBuf,
+    /// The directory holding `node.toml` (and the ready file).
+    pub home: PathBuf,
+    /// Longest wait between reconnect attempts.
+    pub max_backoff: std::time::Duration,
+}
+
+impl Config {
+    /// Reads and validates `node.toml`.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let file: ConfigFile = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let home = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_file(file, &home).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Validates a parsed file; relative paths are taken from `home`.
+    pub fn from_file(file: ConfigFile, home: &Path) -> anyhow::Result<Self> {
+        let ConfigFile { node_id, kind, region, central, api_listen, data_dir, max_backoff_ms } = file;
+        let id = NodeId::parse("node_id", &node_id)?;
+        let kind = kechuang_types::NodeKind::parse("kind", &kind)?;
+        if kind == NodeKind::Central {
+            bail!("kind: a node cannot be central");
+        }
+        let region = Region::parse("region", &region)?;
+        if !(central.starts_with("http://") || central.starts_with("https://")) {
+            bail!("central: must be a URL such as http://127.0.0.1:7443, got {central:?}");
+        }
+        let api_listen: SocketAddr = api_listen.parse().with_context(|| format!("api_listen: not an address: {api_listen:?}"))?;
+        if !api_listen.ip().is_loopback() {
+            bail!("api_listen: the operator API listens on loopback only, got {api_listen}");
+        }
+        if max_backoff_ms == 0 {
+            bail!("max_backoff_ms: must be positive");
+        }
+        let home = std::path::absolute(home).context("resolving the config directory")?;
+        Ok(Self {
+            id,
+            kind,
+            region,
+            central,
+            api_listen,
+            data_dir: home.join(data_dir),
+            home,
+            max_backoff: std::time::Duration::from_millis(max_backoff_ms),
+        })
+    }
+
+    /// The file `run` writes once its API listens: address and pid.
+    pub fn ready_file(&self) -> PathBuf {
+        self.home.join("ready.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_configs_parse() {
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+        let mut seen = 0;
+        for kind in ["provincial", "city", "university", "society"] {
+            let config = Config::load(&deploy.join(kind).join("node.toml")).unwrap();
+            assert_eq!(config.kind.as_str(), kind);
+            seen += 1;
+        }
+        assert_eq!(seen, 4);
+    }
+
+    #[test]
+    fn api_must_stay_on_loopback_and_names_the_field() {
+        let file = ConfigFile {
+            node_id: "sz".into(),
+            kind: "city".into(),
+            region: "440300".into(),
+            central: "http://127.0.0.1:7443".into(),
+            api_listen: "0.0.0.0:7450".into(),
+            data_dir: "data".into(),
+            max_backoff_ms: 1000,
+        };
+        let err = Config::from_file(file.clone(), Path::new("/tmp")).unwrap_err();
+        assert!(err.to_string().contains("api_listen"), "{err}");
+        let err = Config::from_file(ConfigFile { region: "44030".into(), api_listen: "127.0.0.1:1".into(), ..file }, Path::new("/tmp")).unwrap_err();
+        assert!(err.to_string().contains("region"), "{err}");
+    }
+}

@@ -1,0 +1,104 @@
+//! `kechuang-node run`: opens the store, serves the operator API on a
+//! pre-bound loopback listener and runs the sync client until shutdown.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use kechuang_store::NodeStore;
+use kechuang_types::{Clock, Hlc};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tracing::info;
+
+use crate::Config;
+
+/// Counters since the daemon started, shown by `status`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Whether a sync session with central is up.
+    pub connected: AtomicBool,
+    /// Records received in feed batches.
+    pub feed_records: AtomicU64,
+    /// Encoded bytes of records received in feed batches.
+    pub feed_bytes: AtomicU64,
+    /// Changes sent in pushes (resends included).
+    pub pushed_records: AtomicU64,
+    /// Encoded bytes of changes sent in pushes.
+    pub pushed_bytes: AtomicU64,
+}
+
+impl Stats {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// What the operator API and the sync client share.
+#[derive(Debug)]
+pub struct Node {
+    /// The validated configuration.
+    pub config: Config,
+    /// The store.
+    pub store: NodeStore,
+    /// The clock; locked around every write that versions records.
+    pub clock: Mutex<Clock>,
+    /// Counters.
+    pub stats: Stats,
+    /// Woken when the outbox grows.
+    pub outbox_grew: Notify,
+    /// The channel to central while a session is up.
+    pub central: watch::Sender<Option<Channel>>,
+}
+
+impl Node {
+    /// Opens the node's store and resumes its clock.
+    pub fn open(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let store = NodeStore::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+        let clock = Clock::resume(store.clock()?.max(Hlc::ZERO));
+        Ok(Self {
+            config,
+            store,
+            clock: Mutex::new(clock),
+            stats: Stats::default(),
+            outbox_grew: Notify::new(),
+            central: watch::channel(None).0,
+        })
+    }
+
+    /// Locks the clock; a poisoned lock still holds a valid clock.
+    pub fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
+        self.clock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs the node until `shutdown` is cancelled.
+pub async fn run(config: Config, api: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let node = Arc::new(Node::open(config)?);
+    let api_addr = api.local_addr()?;
+    let server = tokio::spawn(crate::api::serve(node.clone(), api, shutdown.clone()));
+    let client = tokio::spawn(crate::client::run(node.clone(), shutdown.clone()));
+    write_ready(&node.config, api_addr)?;
+    info!(node = %node.config.id, kind = %node.config.kind, region = %node.config.region, %api_addr, "node running");
+
+    let (server, client) = tokio::join!(server, client);
+    server.context("operator API task")??;
+    client.context("sync client task")?;
+    node.store.flush().context("final flush")?;
+    let _ = std::fs::remove_file(node.config.ready_file());
+    info!("node stopped");
+    Ok(())
+}
+
+fn write_ready(config: &Config, api: std::net::SocketAddr) -> anyhow::Result<()> {
+    let ready = serde_json::json!({ "api": api.to_string(), "pid": std::process::id() });
+    let path = config.ready_file();
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, ready.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,447 @@
+//! Reading operator files: JSON, JSON Lines and CSV in the field names of
+//! the programme's interchange format, into validated drafts.
+//!
+//! Every row is checked in full before anything is sent; a bad row is
+//! reported by its line (CSV, JSON Lines) or position (JSON) and field.
+//! The row's `id` is the operator's own reference, kept as `external_id`.
+
+use std::fmt;
+use std::path::Path;
+
+use kechuang_proto::Draft;
+use kechuang_types::limits;
+use kechuang_types::{
+    Body, Contact, Date, DateRange, Demand, Error, Expert, Industry, Outcome, RecordKind, Region,
+    ServiceMode, TransferMode, Trl,
+};
+use serde_json::{Map, Value};
+
+/// Where a row came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A line of a CSV or JSON Lines file (1-based).
+    Line(u64),
+    /// An element of a JSON array (1-based), with the array's name if any.
+    Item(Option<&'static str>, usize),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Item(Some(list), n) => write!(f, "{list} item {n}"),
+            Location::Item(None, n) => write!(f, "item {n}"),
+        }
+    }
+}
+
+/// A row that could not be read, with where and which field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// Where the row is.
+    pub location: Location,
+    /// The field at fault (`-` when the row itself is unreadable).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// Reads one file into drafts, or every bad row in it.
+pub fn read_file(path: &Path) -> Result<Vec<Draft>, Vec<RowError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![RowError { location: Location::Line(0), field: "-".into(), message: format!("cannot read {}: {e}", path.display()) }]
+    })?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" => parse_csv(&text),
+        "jsonl" | "ndjson" => parse_jsonl(&text),
+        "json" => parse_json(&text),
+        other => Err(vec![RowError {
+            location: Location::Line(0),
+            field: "-".into(),
+            message: format!("unknown file type {other:?}: use .json, .jsonl or .csv"),
+        }]),
+    }
+}
+
+/// Parses a JSON document: an array of rows, one row, or an object with
+/// `demands`, `outcomes` and `experts` arrays.
+pub fn parse_json(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
+    let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+        vec![RowError { location: Location::Line(e.line() as u64), field: "-".into(), message: format!("not JSON: {e}") }]
+    })?;
+    let mut rows = Vec::new();
+    match value {
+        Value::Array(items) => rows.extend(items.into_iter().enumerate().map(|(i, v)| (Location::Item(None, i + 1), None, v))),
+        Value::Object(map) if ["demands", "outcomes", "experts"].iter().any(|k| map.contains_key(*k)) => {
+            for (list, kind) in [("demands", RecordKind::Demand), ("outcomes", RecordKind::Outcome), ("experts", RecordKind::Expert)] {
+                match map.get(list) {
+                    Some(Value::Array(items)) => rows.extend(
+                        items.iter().enumerate().map(|(i, v)| (Location::Item(Some(list), i + 1), Some(kind), v.clone())),
+                    ),
+                    Some(_) => {
+                        return Err(vec![RowError { location: Location::Line(1), field: list.into(), message: format!("{list}: must be an array") }]);
+                    }
+                    None => {}
+                }
+            }
+        }
+        single @ Value::Object(_) => rows.push((Location::Item(None, 1), None, single)),
+        _ => return Err(vec![RowError { location: Location::Line(1), field: "-".into(), message: "expected an object or an array of rows".into() }]),
+    }
+    collect(rows.into_iter().map(|(location, kind, value)| match value {
+        Value::Object(map) => draft(kind, &map).map_err(|e| row_error(location, e)),
+        _ => Err(RowError { location, field: "-".into(), message: "a row must be an object".into() }),
+    }))
+}
+
+/// Parses JSON Lines: one row object per non-empty line.
+pub fn parse_jsonl(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
+    collect(text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, line)| {
+        let location = Location::Line(i as u64 + 1);
+        match serde_json::from_str::<Value>(line.trim_start_matches('\u{feff}')) {
+            Ok(Value::Object(map)) => draft(None, &map).map_err(|e| row_error(location, e)),
+            Ok(_) => Err(RowError { location, field: "-".into(), message: "a row must be an object".into() }),
+            Err(e) => Err(RowError { location, field: "-".into(), message: format!("not JSON: {e}") }),
+        }
+    }))
+}
+
+/// Parses CSV with a header row; list fields are separated by `;`, `；`, `|` or `、`.
+pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader.headers().map_err(|e| vec![csv_error(1, e)])?.clone();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let row = match record {
+            Ok(record) => {
+                let line = record.position().map_or(0, |p| p.line());
+                let map: Map<String, Value> = headers
+                    .iter()
+                    .zip(record.iter())
+                    .filter(|(_, v)| !v.trim().is_empty())
+                    .map(|(k, v)| (k.trim().to_owned(), Value::String(v.to_owned())))
+                    .collect();
+                draft(None, &map).map_err(|e| row_error(Location::Line(line), e))
+            }
+            Err(e) => Err(csv_error(e.position().map_or(0, |p| p.line()), e)),
+        };
+        rows.push(row);
+    }
+    collect(rows.into_iter())
+}
+
+fn csv_error(line: u64, e: csv::Error) -> RowError {
+    RowError { location: Location::Line(line), field: "-".into(), message: format!("not CSV: {e}") }
+}
+
+fn row_error(location: Location, e: Error) -> RowError {
+    RowError { location, field: e.field().to_owned(), message: e.to_string() }
+}
+
+fn collect(rows: impl Iterator<Item = Result<Draft, RowError>>) -> Result<Vec<Draft>, Vec<RowError>> {
+    let (mut drafts, mut errors) = (Vec::new(), Vec::new());
+    for row in rows {
+        match row {
+            Ok(d) => drafts.push(d),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() { Ok(drafts) } else { Err(errors) }
+}
+
+/// One row's fields, read by name with precise errors.
+struct Row<'a>(&'a Map<String, Value>);
+
+impl Row<'_> {
+    fn get(&self, field: &str) -> Option<&Value> {
+        self.0.get(field).filter(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()))
+    }
+
+    fn text(&self, field: &str) -> Result<String, Error> {
+        match self.get(field) {
+            None => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.trim().to_owned()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            Some(v) => Err(Error::invalid(field, v.to_string(), "must be text")),
+        }
+    }
+
+    fn required(&self, field: &str) -> Result<String, Error> {
+        let text = self.text(field)?;
+        if text.is_empty() { Err(Error::missing(field)) } else { Ok(text) }
+    }
+
+    fn list(&self, field: &str) -> Result<Vec<String>, Error> {
+        let items: Vec<String> = match self.get(field) {
+            None => vec![],
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.as_str().map(|s| s.trim().to_owned()).ok_or_else(|| Error::invalid(format!("{field}[{i}]"), v.to_string(), "must be text")))
+                .collect::<Result<_, _>>()?,
+            Some(Value::String(s)) => s.split([';', '；', '|', '、']).map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+            Some(v) => return Err(Error::invalid(field, v.to_string(), "must be a list")),
+        };
+        if items.len() > limits::KEYWORDS {
+            return Err(Error::invalid(field, items.len().to_string(), format!("more than {} entries", limits::KEYWORDS)));
+        }
+        Ok(items)
+    }
+
+    fn integer(&self, field: &str) -> Result<Option<i64>, Error> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| Error::invalid(field, n.to_string(), "must be a whole number")),
+            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| Error::invalid(field, s, "must be a whole number")),
+            Some(v) => Err(Error::invalid(field, v.to_string(), "must be a whole number")),
+        }
+    }
+
+    fn number(&self, field: &str) -> Result<Option<f64>, Error> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| Error::invalid(field, s, "must be a number")),
+            Some(v) => Err(Error::invalid(field, v.to_string(), "must be a number")),
+        }
+    }
+
+    fn flag(&self, field: &str) -> Result<bool, Error> {
+        match self.get(field) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "是" => Ok(true),
+                "false" | "0" | "no" | "否" => Ok(false),
+                _ => Err(Error::invalid(field, s, "must be true or false")),
+            },
+            Some(v) => Err(Error::invalid(field, v.to_string(), "must be true or false")),
+        }
+    }
+
+    fn trl(&self, field: &str) -> Result<Trl, Error> {
+        let level = self.integer(field)?.ok_or_else(|| Error::missing(field))?;
+        Trl::new(field, level)
+    }
+
+    fn region(&self) -> Result<Region, Error> {
+        Region::parse("region", &self.required("region")?)
+    }
+
+    fn industry(&self) -> Result<Industry, Error> {
+        Industry::parse("industry", &self.required("industry")?)
+    }
+
+    fn date(&self, field: &str) -> Result<Option<Date>, Error> {
+        let text = self.text(field)?;
+        if text.is_empty() { Ok(None) } else { Date::parse(field, &text).map(Some) }
+    }
+
+    fn contact(&self) -> Result<Option<Contact>, Error> {
+        let contact = match self.get("contact") {
+            Some(Value::Object(map)) => {
+                let nested = Row(map);
+                let c = Contact { person: nested.text("person")?, phone: nested.text("phone")?, email: nested.text("email")? };
+                c
+            }
+            Some(v) => return Err(Error::invalid("contact", v.to_string(), "must be an object with person, phone, email")),
+            None => Contact {
+                person: self.text("contact_person")?,
+                phone: self.text("contact_phone")?,
+                email: self.text("contact_email")?,
+            },
+        };
+        contact.validate()?;
+        Ok((!contact.is_empty()).then_some(contact))
+    }
+
+    fn windows(&self) -> Result<Vec<DateRange>, Error> {
+        let field = "available";
+        let ranges: Vec<(String, String)> = match self.get(field) {
+            None => vec![],
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let f = format!("{field}[{i}]");
+                    let from = v.get("from").and_then(Value::as_str).ok_or_else(|| Error::missing(format!("{f}.from")))?;
+                    let to = v.get("to").and_then(Value::as_str).ok_or_else(|| Error::missing(format!("{f}.to")))?;
+                    Ok((from.to_owned(), to.to_owned()))
+                })
+                .collect::<Result<_, Error>>()?,
+            Some(Value::String(s)) => s
+                .split([';', '；', '|'])
+                .filter(|p| !p.trim().is_empty())
+                .enumerate()
+                .map(|(i, p)| {
+                    let (from, to) = p.split_once('~').or_else(|| p.split_once('至')).ok_or_else(|| {
+                        Error::invalid(format!("{field}[{i}]"), p, "windows are FROM~TO, e.g. 2027-02-01~2027-04-30")
+                    })?;
+                    Ok((from.trim().to_owned(), to.trim().to_owned()))
+                })
+                .collect::<Result<_, Error>>()?,
+            Some(v) => return Err(Error::invalid(field, v.to_string(), "must be a list of {from, to}")),
+        };
+        ranges
+            .iter()
+            .enumerate()
+            .map(|(i, (from, to))| {
+                let f = format!("{field}[{i}]");
+                DateRange::new(&f, Date::parse(&f, from)?, Date::parse(&f, to)?)
+            })
+            .collect()
+    }
+}
+
+fn kind_of(kind: Option<RecordKind>, row: &Row<'_>) -> Result<RecordKind, Error> {
+    if let Some(kind) = kind {
+        return Ok(kind);
+    }
+    if row.get("kind").is_some() {
+        return RecordKind::parse("kind", &row.text("kind")?);
+    }
+    if row.get("abstract").is_some() {
+        Ok(RecordKind::Outcome)
+    } else if row.get("affiliation").is_some() || row.get("name").is_some() {
+        Ok(RecordKind::Expert)
+    } else if row.get("description").is_some() {
+        Ok(RecordKind::Demand)
+    } else {
+        Err(Error::missing("kind"))
+    }
+}
+
+/// Builds and validates one draft from a row's fields.
+fn draft(kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Error> {
+    let row = Row(map);
+    let body = match kind_of(kind, &row)? {
+        RecordKind::Demand => Body::Demand(Demand {
+            title: row.required("title")?,
+            description: row.required("description")?,
+            industry: row.industry()?,
+            keywords: row.list("keywords")?,
+            region: row.region()?,
+            budget_wan: row.number("budget_wan")?,
+            deadline: row.date("deadline")?,
+            min_trl: row.trl("min_trl")?,
+            is_challenge: row.flag("is_challenge")?,
+            enterprise: row.text("enterprise")?,
+            contact: row.contact()?,
+        }),
+        RecordKind::Outcome => Body::Outcome(Outcome {
+            title: row.required("title")?,
+            summary: row.required("abstract")?,
+            industry: row.industry()?,
+            keywords: row.list("keywords")?,
+            institution: if row.get("institution").is_some() { row.text("institution")? } else { row.text("owner")? },
+            region: row.region()?,
+            trl: row.trl("trl")?,
+            ip: row.text("ip")?,
+            transfer_modes: row
+                .list("transfer_modes")?
+                .iter()
+                .enumerate()
+                .map(|(i, m)| TransferMode::parse(&format!("transfer_modes[{i}]"), m))
+                .collect::<Result<_, _>>()?,
+            price_wan: row.number("price_wan")?,
+            contact: row.contact()?,
+        }),
+        RecordKind::Expert => Body::Expert(Expert {
+            name: row.required("name")?,
+            affiliation: row.text("affiliation")?,
+            title: row.text("title")?,
+            fields: row.list("fields")?,
+            keywords: row.list("keywords")?,
+            region: row.region()?,
+            available: row.windows()?,
+            service_modes: row
+                .list("service_modes")?
+                .iter()
+                .enumerate()
+                .map(|(i, m)| ServiceMode::parse(&format!("service_modes[{i}]"), m))
+                .collect::<Result<_, _>>()?,
+            capacity: row
+                .integer("capacity")?
+                .map(|c| u32::try_from(c).map_err(|_| Error::invalid("capacity", c.to_string(), "must be 1-1000")))
+                .transpose()?,
+            contact: row.contact()?,
+        }),
+        other => return Err(Error::invalid("kind", other.as_str(), "only demands, outcomes and experts are published from files")),
+    };
+    body.validate()?;
+    let external_id = row.text("id")?;
+    kechuang_types::check_text("id", &external_id, limits::EXTERNAL_ID, false)?;
+    Ok(Draft { external_id: (!external_id.is_empty()).then_some(external_id), body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMAND_CSV: &str = "id,title,description,industry,keywords,region,budget_wan,deadline,is_challenge,min_trl\n\
+        D-1,锂电池热失控预警,储能电站需要提前发现电芯热失控,C38,储能;热失控;BMS,440300,80,2027-03-31,false,6\n";
+
+    #[test]
+    fn csv_rows_become_drafts_with_their_external_id() {
+        let drafts = parse_csv(DEMAND_CSV).unwrap();
+        assert_eq!(drafts.len(), 1);
+        assert_eq!(drafts[0].external_id.as_deref(), Some("D-1"));
+        let Body::Demand(d) = &drafts[0].body else { panic!("not a demand") };
+        assert_eq!(d.keywords, ["储能", "热失控", "BMS"]);
+        assert_eq!(d.min_trl.get(), 6);
+    }
+
+    #[test]
+    fn bad_csv_rows_are_reported_by_line_and_field() {
+        let text = format!("{DEMAND_CSV}D-2,标题,描述,I38,储能,440300,10,2027-01-01,false,5\nD-3,标题,描述,C38,储能,440300,10,2027-02-30,false,5\n");
+        let errors = parse_csv(&text).unwrap_err();
+        let found: Vec<(String, String)> = errors.iter().map(|e| (e.location.to_string(), e.field.clone())).collect();
+        assert_eq!(found, [("line 3".into(), "industry".into()), ("line 4".into(), "deadline".into())]);
+    }
+
+    #[test]
+    fn interchange_json_with_all_three_lists_is_read() {
+        let text = r#"{
+          "demands": [{"id": "d-1", "title": "光伏组件隐裂判定", "description": "需要自动识别", "industry": "I65",
+                       "keywords": ["隐裂"], "region": "510700", "budget_wan": 80, "deadline": "2027-03-31",
+                       "is_challenge": false, "min_trl": 6}],
+          "outcomes": [{"id": "o-1", "title": "织物缺陷识别", "abstract": "无监督异常检测", "industry": "I65",
+                        "keywords": ["异常检测"], "owner": "钱塘大学", "region": "330100", "trl": 7,
+                        "ip": "发明专利 CN202010476989.9", "transfer_modes": ["技术许可"], "price_wan": 160}],
+          "experts": [{"id": "e-1", "name": "贺嘉宁", "affiliation": "浦江研究院", "fields": ["细胞培养"],
+                       "region": "310000", "title": "研究员", "available": [{"from": "2027-02-01", "to": "2027-04-30"}],
+                       "service_modes": ["技术咨询"]}]
+        }"#;
+        let drafts = parse_json(text).unwrap();
+        let kinds: Vec<RecordKind> = drafts.iter().map(|d| d.body.kind()).collect();
+        assert_eq!(kinds, [RecordKind::Demand, RecordKind::Outcome, RecordKind::Expert]);
+        let Body::Outcome(o) = &drafts[1].body else { panic!() };
+        assert_eq!(o.institution, "钱塘大学");
+    }
+
+    #[test]
+    fn jsonl_infers_kind_and_names_bad_fields() {
+        let text = "{\"id\":\"e-1\",\"name\":\"王\",\"fields\":[\"焊接\"],\"region\":\"440300\",\"available\":\"2027-01-01~2026-12-01\"}\n\n{\"title\":\"x\"}\n";
+        let errors = parse_jsonl(text).unwrap_err();
+        assert_eq!(errors[0].location, Location::Line(1));
+        assert_eq!(errors[0].field, "available[0]");
+        assert_eq!(errors[1].location, Location::Line(3));
+        assert_eq!(errors[1].field, "kind");
+    }
+
+    #[test]
+    fn contacts_are_read_nested_or_flat() {
+        let nested = r#"[{"kind":"expert","name":"王","fields":["焊接"],"region":"440300","contact":{"person":"王","phone":"138 0000 0000","email":"w@x.cn"}}]"#;
+        let flat = "kind,name,fields,region,contact_person,contact_phone,contact_email\nexpert,王,焊接,440300,王,138 0000 0000,w@x.cn\n";
+        let a = parse_json(nested).unwrap();
+        let b = parse_csv(flat).unwrap();
+        assert_eq!(a[0].body, b[0].body);
+    }
+}
