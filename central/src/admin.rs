@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kechuang_proto::pb::{self, admin_server::Admin};
-use kechuang_sync::{held_by, Peer};
+use kechuang_sync::{Peer, held_by};
 use kechuang_types::{NodeId, RecordKind};
 use tonic::{Request, Response, Status};
 
@@ -36,7 +36,10 @@ impl Admin for AdminService {
             "" => None,
             id => {
                 let id = NodeId::parse("node_id", id).map_err(|e| error::invalid("list", e))?;
-                let entry = store.node(&id).map_err(error::storage)?.ok_or_else(|| Status::not_found(format!("node_id: unknown node {id}")))?;
+                let entry = store
+                    .node(&id)
+                    .map_err(error::storage)?
+                    .ok_or_else(|| Status::not_found(format!("node_id: unknown node {id}")))?;
                 Some(Peer { id: entry.id, kind: entry.kind, region: entry.region })
             }
         };

@@ -3,11 +3,11 @@
 //! log head is published to the feeds, which never send what a crash
 //! could still take back.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kechuang_store::CentralStore;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{Mutex, watch};
 
 /// Flushes central's store on behalf of many writers.
 #[derive(Debug)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use kechuang_proto::pb;
-use kechuang_sync::{view_for, Peer};
+use kechuang_sync::{Peer, view_for};
 use kechuang_types::NodeId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use kechuang_types::{NodeId, NodeKind, Region};
 
-use crate::config::ConfigFile;
 use crate::Config;
+use crate::config::ConfigFile;
 
 /// Creates `data_dir/central.toml` (and the store directory on first run).
 pub fn init(data_dir: &Path, listen: Option<String>, admin_listen: Option<String>) -> anyhow::Result<PathBuf> {
@@ -54,7 +54,9 @@ pub fn check_region(kind: NodeKind, region: Region) -> anyhow::Result<()> {
         NodeKind::Provincial if !region.is_province() => {
             bail!("region: a provincial node names its province ({}), got {region}", region.province())
         }
-        NodeKind::City if region.is_province() => bail!("region: a city node names a city code, got the province {region}"),
+        NodeKind::City if region.is_province() => {
+            bail!("region: a city node names a city code, got the province {region}")
+        }
         _ => Ok(()),
     }
 }

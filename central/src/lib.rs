@@ -5,8 +5,8 @@
 //! Must not depend on node internals; talks to nodes only through the wire
 //! contract in `kechuang-proto`.
 
-pub mod config;
 mod admin;
+pub mod config;
 mod durability;
 mod error;
 mod feed;
@@ -16,4 +16,4 @@ mod server;
 mod sync_service;
 
 pub use config::Config;
-pub use server::{run, Listeners};
+pub use server::{Listeners, run};

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kechuang_central::init::{self, NodeSpec};
-use kechuang_central::{run, Config, Listeners};
-use kechuang_proto::pb::admin_client::AdminClient;
+use kechuang_central::{Config, Listeners, run};
 use kechuang_proto::pb;
+use kechuang_proto::pb::admin_client::AdminClient;
 use kechuang_types::{NodeId, NodeKind, Record, Region};
 use tokio_util::sync::CancellationToken;
 
@@ -102,7 +102,9 @@ fn main() -> anyhow::Result<()> {
                 id: NodeId::parse("node-id", &node_id)?,
                 kind: NodeKind::parse("kind", &kind)?,
                 region: Region::parse("region", &region)?,
-                api_listen: api_listen.parse().with_context(|| format!("api-listen: not an address: {api_listen:?}"))?,
+                api_listen: api_listen
+                    .parse()
+                    .with_context(|| format!("api-listen: not an address: {api_listen:?}"))?,
                 central_url,
             };
             let path = init::issue(&data_dir, &spec, &out)?;
@@ -144,10 +146,11 @@ fn main() -> anyhow::Result<()> {
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
-                println!("{:<24} {:<11} {:<7} {:>10} {}", "NODE", "KIND", "REGION", "ACKED", "CONNECTED");
-                for n in nodes {
-                    println!("{:<24} {:<11} {:<7} {:>10} {}", n.node_id, n.kind, n.region, n.acked_seq, n.connected);
-                }
+                let rows: Vec<Vec<String>> = nodes
+                    .into_iter()
+                    .map(|n| vec![n.node_id, n.kind, n.region, n.acked_seq.to_string(), n.connected.to_string()])
+                    .collect();
+                print!("{}", kechuang_types::present::table(&["NODE", "KIND", "REGION", "ACKED", "CONNECTED"], &rows));
             }
             Ok(())
         }
@@ -168,7 +171,9 @@ async fn admin(config: &Config) -> anyhow::Result<AdminClient<tonic::transport::
         &std::fs::read_to_string(config.ready_file()).context("central is not running (no ready.json)")?,
     )?;
     let addr = ready["admin"].as_str().context("ready.json has no admin address")?;
-    let client = AdminClient::connect(format!("http://{addr}")).await.with_context(|| format!("connecting to central's admin API at {addr}"))?;
+    let client = AdminClient::connect(format!("http://{addr}"))
+        .await
+        .with_context(|| format!("connecting to central's admin API at {addr}"))?;
     Ok(client.max_decoding_message_size(256 * 1024 * 1024))
 }
 
@@ -183,7 +188,7 @@ fn init_logging() {
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         return;
     };

@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use crate::Config;
 use crate::admin::AdminService;
 use crate::durability::Durability;
 use crate::feed::Connections;
 use crate::sync_service::SyncService;
-use crate::Config;
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -47,7 +47,8 @@ pub struct Listeners {
 impl Listeners {
     /// Binds the addresses in `config`.
     pub async fn bind(config: &Config) -> anyhow::Result<Self> {
-        let sync = TcpListener::bind(config.listen).await.with_context(|| format!("listen: binding {}", config.listen))?;
+        let sync =
+            TcpListener::bind(config.listen).await.with_context(|| format!("listen: binding {}", config.listen))?;
         let admin = TcpListener::bind(config.admin_listen)
             .await
             .with_context(|| format!("admin_listen: binding {}", config.admin_listen))?;
@@ -58,7 +59,8 @@ impl Listeners {
 /// Runs central until `shutdown` is cancelled, then drains and flushes.
 pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = Arc::new(
-        CentralStore::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+        CentralStore::open(&config.data_dir)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
     );
     let state = Arc::new(State {
         durability: Durability::new(store.clone()),
@@ -97,7 +99,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
 }
 
 fn write_ready(config: &Config, sync: std::net::SocketAddr, admin: std::net::SocketAddr) -> anyhow::Result<()> {
-    let ready = serde_json::json!({ "listen": sync.to_string(), "admin": admin.to_string(), "pid": std::process::id() });
+    let ready =
+        serde_json::json!({ "listen": sync.to_string(), "admin": admin.to_string(), "pid": std::process::id() });
     let path = config.ready_file();
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, ready.to_string()).with_context(|| format!("writing {}", tmp.display()))?;

@@ -5,10 +5,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use kechuang_proto::pb::{self, sync_server::Sync};
-use kechuang_sync::{held_by, Digest};
-use kechuang_types::{limits, Body, Record};
-use tokio_stream::wrappers::ReceiverStream;
+use kechuang_sync::{Digest, held_by};
+use kechuang_types::{Body, Record, limits};
 use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::{debug, info};
 
@@ -50,16 +50,24 @@ impl Sync for SyncService {
         let peer = peer(&request)?;
         let changes = request.into_inner().changes;
         if changes.len() > limits::BATCH {
-            return Err(Status::invalid_argument(format!("changes: {} in one batch, at most {}", changes.len(), limits::BATCH)));
+            return Err(Status::invalid_argument(format!(
+                "changes: {} in one batch, at most {}",
+                changes.len(),
+                limits::BATCH
+            )));
         }
         let mut batch = Vec::with_capacity(changes.len());
         let mut previous = 0;
         for (i, change) in changes.into_iter().enumerate() {
             if change.seq <= previous {
-                return Err(Status::invalid_argument(format!("changes[{i}].seq: {} does not follow {previous}", change.seq)));
+                return Err(Status::invalid_argument(format!(
+                    "changes[{i}].seq: {} does not follow {previous}",
+                    change.seq
+                )));
             }
             previous = change.seq;
-            let wire = change.record.ok_or_else(|| Status::invalid_argument(format!("changes[{i}].record: missing")))?;
+            let wire =
+                change.record.ok_or_else(|| Status::invalid_argument(format!("changes[{i}].record: missing")))?;
             let label = record_label(i, &wire);
             let record = Record::try_from(wire).map_err(|e| error::invalid(&label, e))?;
             authorize(&peer.id, &record).map_err(|field| {

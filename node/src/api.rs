@@ -1,12 +1,12 @@
 //! The operator API: what the `kechuang-node` verbs call, on loopback.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use kechuang_proto::pb::{self, operator_server::Operator, operator_server::OperatorServer};
 use kechuang_proto::draft_from_wire;
-use kechuang_types::{limits, RecordKind};
+use kechuang_proto::pb::{self, operator_server::Operator, operator_server::OperatorServer};
+use kechuang_types::{RecordKind, limits};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +46,10 @@ impl Operator for Api {
     async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
         let wire = request.into_inner().drafts;
         if wire.len() > PUBLISH_BATCH {
-            return Err(Status::invalid_argument(format!("drafts: {} in one request, at most {PUBLISH_BATCH}", wire.len())));
+            return Err(Status::invalid_argument(format!(
+                "drafts: {} in one request, at most {PUBLISH_BATCH}",
+                wire.len()
+            )));
         }
         let mut drafts = Vec::with_capacity(wire.len());
         for (i, d) in wire.into_iter().enumerate() {
@@ -69,7 +72,11 @@ impl Operator for Api {
             self.node.outbox_grew.notify_one();
             info!(created = report.created, updated = report.updated, "published");
         }
-        Ok(Response::new(pb::PublishResponse { created: report.created, updated: report.updated, unchanged: report.unchanged }))
+        Ok(Response::new(pb::PublishResponse {
+            created: report.created,
+            updated: report.updated,
+            unchanged: report.unchanged,
+        }))
     }
 
     async fn list(&self, request: Request<pb::ListRequest>) -> Result<Response<pb::ListResponse>, Status> {

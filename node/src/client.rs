@@ -3,12 +3,12 @@
 //! this node's pushes), then pushes the outbox in order and applies the
 //! feed, each batch with its cursor in one atomic write.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kechuang_proto::pb::{self, sync_client::SyncClient};
-use kechuang_types::{limits, Record};
+use kechuang_types::{Record, limits};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataValue;

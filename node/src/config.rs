@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use kechuang_types::{NodeId, NodeKind, Region};
 use serde::Deserialize;
 
@@ -84,7 +84,8 @@ impl Config {
         if !(central.starts_with("http://") || central.starts_with("https://")) {
             bail!("central: must be a URL such as http://127.0.0.1:7443, got {central:?}");
         }
-        let api_listen: SocketAddr = api_listen.parse().with_context(|| format!("api_listen: not an address: {api_listen:?}"))?;
+        let api_listen: SocketAddr =
+            api_listen.parse().with_context(|| format!("api_listen: not an address: {api_listen:?}"))?;
         if !api_listen.ip().is_loopback() {
             bail!("api_listen: the operator API listens on loopback only, got {api_listen}");
         }
@@ -139,7 +140,11 @@ mod tests {
         };
         let err = Config::from_file(file.clone(), Path::new("/tmp")).unwrap_err();
         assert!(err.to_string().contains("api_listen"), "{err}");
-        let err = Config::from_file(ConfigFile { region: "44030".into(), api_listen: "127.0.0.1:1".into(), ..file }, Path::new("/tmp")).unwrap_err();
+        let err = Config::from_file(
+            ConfigFile { region: "44030".into(), api_listen: "127.0.0.1:1".into(), ..file },
+            Path::new("/tmp"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("region"), "{err}");
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use kechuang_store::NodeStore;
 use kechuang_types::{Clock, Hlc};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tracing::info;
@@ -58,7 +58,8 @@ impl Node {
     /// Opens the node's store and resumes its clock.
     pub fn open(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
-        let store = NodeStore::open(&config.data_dir).with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+        let store = NodeStore::open(&config.data_dir)
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
         let clock = Clock::resume(store.clock()?.max(Hlc::ZERO));
         Ok(Self {
             config,

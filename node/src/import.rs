@@ -11,8 +11,8 @@ use std::path::Path;
 use kechuang_proto::Draft;
 use kechuang_types::limits;
 use kechuang_types::{
-    Body, Contact, Date, DateRange, Demand, Error, Expert, Industry, Outcome, RecordKind, Region,
-    ServiceMode, TransferMode, Trl,
+    Body, Contact, Date, DateRange, Demand, Error, Expert, Industry, Outcome, RecordKind, Region, ServiceMode,
+    TransferMode, Trl,
 };
 use serde_json::{Map, Value};
 
@@ -55,7 +55,11 @@ impl fmt::Display for RowError {
 /// Reads one file into drafts, or every bad row in it.
 pub fn read_file(path: &Path) -> Result<Vec<Draft>, Vec<RowError>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![RowError { location: Location::Line(0), field: "-".into(), message: format!("cannot read {}: {e}", path.display()) }]
+        vec![RowError {
+            location: Location::Line(0),
+            field: "-".into(),
+            message: format!("cannot read {}: {e}", path.display()),
+        }]
     })?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
@@ -74,26 +78,47 @@ pub fn read_file(path: &Path) -> Result<Vec<Draft>, Vec<RowError>> {
 /// `demands`, `outcomes` and `experts` arrays.
 pub fn parse_json(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
     let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
-        vec![RowError { location: Location::Line(e.line() as u64), field: "-".into(), message: format!("not JSON: {e}") }]
+        vec![RowError {
+            location: Location::Line(e.line() as u64),
+            field: "-".into(),
+            message: format!("not JSON: {e}"),
+        }]
     })?;
     let mut rows = Vec::new();
     match value {
-        Value::Array(items) => rows.extend(items.into_iter().enumerate().map(|(i, v)| (Location::Item(None, i + 1), None, v))),
+        Value::Array(items) => {
+            rows.extend(items.into_iter().enumerate().map(|(i, v)| (Location::Item(None, i + 1), None, v)))
+        }
         Value::Object(map) if ["demands", "outcomes", "experts"].iter().any(|k| map.contains_key(*k)) => {
-            for (list, kind) in [("demands", RecordKind::Demand), ("outcomes", RecordKind::Outcome), ("experts", RecordKind::Expert)] {
+            for (list, kind) in
+                [("demands", RecordKind::Demand), ("outcomes", RecordKind::Outcome), ("experts", RecordKind::Expert)]
+            {
                 match map.get(list) {
                     Some(Value::Array(items)) => rows.extend(
-                        items.iter().enumerate().map(|(i, v)| (Location::Item(Some(list), i + 1), Some(kind), v.clone())),
+                        items
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| (Location::Item(Some(list), i + 1), Some(kind), v.clone())),
                     ),
                     Some(_) => {
-                        return Err(vec![RowError { location: Location::Line(1), field: list.into(), message: format!("{list}: must be an array") }]);
+                        return Err(vec![RowError {
+                            location: Location::Line(1),
+                            field: list.into(),
+                            message: format!("{list}: must be an array"),
+                        }]);
                     }
                     None => {}
                 }
             }
         }
         single @ Value::Object(_) => rows.push((Location::Item(None, 1), None, single)),
-        _ => return Err(vec![RowError { location: Location::Line(1), field: "-".into(), message: "expected an object or an array of rows".into() }]),
+        _ => {
+            return Err(vec![RowError {
+                location: Location::Line(1),
+                field: "-".into(),
+                message: "expected an object or an array of rows".into(),
+            }]);
+        }
     }
     collect(rows.into_iter().map(|(location, kind, value)| match value {
         Value::Object(map) => draft(kind, &map).map_err(|e| row_error(location, e)),
@@ -115,7 +140,8 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
 
 /// Parses CSV with a header row; list fields are separated by `;`, `；`, `|` or `、`.
 pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().flexible(false).from_reader(text.trim_start_matches('\u{feff}').as_bytes());
     let headers = reader.headers().map_err(|e| vec![csv_error(1, e)])?.clone();
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -184,13 +210,23 @@ impl Row<'_> {
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| v.as_str().map(|s| s.trim().to_owned()).ok_or_else(|| Error::invalid(format!("{field}[{i}]"), v.to_string(), "must be text")))
+                .map(|(i, v)| {
+                    v.as_str()
+                        .map(|s| s.trim().to_owned())
+                        .ok_or_else(|| Error::invalid(format!("{field}[{i}]"), v.to_string(), "must be text"))
+                })
                 .collect::<Result<_, _>>()?,
-            Some(Value::String(s)) => s.split([';', '；', '|', '、']).map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+            Some(Value::String(s)) => {
+                s.split([';', '；', '|', '、']).map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()
+            }
             Some(v) => return Err(Error::invalid(field, v.to_string(), "must be a list")),
         };
         if items.len() > limits::KEYWORDS {
-            return Err(Error::invalid(field, items.len().to_string(), format!("more than {} entries", limits::KEYWORDS)));
+            return Err(Error::invalid(
+                field,
+                items.len().to_string(),
+                format!("more than {} entries", limits::KEYWORDS),
+            ));
         }
         Ok(items)
     }
@@ -198,8 +234,12 @@ impl Row<'_> {
     fn integer(&self, field: &str) -> Result<Option<i64>, Error> {
         match self.get(field) {
             None => Ok(None),
-            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| Error::invalid(field, n.to_string(), "must be a whole number")),
-            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| Error::invalid(field, s, "must be a whole number")),
+            Some(Value::Number(n)) => {
+                n.as_i64().map(Some).ok_or_else(|| Error::invalid(field, n.to_string(), "must be a whole number"))
+            }
+            Some(Value::String(s)) => {
+                s.trim().parse().map(Some).map_err(|_| Error::invalid(field, s, "must be a whole number"))
+            }
             Some(v) => Err(Error::invalid(field, v.to_string(), "must be a whole number")),
         }
     }
@@ -208,7 +248,9 @@ impl Row<'_> {
         match self.get(field) {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
-            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| Error::invalid(field, s, "must be a number")),
+            Some(Value::String(s)) => {
+                s.trim().parse().map(Some).map_err(|_| Error::invalid(field, s, "must be a number"))
+            }
             Some(v) => Err(Error::invalid(field, v.to_string(), "must be a number")),
         }
     }
@@ -248,10 +290,11 @@ impl Row<'_> {
         let contact = match self.get("contact") {
             Some(Value::Object(map)) => {
                 let nested = Row(map);
-                let c = Contact { person: nested.text("person")?, phone: nested.text("phone")?, email: nested.text("email")? };
-                c
+                Contact { person: nested.text("person")?, phone: nested.text("phone")?, email: nested.text("email")? }
             }
-            Some(v) => return Err(Error::invalid("contact", v.to_string(), "must be an object with person, phone, email")),
+            Some(v) => {
+                return Err(Error::invalid("contact", v.to_string(), "must be an object with person, phone, email"));
+            }
             None => Contact {
                 person: self.text("contact_person")?,
                 phone: self.text("contact_phone")?,
@@ -271,7 +314,8 @@ impl Row<'_> {
                 .enumerate()
                 .map(|(i, v)| {
                     let f = format!("{field}[{i}]");
-                    let from = v.get("from").and_then(Value::as_str).ok_or_else(|| Error::missing(format!("{f}.from")))?;
+                    let from =
+                        v.get("from").and_then(Value::as_str).ok_or_else(|| Error::missing(format!("{f}.from")))?;
                     let to = v.get("to").and_then(Value::as_str).ok_or_else(|| Error::missing(format!("{f}.to")))?;
                     Ok((from.to_owned(), to.to_owned()))
                 })
@@ -373,7 +417,13 @@ fn draft(kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Er
                 .transpose()?,
             contact: row.contact()?,
         }),
-        other => return Err(Error::invalid("kind", other.as_str(), "only demands, outcomes and experts are published from files")),
+        other => {
+            return Err(Error::invalid(
+                "kind",
+                other.as_str(),
+                "only demands, outcomes and experts are published from files",
+            ));
+        }
     };
     body.validate()?;
     let external_id = row.text("id")?;
@@ -400,7 +450,9 @@ mod tests {
 
     #[test]
     fn bad_csv_rows_are_reported_by_line_and_field() {
-        let text = format!("{DEMAND_CSV}D-2,标题,描述,I38,储能,440300,10,2027-01-01,false,5\nD-3,标题,描述,C38,储能,440300,10,2027-02-30,false,5\n");
+        let text = format!(
+            "{DEMAND_CSV}D-2,标题,描述,I38,储能,440300,10,2027-01-01,false,5\nD-3,标题,描述,C38,储能,440300,10,2027-02-30,false,5\n"
+        );
         let errors = parse_csv(&text).unwrap_err();
         let found: Vec<(String, String)> = errors.iter().map(|e| (e.location.to_string(), e.field.clone())).collect();
         assert_eq!(found, [("line 3".into(), "industry".into()), ("line 4".into(), "deadline".into())]);

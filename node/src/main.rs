@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use kechuang_node::api::PUBLISH_BATCH;
-use kechuang_node::{import, run, Config};
+use kechuang_node::{Config, import, run};
 use kechuang_proto::draft_to_wire;
 use kechuang_proto::pb::{self, operator_client::OperatorClient};
 use kechuang_types::present::{record_json, records_table, table};
@@ -100,8 +100,10 @@ fn main() -> anyhow::Result<()> {
                 let mut api = connect(&config).await?;
                 anyhow::Ok(api.status(pb::StatusRequest {}).await?.into_inner())
             })?;
-            let counts: serde_json::Map<String, serde_json::Value> =
-                RecordKind::ALL.iter().map(|k| (k.as_str().to_owned(), s.counts.get(k.as_str()).copied().unwrap_or(0).into())).collect();
+            let counts: serde_json::Map<String, serde_json::Value> = RecordKind::ALL
+                .iter()
+                .map(|k| (k.as_str().to_owned(), s.counts.get(k.as_str()).copied().unwrap_or(0).into()))
+                .collect();
             let converged = !s.expected_digest.is_empty() && s.expected_digest == s.digest;
             if json {
                 let out = serde_json::json!({
@@ -121,7 +123,10 @@ fn main() -> anyhow::Result<()> {
                     vec!["unacked".into(), s.unacked.to_string()],
                     vec!["records".into(), counts],
                     vec!["digest".into(), s.digest.clone()],
-                    vec!["central says".into(), if s.expected_digest.is_empty() { "(not known yet)".into() } else { s.expected_digest.clone() }],
+                    vec![
+                        "central says".into(),
+                        if s.expected_digest.is_empty() { "(not known yet)".into() } else { s.expected_digest.clone() },
+                    ],
                     vec!["converged".into(), converged.to_string()],
                     vec!["received".into(), format!("{} records, {} bytes", s.feed_records, s.feed_bytes)],
                     vec!["pushed".into(), format!("{} changes, {} bytes", s.pushed_records, s.pushed_bytes)],
@@ -158,7 +163,11 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
         let mut done = 0;
         for chunk in drafts.chunks(PUBLISH_BATCH) {
             let drafts = chunk.iter().cloned().filter_map(draft_to_wire).collect();
-            let r = api.publish(pb::PublishRequest { drafts }).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner();
+            let r = api
+                .publish(pb::PublishRequest { drafts })
+                .await
+                .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+                .into_inner();
             created += u64::from(r.created);
             updated += u64::from(r.updated);
             unchanged += u64::from(r.unchanged);
@@ -170,7 +179,10 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     if json {
-        println!("{}", serde_json::json!({"rows": total, "created": created, "updated": updated, "unchanged": unchanged}));
+        println!(
+            "{}",
+            serde_json::json!({"rows": total, "created": created, "updated": updated, "unchanged": unchanged})
+        );
     } else {
         println!(
             "{total} rows: {created} created, {updated} updated, {unchanged} unchanged ({:.1} s)",
@@ -203,7 +215,7 @@ fn init_logging() {
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         return;
     };

@@ -1,15 +1,16 @@
 //! Wire <-> domain conversion, validating on receipt.
 
 use kechuang_types::{
-    Bid, BidState, Body, Contact, Date, DateRange, Demand, Error, Expert, Hlc, Industry, Landing,
-    Match, MatchState, Meta, NodeId, Outcome, Part, Record, RecordId, Region, Response, Result,
-    ServiceMode, SupplyKind, Tier, Timestamp, TransferMode, Trl,
+    Bid, BidState, Body, Contact, Date, DateRange, Demand, Error, Expert, Hlc, Industry, Landing, Match, MatchState,
+    Meta, NodeId, Outcome, Part, Record, RecordId, Region, Response, Result, ServiceMode, SupplyKind, Tier, Timestamp,
+    TransferMode, Trl,
 };
 
 use crate::pb;
 
 fn id(field: &str, bytes: &[u8]) -> Result<RecordId> {
-    let array: [u8; 16] = bytes.try_into().map_err(|_| Error::invalid(field, format!("{} bytes", bytes.len()), "ids are 16 bytes"))?;
+    let array: [u8; 16] =
+        bytes.try_into().map_err(|_| Error::invalid(field, format!("{} bytes", bytes.len()), "ids are 16 bytes"))?;
     let id = RecordId::from_bytes(array);
     RecordId::parse(field, &id.to_string())
 }
@@ -156,7 +157,11 @@ impl From<Expert> for pb::Expert {
             fields: e.fields,
             keywords: e.keywords,
             region: e.region.to_string(),
-            available: e.available.iter().map(|r| pb::DateRange { from: r.from.to_string(), to: r.to.to_string() }).collect(),
+            available: e
+                .available
+                .iter()
+                .map(|r| pb::DateRange { from: r.from.to_string(), to: r.to.to_string() })
+                .collect(),
             service_modes: e.service_modes.iter().map(|m| m.as_str().to_owned()).collect(),
             capacity: e.capacity,
             contact: contact_to_wire(e.contact),
@@ -181,8 +186,14 @@ impl TryFrom<pb::Match> for Match {
             tier: Tier::parse("tier", &m.tier)?,
             explanation: m.explanation,
             core: Part::new(Hlc::from_u64(m.core_version), word::<MatchState>("core_state", &m.core_state)?),
-            demand_side: Part::new(Hlc::from_u64(m.demand_side_version), word::<Response>("demand_side", &m.demand_side)?),
-            supply_side: Part::new(Hlc::from_u64(m.supply_side_version), word::<Response>("supply_side", &m.supply_side)?),
+            demand_side: Part::new(
+                Hlc::from_u64(m.demand_side_version),
+                word::<Response>("demand_side", &m.demand_side)?,
+            ),
+            supply_side: Part::new(
+                Hlc::from_u64(m.supply_side_version),
+                word::<Response>("supply_side", &m.supply_side)?,
+            ),
             landing: Part::new(Hlc::from_u64(m.landing_version), word::<Landing>("landing", &m.landing)?),
             demand_contact: contact(m.demand_contact)?,
             supply_contact: contact(m.supply_contact)?,

@@ -11,11 +11,11 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use kechuang_sync::{merge, Merged};
+use kechuang_sync::merge;
 use kechuang_types::{NodeId, NodeKind, Record, Region};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use crate::codec::{decode, encode, read_u64, u64_key};
 use crate::{Error, Result};
@@ -69,13 +69,18 @@ fn abort<T>(e: Error) -> Tx<T> {
 
 /// Merges `record` into the held one and, if it changed, stores it at the
 /// next log position.
-fn merge_and_log(records: &TransactionalTree, log: &TransactionalTree, position: &mut u64, record: &Record) -> Tx<Option<Record>> {
+fn merge_and_log(
+    records: &TransactionalTree,
+    log: &TransactionalTree,
+    position: &mut u64,
+    record: &Record,
+) -> Tx<Option<Record>> {
     let key = record.meta.id.as_bytes();
     let held = match records.get(key)? {
         Some(v) => Some(decode::<Stored>("record", &v).or_else(abort)?.record),
         None => None,
     };
-    let Merged::Changed(merged) = merge(held.as_ref(), record) else { return Ok(None) };
+    let Some(merged) = merge(held.as_ref(), record) else { return Ok(None) };
     *position += 1;
     log.insert(&u64_key(*position), key.as_slice())?;
     records.insert(key.as_slice(), encode(&Stored { position: *position, record: merged.clone() }))?;
@@ -91,13 +96,7 @@ impl CentralStore {
             Some((k, _)) => read_u64("log position", &k)?,
             None => 0,
         };
-        Ok(Self {
-            records: db.open_tree("records")?,
-            nodes: db.open_tree("nodes")?,
-            head: Mutex::new(head),
-            log,
-            db,
-        })
+        Ok(Self { records: db.open_tree("records")?, nodes: db.open_tree("nodes")?, head: Mutex::new(head), log, db })
     }
 
     /// Registers a node, or updates its kind and region; keeps its sequence.

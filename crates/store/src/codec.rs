@@ -4,7 +4,7 @@
 //! added optional fields; the format byte lets a denser encoding replace it
 //! without a migration of old values.
 
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{Error, Result};
 
@@ -36,6 +36,7 @@ pub fn u64_key(n: u64) -> [u8; 8] {
 
 /// Reads a big-endian `u64` key or value.
 pub fn read_u64(what: &'static str, bytes: &[u8]) -> Result<u64> {
-    let array: [u8; 8] = bytes.try_into().map_err(|_| Error::Corrupt { what, reason: format!("{} bytes, expected 8", bytes.len()) })?;
+    let array: [u8; 8] =
+        bytes.try_into().map_err(|_| Error::Corrupt { what, reason: format!("{} bytes, expected 8", bytes.len()) })?;
     Ok(u64::from_be_bytes(array))
 }

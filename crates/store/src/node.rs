@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kechuang_sync::{merge, Digest, Merged};
+use kechuang_sync::{Digest, merge};
 use kechuang_types::{Body, Clock, Hlc, Meta, NodeId, Record, RecordId, RecordKind, Timestamp};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use crate::codec::{decode, encode, read_u64, u64_key};
 use crate::{Error, Result};
@@ -89,7 +89,12 @@ impl NodeStore {
 
     /// Stores operator drafts as this node's records, idempotently by
     /// external id, and makes them durable before returning.
-    pub fn publish(&self, owner: &NodeId, clock: &mut Clock, drafts: &[(Option<String>, Body)]) -> Result<PublishReport> {
+    pub fn publish(
+        &self,
+        owner: &NodeId,
+        clock: &mut Clock,
+        drafts: &[(Option<String>, Body)],
+    ) -> Result<PublishReport> {
         let trees = (&self.records, &self.external, &self.outbox, &self.meta);
         let (report, last) = trees.transaction(|(records, external, outbox, meta)| {
             let mut report = PublishReport::default();
@@ -155,7 +160,10 @@ impl NodeStore {
         for entry in self.outbox.range(u64_key(after + 1)..).take(limit) {
             let (seq, id) = entry?;
             let seq = read_u64("outbox sequence", &seq)?;
-            let record = self.records.get(&id)?.ok_or(Error::Corrupt { what: "outbox", reason: "names a missing record".into() })?;
+            let record = self
+                .records
+                .get(&id)?
+                .ok_or(Error::Corrupt { what: "outbox", reason: "names a missing record".into() })?;
             out.push((seq, decode("record", &record)?));
         }
         Ok(out)
@@ -205,7 +213,7 @@ impl NodeStore {
                     Some(bytes) => Some(decode::<Record>("record", &bytes).or_else(abort)?),
                     None => None,
                 };
-                if let Merged::Changed(merged) = merge(held.as_ref(), record) {
+                if let Some(merged) = merge(held.as_ref(), record) {
                     records.insert(key.as_slice(), encode(&merged))?;
                     changed += 1;
                 }

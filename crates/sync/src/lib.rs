@@ -11,8 +11,8 @@ mod merge;
 mod visibility;
 
 pub use digest::Digest;
-pub use merge::{merge, Merged};
-pub use visibility::{held_by, view_for, Peer};
+pub use merge::merge;
+pub use visibility::{Peer, held_by, view_for};
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -8,19 +8,11 @@
 
 use kechuang_types::{Body, Part, Record};
 
-/// The result of merging an incoming record into the held one.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Merged {
-    /// The incoming record changes nothing: already held or older.
-    Unchanged,
-    /// The record to store now.
-    Changed(Record),
-}
-
-/// Merges `incoming` into `held` (if any).
-pub fn merge(held: Option<&Record>, incoming: &Record) -> Merged {
+/// Merges `incoming` into `held` (if any): the record to store now, or
+/// `None` when the incoming record changes nothing (already held or older).
+pub fn merge(held: Option<&Record>, incoming: &Record) -> Option<Record> {
     let Some(held) = held else {
-        return Merged::Changed(incoming.clone());
+        return Some(incoming.clone());
     };
     let merged = match (&held.body, &incoming.body) {
         (Body::Match(h), Body::Match(i)) => {
@@ -29,7 +21,8 @@ pub fn merge(held: Option<&Record>, incoming: &Record) -> Merged {
             m.demand_side = newer(h.demand_side, i.demand_side);
             m.supply_side = newer(h.supply_side, i.supply_side);
             m.landing = newer(h.landing, i.landing);
-            let mut meta = if incoming.meta.version > held.meta.version { incoming.meta.clone() } else { held.meta.clone() };
+            let mut meta =
+                if incoming.meta.version > held.meta.version { incoming.meta.clone() } else { held.meta.clone() };
             meta.version = m.version();
             Record { meta, body: Body::Match(m) }
         }
@@ -41,9 +34,9 @@ pub fn merge(held: Option<&Record>, incoming: &Record) -> Merged {
             record
         }
         _ if incoming.meta.version > held.meta.version => incoming.clone(),
-        _ => return Merged::Unchanged,
+        _ => return None,
     };
-    if &merged == held { Merged::Unchanged } else { Merged::Changed(merged) }
+    (&merged != held).then_some(merged)
 }
 
 fn newer<T: Copy>(a: Part<T>, b: Part<T>) -> Part<T> {
@@ -59,25 +52,25 @@ mod tests {
     use crate::tests::{demand, match_record};
 
     fn apply(held: Option<Record>, incoming: &Record) -> Option<Record> {
-        match merge(held.as_ref(), incoming) {
-            Merged::Unchanged => held,
-            Merged::Changed(r) => Some(r),
-        }
+        merge(held.as_ref(), incoming).or(held)
     }
 
     #[test]
     fn newer_version_wins_and_older_is_ignored() {
         let old = demand(10, "旧标题");
-        let new = Record { meta: kechuang_types::Meta { version: Hlc::from_u64(20), ..old.meta.clone() }, ..demand(20, "新标题") };
-        assert_eq!(merge(Some(&old), &new), Merged::Changed(new.clone()));
-        assert_eq!(merge(Some(&new), &old), Merged::Unchanged);
+        let new = Record {
+            meta: kechuang_types::Meta { version: Hlc::from_u64(20), ..old.meta.clone() },
+            ..demand(20, "新标题")
+        };
+        assert_eq!(merge(Some(&old), &new), Some(new.clone()));
+        assert_eq!(merge(Some(&new), &old), None);
     }
 
     #[test]
     fn applying_the_same_change_twice_is_a_no_op() {
         let d = demand(10, "标题");
         let once = apply(None, &d);
-        assert_eq!(merge(once.as_ref(), &d), Merged::Unchanged);
+        assert_eq!(merge(once.as_ref(), &d), None);
     }
 
     #[test]
@@ -96,14 +89,16 @@ mod tests {
     fn replaying_an_old_answer_never_moves_a_match_back() {
         let accepted = match_record(1, (5, Response::Accepted), (1, Response::Pending));
         let stale = match_record(1, (3, Response::Pending), (1, Response::Pending));
-        assert_eq!(merge(Some(&accepted), &stale), Merged::Unchanged);
+        assert_eq!(merge(Some(&accepted), &stale), None);
     }
 
     fn arb_match() -> impl Strategy<Value = Record> {
         let response = prop_oneof![Just(Response::Pending), Just(Response::Accepted), Just(Response::Declined)];
         (1u64..4, (1u64..6, response.clone()), (1u64..6, response)).prop_map(|(core, d, s)| {
             // A part's value is a function of its version: one writer per part.
-            let pick = |(v, _): (u64, Response)| (v, [Response::Pending, Response::Accepted, Response::Declined, Response::Contracted][(v % 4) as usize]);
+            let pick = |(v, _): (u64, Response)| {
+                (v, [Response::Pending, Response::Accepted, Response::Declined, Response::Contracted][(v % 4) as usize])
+            };
             match_record(core, pick(d), pick(s))
         })
     }

@@ -38,10 +38,8 @@ pub fn view_for(record: &Record, peer: &Peer) -> Option<Record> {
         }
         Body::Match(m) => {
             let side = m.demand_owner == peer.id || m.supply_owner == peer.id;
-            let involved = side
-                || m.landing_node == peer.id
-                || peer.oversees(m.demand_region)
-                || peer.oversees(m.supply_region);
+            let involved =
+                side || m.landing_node == peer.id || peer.oversees(m.demand_region) || peer.oversees(m.supply_region);
             if !involved {
                 return None;
             }

@@ -1,1 +1,14 @@
-//! placeholder
+//! Test support: starts real `kechuang-central` and `kechuang-node`
+//! processes on ephemeral loopback ports, each in its own directory of a
+//! temp dir, and drives them through their command-line verbs.
+//!
+//! Processes are killed when dropped. When a test panics the logs of every
+//! process are printed; `KECHUANG_TEST_KEEP_DIR=1` keeps the directory.
+//! Only for tests: never a dependency of the binaries.
+
+mod cluster;
+mod process;
+pub mod sample;
+
+pub use cluster::{Central, Cluster, Node};
+pub use process::{binary, eventually};

@@ -10,8 +10,8 @@ use crate::{Error, Result};
 
 /// Province-level prefixes of GB/T 2260 (first two digits).
 const PROVINCES: &[u8] = &[
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
-    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63,
+    64, 65, 71, 81, 82,
 ];
 
 /// A GB/T 2260 administrative region code, e.g. `440300` (Shenzhen).
@@ -35,7 +35,7 @@ impl Region {
         if !(city <= 70 || city == 90) {
             return Err(Error::invalid(field, text, "city digits must be 00-70 or 90"));
         }
-        if city == 0 && code % 100 != 0 {
+        if city == 0 && !code.is_multiple_of(100) {
             return Err(Error::invalid(field, text, "a county code needs its city digits"));
         }
         Ok(Self(code))
@@ -54,7 +54,7 @@ impl Region {
 
     /// Whether the code names a whole province (`440000`).
     pub fn is_province(self) -> bool {
-        self.0 % 10_000 == 0
+        self.0.is_multiple_of(10_000)
     }
 
     /// Whether both regions are in the same province.

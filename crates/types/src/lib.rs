@@ -12,17 +12,17 @@ mod codes;
 mod date;
 mod error;
 mod id;
-mod record;
 pub mod limits;
 pub mod present;
+mod record;
 
 pub use clock::{Clock, Hlc};
 pub use codes::{Industry, NodeKind, Region, ServiceMode, Tier, TransferMode, Trl};
 pub use date::{Date, DateRange, Timestamp};
 pub use error::{Error, Result};
 pub use id::{NodeId, RecordId};
-pub use record::{check_patents, check_text};
 pub use record::{
-    Bid, BidState, Body, Contact, Demand, Expert, Landing, Match, MatchState, Meta, Outcome,
-    Part, Record, RecordKind, Response, SupplyKind, Text,
+    Bid, BidState, Body, Contact, Demand, Expert, Landing, Match, MatchState, Meta, Outcome, Part, Record, RecordKind,
+    Response, SupplyKind, Text,
 };
+pub use record::{check_patents, check_text};

@@ -95,7 +95,15 @@ pub fn records_table(records: &[Record]) -> String {
                 Body::Expert(e) => (e.region.to_string(), truncate(&e.fields.join("、"), 24)),
                 Body::Match(m) => (
                     format!("{}→{}", m.supply_region, m.demand_region),
-                    format!("{:.2} {} {}", m.score, m.tier, serde_json::to_value(m.state()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+                    format!(
+                        "{:.2} {} {}",
+                        m.score,
+                        m.tier,
+                        serde_json::to_value(m.state())
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    ),
                 ),
                 Body::Bid(b) => (String::new(), format!("{:?}", b.decision.value).to_lowercase()),
             };

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits;
 use crate::{
-    Date, DateRange, Error, Hlc, Industry, NodeId, RecordId, Region, Result, ServiceMode, Tier,
-    Timestamp, TransferMode, Trl,
+    Date, DateRange, Error, Hlc, Industry, NodeId, RecordId, Region, Result, ServiceMode, Tier, Timestamp,
+    TransferMode, Trl,
 };
 
 /// What every record carries, whatever its kind.
@@ -225,9 +225,7 @@ impl Contact {
     pub fn validate(&self) -> Result<()> {
         check_text("contact.person", &self.person, limits::SHORT_TEXT, false)?;
         check_text("contact.phone", &self.phone, 32, false)?;
-        if !self.phone.is_empty()
-            && !self.phone.chars().all(|c| c.is_ascii_digit() || "+- ()".contains(c))
-        {
+        if !self.phone.is_empty() && !self.phone.chars().all(|c| c.is_ascii_digit() || "+- ()".contains(c)) {
             return Err(Error::invalid("contact.phone", &self.phone, "digits, spaces, +, -, ( and ) only"));
         }
         check_text("contact.email", &self.email, limits::SHORT_TEXT, false)?;
@@ -339,10 +337,7 @@ impl Outcome {
 pub fn check_patents(field: &str, text: &str) -> Result<()> {
     let mut rest = text;
     while let Some(at) = rest.find("CN") {
-        let token: String = rest[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
-            .collect();
+        let token: String = rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
         rest = &rest[at + token.len().max(2)..];
         check_patent(field, &token)?;
     }
@@ -352,11 +347,13 @@ pub fn check_patents(field: &str, text: &str) -> Result<()> {
 fn check_patent(field: &str, token: &str) -> Result<()> {
     let body = &token[2..];
     if let Some((digits, check)) = body.split_once('.') {
-        let ok_shape = matches!(digits.len(), 8 | 12)
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && check.len() == 1;
+        let ok_shape = matches!(digits.len(), 8 | 12) && digits.bytes().all(|b| b.is_ascii_digit()) && check.len() == 1;
         if !ok_shape {
-            return Err(Error::invalid(field, token, "patent application numbers are CN + 8 or 12 digits + '.' + check digit"));
+            return Err(Error::invalid(
+                field,
+                token,
+                "patent application numbers are CN + 8 or 12 digits + '.' + check digit",
+            ));
         }
         let weights = [2u32, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5];
         let sum: u32 = digits.bytes().zip(weights).map(|(d, w)| u32::from(d - b'0') * w).sum();
@@ -364,7 +361,7 @@ fn check_patent(field: &str, token: &str) -> Result<()> {
             10 => 'X',
             n => char::from(b'0' + n as u8),
         };
-        if check.chars().next() != Some(expected) {
+        if !check.starts_with(expected) {
             return Err(Error::invalid(field, token, format!("check digit should be {expected}")));
         }
         return Ok(());
@@ -374,7 +371,11 @@ fn check_patent(field: &str, token: &str) -> Result<()> {
     if (7..=10).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && kind_ok {
         Ok(())
     } else {
-        Err(Error::invalid(field, token, "not a CN patent number (CN + digits + A/B/C/U/Y/S, or an application number)"))
+        Err(Error::invalid(
+            field,
+            token,
+            "not a CN patent number (CN + digits + A/B/C/U/Y/S, or an application number)",
+        ))
     }
 }
 
@@ -414,7 +415,11 @@ impl Expert {
         }
         check_words("keywords", &self.keywords)?;
         if self.available.len() > limits::WINDOWS {
-            return Err(Error::invalid("available", self.available.len().to_string(), format!("more than {} windows", limits::WINDOWS)));
+            return Err(Error::invalid(
+                "available",
+                self.available.len().to_string(),
+                format!("more than {} windows", limits::WINDOWS),
+            ));
         }
         if self.capacity.is_some_and(|c| c == 0 || c > 1000) {
             return Err(Error::invalid("capacity", self.capacity.unwrap_or(0).to_string(), "must be 1-1000"));
@@ -606,7 +611,11 @@ impl Bid {
     fn validate(&self) -> Result<()> {
         check_text("proposal", &self.proposal, limits::LONG_TEXT, true)?;
         if self.outcomes.len() + self.experts.len() > limits::KEYWORDS {
-            return Err(Error::invalid("outcomes", (self.outcomes.len() + self.experts.len()).to_string(), "too many offers"));
+            return Err(Error::invalid(
+                "outcomes",
+                (self.outcomes.len() + self.experts.len()).to_string(),
+                "too many offers",
+            ));
         }
         Ok(())
     }
@@ -638,7 +647,8 @@ mod tests {
 
     #[test]
     fn contact_checks_phone_and_email() {
-        let mut c = Contact { person: "王工".into(), phone: "0755-8888 1234".into(), email: "wang@example.cn".into() };
+        let mut c =
+            Contact { person: "王工".into(), phone: "0755-8888 1234".into(), email: "wang@example.cn".into() };
         assert!(c.validate().is_ok());
         c.email = "wang@".into();
         assert_eq!(c.validate().unwrap_err().field(), "contact.email");

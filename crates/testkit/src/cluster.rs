@@ -1,0 +1,243 @@
+//! A central and its nodes, each a real process in its own directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::process::{Daemon, binary, run_ok};
+
+/// A test network: one central and any number of nodes, in one temp dir.
+pub struct Cluster {
+    dir: Option<tempfile::TempDir>,
+    /// The central coordinator.
+    pub central: Central,
+    nodes: BTreeMap<String, Node>,
+    files: usize,
+}
+
+impl Cluster {
+    /// Creates the directory and starts central on ephemeral loopback ports.
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("kechuang-test-").tempdir()?;
+        let central = Central::start(&dir.path().join("central"))?;
+        Ok(Self { dir: Some(dir), central, nodes: BTreeMap::new(), files: 0 })
+    }
+
+    /// The cluster's directory.
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().map(|d| d.path()).expect("cluster directory")
+    }
+
+    /// Issues a node directory with `kechuang-central issue` and starts the node.
+    pub fn add_node(&mut self, id: &str, kind: &str, region: &str) -> anyhow::Result<&mut Node> {
+        let home = self.path().join(id);
+        run_ok(
+            Command::new(binary("kechuang-central"))
+                .args(["issue", "--data-dir"])
+                .arg(&self.central.home)
+                .args(["--node-id", id, "--kind", kind, "--region", region, "--out"])
+                .arg(&home)
+                .args(["--central-url", &self.central.url()]),
+        )?;
+        let mut node = Node { id: id.to_owned(), daemon: Daemon::new("kechuang-node", home.join("node.toml")) };
+        node.start()?;
+        self.nodes.insert(id.to_owned(), node);
+        Ok(self.node(id))
+    }
+
+    /// A node by id.
+    pub fn node(&mut self, id: &str) -> &mut Node {
+        self.nodes.get_mut(id).unwrap_or_else(|| panic!("no node {id}"))
+    }
+
+    /// Writes `rows` as a JSON Lines file in the cluster directory.
+    pub fn write_rows(&mut self, rows: &[Value]) -> anyhow::Result<PathBuf> {
+        self.files += 1;
+        let path = self.path().join(format!("rows-{}.jsonl", self.files));
+        let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
+    /// Whether every running node's digest equals what central says it should hold.
+    pub fn converged(&mut self) -> anyhow::Result<bool> {
+        for node in self.nodes.values_mut().filter(|n| n.daemon.is_running()) {
+            if !node.converged()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("===== central log =====\n{}", self.central.daemon.log_text());
+            for (id, node) in &self.nodes {
+                eprintln!("===== node {id} log =====\n{}", node.daemon.log_text());
+            }
+        }
+        if std::env::var_os("KECHUANG_TEST_KEEP_DIR").is_some()
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!("kept test directory {}", dir.keep().display());
+        }
+    }
+}
+
+/// The central process.
+pub struct Central {
+    /// Central's directory (holds central.toml).
+    pub home: PathBuf,
+    daemon: Daemon,
+    port: u16,
+}
+
+impl Central {
+    fn start(home: &Path) -> anyhow::Result<Self> {
+        run_ok(Command::new(binary("kechuang-central")).args(["init", "--data-dir"]).arg(home).args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ]))?;
+        let config = home.join("central.toml");
+        let mut daemon = Daemon::new("kechuang-central", config.clone());
+        let ready = daemon.start()?;
+        // Pin the ports it got, so a restart comes back where nodes look for it.
+        let listen = ready["listen"].as_str().context("ready.json: listen")?;
+        let admin = ready["admin"].as_str().context("ready.json: admin")?;
+        let text = std::fs::read_to_string(&config)?
+            .replace("\"127.0.0.1:0\"\nadmin", &format!("\"{listen}\"\nadmin"))
+            .replace("admin_listen = \"127.0.0.1:0\"", &format!("admin_listen = \"{admin}\""));
+        std::fs::write(&config, text)?;
+        let port = listen.rsplit(':').next().context("port")?.parse()?;
+        Ok(Self { home: home.to_owned(), daemon, port })
+    }
+
+    /// The URL nodes reach central at.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        self.daemon.kill();
+    }
+
+    /// SIGTERM, expecting a clean exit.
+    pub fn terminate(&mut self) -> anyhow::Result<()> {
+        self.daemon.terminate()
+    }
+
+    /// Starts central again on the same directory and ports.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.daemon.start().map(drop)
+    }
+
+    /// `kechuang-central list --json`: all records, or what `node` should hold.
+    pub fn list(&self, kind: Option<&str>, node: Option<&str>) -> anyhow::Result<Vec<Value>> {
+        let mut command = Command::new(binary("kechuang-central"));
+        command.args(["list", "--json", "--config"]).arg(&self.daemon.config);
+        command.args(kind);
+        if let Some(node) = node {
+            command.args(["--node", node]);
+        }
+        json_array(&run_ok(&mut command)?.stdout)
+    }
+
+    /// `kechuang-central nodes --json`.
+    pub fn nodes(&self) -> anyhow::Result<Vec<Value>> {
+        let mut command = Command::new(binary("kechuang-central"));
+        command.args(["nodes", "--json", "--config"]).arg(&self.daemon.config);
+        json_array(&run_ok(&mut command)?.stdout)
+    }
+}
+
+/// A node process.
+pub struct Node {
+    /// The node's id.
+    pub id: String,
+    daemon: Daemon,
+}
+
+impl Node {
+    /// The node's config file.
+    pub fn config(&self) -> &Path {
+        &self.daemon.config
+    }
+
+    /// Starts (or restarts) the node on its directory.
+    pub fn start(&mut self) -> anyhow::Result<()> {
+        self.daemon.start().map(drop)
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        self.daemon.kill();
+    }
+
+    /// SIGTERM, expecting a clean exit.
+    pub fn terminate(&mut self) -> anyhow::Result<()> {
+        self.daemon.terminate()
+    }
+
+    /// `kechuang-node publish --json FILE…`: the import summary.
+    pub fn publish(&self, files: &[&Path]) -> anyhow::Result<Value> {
+        let mut command = self.verb("publish");
+        command.arg("--json").args(files);
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
+    }
+
+    /// `kechuang-node publish`, expected to fail: its stderr.
+    pub fn publish_failing(&self, files: &[&Path]) -> anyhow::Result<String> {
+        let output = self.verb("publish").args(files).output()?;
+        if output.status.success() {
+            bail!("publish succeeded but should have failed: {}", String::from_utf8_lossy(&output.stdout));
+        }
+        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    /// `kechuang-node list --json [KIND]`.
+    pub fn list(&self, kind: Option<&str>) -> anyhow::Result<Vec<Value>> {
+        let mut command = self.verb("list");
+        command.arg("--json").args(kind);
+        json_array(&run_ok(&mut command)?.stdout)
+    }
+
+    /// `kechuang-node status --json`.
+    pub fn status(&self) -> anyhow::Result<Value> {
+        let mut command = self.verb("status");
+        command.arg("--json");
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
+    }
+
+    /// Whether the node is connected, has nothing unacknowledged and holds
+    /// what central says it should.
+    pub fn converged(&self) -> anyhow::Result<bool> {
+        let s = self.status()?;
+        Ok(s["connected"] == true && s["unacked"] == 0 && s["converged"] == true)
+    }
+
+    fn verb(&self, verb: &str) -> Command {
+        let mut command = Command::new(binary("kechuang-node"));
+        command.arg(verb).arg("--config").arg(&self.daemon.config);
+        command
+    }
+
+    /// The node's log so far.
+    pub fn log_text(&self) -> String {
+        self.daemon.log_text()
+    }
+}
+
+fn json_array(stdout: &[u8]) -> anyhow::Result<Vec<Value>> {
+    match serde_json::from_slice(stdout)? {
+        Value::Array(items) => Ok(items),
+        other => bail!("expected a JSON array, got {other}"),
+    }
+}

@@ -1,0 +1,164 @@
+//! One child process of ours: started, awaited until ready, stopped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// The path of one of the workspace's binaries, next to the test executable.
+pub fn binary(name: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("KECHUANG_BIN_DIR") {
+        return Path::new(&dir).join(name);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let path = profile_dir.join(name);
+    assert!(path.exists(), "{} is missing: build the workspace first (`cargo build --workspace`)", path.display());
+    path
+}
+
+/// Runs a command to completion, failing with its output if it fails.
+pub fn run_ok(command: &mut Command) -> anyhow::Result<Output> {
+    let output = command.stdin(Stdio::null()).output().with_context(|| format!("running {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(output)
+}
+
+/// Polls `check` until it returns `Ok(true)` or `timeout` passes; the last
+/// error or `what` explains a timeout.
+pub fn eventually(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(20);
+    loop {
+        let last = check();
+        if matches!(last, Ok(true)) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return match last {
+                Err(e) => Err(e.context(format!("timed out after {timeout:?} waiting for {what}"))),
+                _ => bail!("timed out after {timeout:?} waiting for {what}"),
+            };
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// A daemon of ours: its directory, its log and, while running, its child.
+#[derive(Debug)]
+pub struct Daemon {
+    /// What to run, e.g. `kechuang-node`.
+    pub program: &'static str,
+    /// Its config file.
+    pub config: PathBuf,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// A daemon that is not running yet.
+    pub fn new(program: &'static str, config: PathBuf) -> Self {
+        let log = config.with_file_name("log.txt");
+        Self { program, config, log, child: None }
+    }
+
+    /// The file the daemon writes once it listens.
+    pub fn ready_file(&self) -> PathBuf {
+        self.config.with_file_name("ready.json")
+    }
+
+    /// Starts the daemon and waits until its ready file names its pid.
+    pub fn start(&mut self) -> anyhow::Result<serde_json::Value> {
+        if self.child.is_some() {
+            bail!("{} is already running", self.program);
+        }
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let child = Command::new(binary(self.program))
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .env("KECHUANG_LOG", std::env::var("KECHUANG_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.program))?;
+        let pid = child.id();
+        self.child = Some(child);
+        let ready_file = self.ready_file();
+        let mut ready = serde_json::Value::Null;
+        eventually(Duration::from_secs(30), &format!("{} to be ready", self.program), || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                bail!("{} exited with {status}:\n{}", self.program, self.log_text());
+            }
+            let Ok(text) = std::fs::read_to_string(&ready_file) else { return Ok(false) };
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(false) };
+            let ok = value["pid"].as_u64() == Some(u64::from(pid));
+            ready = value;
+            Ok(ok)
+        })?;
+        Ok(ready)
+    }
+
+    /// Whether the daemon is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Sends SIGKILL and reaps the process.
+    pub fn kill(&mut self) {
+        self.stop(Signal::SIGKILL);
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(&mut self) -> anyhow::Result<()> {
+        let status = self.stop(Signal::SIGTERM);
+        match status {
+            Some(s) if !s.success() => bail!("{} exited with {s} after SIGTERM:\n{}", self.program, self.log_text()),
+            _ => Ok(()),
+        }
+    }
+
+    fn stop(&mut self, signal: Signal) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = kill(Pid::from_raw(child.id() as i32), signal);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return child.wait().ok();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,41 @@
+//! The `kechuang-node` verbs, as an operator runs them.
+
+use std::process::Command;
+
+fn node() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kechuang-node"))
+}
+
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("node.toml");
+    std::fs::write(&path, "node_id = \"sz\"\nkind = \"city\"\nregion = \"440300\"\ncentral = \"http://127.0.0.1:9\"\napi_listen = \"127.0.0.1:0\"\n").unwrap();
+    path
+}
+
+#[test]
+fn publish_reports_every_bad_row_by_line_and_field_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demands.csv");
+    std::fs::write(
+        &file,
+        "id,title,description,industry,keywords,region,budget_wan,deadline,is_challenge,min_trl\n\
+         D-1,锂电池热失控预警,储能电站需要提前发现热失控,C38,储能,440300,80,2027-03-31,false,6\n\
+         D-2,注塑件缺陷检测,自动识别缩痕,C29,注塑,440300,50,2027-06-31,false,5\n\
+         D-3,焊缝质量评估,焊缝在线检测,C34,焊接,990300,50,2027-06-30,false,12\n",
+    )
+    .unwrap();
+    let output = node().args(["publish", "--config"]).arg(config(dir.path())).arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("line 3: deadline"), "{stderr}");
+    assert!(stderr.contains("line 4: region"), "{stderr}");
+    assert!(stderr.contains("nothing was published"), "{stderr}");
+}
+
+#[test]
+fn verbs_say_when_the_node_is_not_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = node().args(["status", "--config"]).arg(config(dir.path())).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("node sz is not running"));
+}

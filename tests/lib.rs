@@ -1,0 +1,1 @@
+//! Multi-process scenarios live in `tests/`; this crate has no library code.

@@ -1,0 +1,85 @@
+//! Nodes keep working while central is down; nothing is sent twice.
+
+mod common;
+
+use common::{SETTLE, ids_versions};
+use kechuang_testkit::{Cluster, eventually, sample};
+
+#[test]
+fn records_published_while_central_is_down_arrive_after_it_returns() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("gd", "provincial", "440000")?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gz", "city", "440100")?;
+    cluster.central.terminate()?;
+
+    let sz = cluster.write_rows(&sample::demands("SZ", 25, "440300", 4))?;
+    let gz = cluster.write_rows(&sample::outcomes("GZ", 15, "440100", 5))?;
+    assert_eq!(cluster.node("sz").publish(&[&sz])?["created"], 25, "operators can publish offline");
+    assert_eq!(cluster.node("gz").publish(&[&gz])?["created"], 15);
+    let status = cluster.node("sz").status()?;
+    assert_eq!((status["connected"].as_bool(), status["unacked"].as_u64()), (Some(false), Some(25)));
+
+    cluster.central.restart()?;
+    eventually(SETTLE, "the province to receive everything", || Ok(cluster.node("gd").list(None)?.len() == 40))?;
+    eventually(SETTLE, "every node to converge", || cluster.converged())?;
+    assert_eq!(ids_versions(&cluster.central.list(None, None)?)?.len(), 40);
+    Ok(())
+}
+
+#[test]
+fn republishing_a_file_is_a_no_op_and_an_edit_updates_in_place() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("gd", "provincial", "440000")?;
+    cluster.add_node("sz", "city", "440300")?;
+    let mut rows = sample::demands("SZ", 10, "440300", 6);
+    let file = cluster.write_rows(&rows)?;
+    cluster.node("sz").publish(&[&file])?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    let before = ids_versions(&cluster.central.list(None, None)?)?;
+
+    let again = cluster.node("sz").publish(&[&file])?;
+    assert_eq!(
+        (again["created"].as_u64(), again["updated"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(0), Some(10))
+    );
+    assert_eq!(cluster.node("sz").status()?["unacked"], 0, "nothing new to push");
+    assert_eq!(ids_versions(&cluster.central.list(None, None)?)?, before);
+
+    rows[3]["title"] = "锂电池热失控预警（修订）".into();
+    let edited = cluster.write_rows(&rows)?;
+    let report = cluster.node("sz").publish(&[&edited])?;
+    assert_eq!((report["created"].as_u64(), report["updated"].as_u64()), (Some(0), Some(1)));
+    eventually(SETTLE, "the edit to reach the province", || {
+        Ok(cluster.node("gd").list(None)?.iter().any(|r| r["title"] == "锂电池热失控预警（修订）"))
+    })?;
+    let after = ids_versions(&cluster.central.list(None, None)?)?;
+    assert_eq!(after.len(), 10, "an edit updates its record, it does not add one");
+    let changed: Vec<_> = after.iter().filter(|(id, v)| before.get(*id) != Some(v)).collect();
+    assert_eq!(changed.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn an_idle_resync_transfers_nothing() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("gd", "provincial", "440000")?;
+    cluster.add_node("sz", "city", "440300")?;
+    let file = cluster.write_rows(&sample::demands("SZ", 50, "440300", 7))?;
+    cluster.node("sz").publish(&[&file])?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+
+    for id in ["gd", "sz"] {
+        cluster.node(id).terminate()?;
+        cluster.node(id).start()?;
+    }
+    cluster.central.terminate()?;
+    cluster.central.restart()?;
+    eventually(SETTLE, "reconnection", || cluster.converged())?;
+    for id in ["gd", "sz"] {
+        let s = cluster.node(id).status()?;
+        assert_eq!(s["feed_records"], 0, "{id} received records on an idle resync: {s}");
+        assert_eq!(s["pushed_records"], 0, "{id} pushed records on an idle resync: {s}");
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Records reach the nodes that must see them, and no others.
+
+mod common;
+
+use common::{SETTLE, ids_versions, refs};
+use kechuang_testkit::{Cluster, eventually, sample};
+
+#[test]
+fn city_records_reach_their_provincial_node_and_not_another_province() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("gd", "provincial", "440000")?;
+    cluster.add_node("sc", "provincial", "510000")?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("cd", "city", "510100")?;
+
+    let shenzhen = cluster.write_rows(&sample::demands("SZ", 30, "440300", 1))?;
+    let chengdu = cluster.write_rows(&sample::demands("CD", 20, "510100", 2))?;
+    cluster.node("sz").publish(&[&shenzhen])?;
+    cluster.node("cd").publish(&[&chengdu])?;
+
+    eventually(SETTLE, "both provinces to receive their cities' demands", || {
+        Ok(cluster.node("gd").list(Some("demands"))?.len() == 30
+            && cluster.node("sc").list(Some("demands"))?.len() == 20)
+    })?;
+    eventually(SETTLE, "every node to converge", || cluster.converged())?;
+
+    let gd = cluster.node("gd").list(None)?;
+    assert!(refs(&gd).iter().all(|r| r.starts_with("SZ-")), "Guangdong holds only Guangdong records");
+    let sc = cluster.node("sc").list(None)?;
+    assert!(refs(&sc).iter().all(|r| r.starts_with("CD-")), "Sichuan holds only Sichuan records");
+    assert_eq!(cluster.node("cd").list(None)?.len(), 20, "a city node holds only its own records");
+
+    // Same ids and versions as central's view for the node, and no contacts.
+    assert_eq!(ids_versions(&gd)?, ids_versions(&cluster.central.list(None, Some("gd"))?)?);
+    assert!(gd.iter().all(|r| r["contact"].is_null()), "contacts never reach a provincial view");
+    let own = cluster.node("sz").list(Some("demands"))?;
+    assert!(own.iter().all(|r| !r["contact"].is_null()), "the owner keeps its contacts");
+    Ok(())
+}
+
+#[test]
+fn a_provincial_node_that_joins_late_receives_its_whole_province() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    let rows = cluster.write_rows(&sample::outcomes("O", 40, "440300", 3))?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "central to hold the outcomes", || {
+        Ok(cluster.central.list(Some("outcomes"), None)?.len() == 40)
+    })?;
+
+    cluster.add_node("gd", "provincial", "440000")?;
+    eventually(SETTLE, "the new provincial node to catch up", || Ok(cluster.node("gd").list(None)?.len() == 40))?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    Ok(())
+}
