@@ -57,6 +57,7 @@ pub struct CentralStore {
     records: sled::Tree,
     log: sled::Tree,
     nodes: sled::Tree,
+    revoked: sled::Tree,
     /// The last assigned log position; the lock makes writers take turns.
     head: Mutex<u64>,
 }
@@ -67,19 +68,28 @@ fn abort<T>(e: Error) -> Tx<T> {
     Err(ConflictableTransactionError::Abort(e))
 }
 
-/// Merges `record` into the held one and, if it changed, stores it at the
-/// next log position.
+/// A change's index in its batch and the check it must pass.
+type Check<'a> = (usize, &'a dyn Fn(Option<&Record>, &Record) -> std::result::Result<(), String>);
+
+/// Checks `record` against the held one (if a check is given), merges it
+/// and, if it changed anything, stores it at the next log position.
 fn merge_and_log(
     records: &TransactionalTree,
     log: &TransactionalTree,
     position: &mut u64,
     record: &Record,
+    check: Option<Check<'_>>,
 ) -> Tx<Option<Record>> {
     let key = record.meta.id.as_bytes();
     let held = match records.get(key)? {
         Some(v) => Some(decode::<Stored>("record", &v).or_else(abort)?.record),
         None => None,
     };
+    if let Some((index, check)) = check
+        && let Err(reason) = check(held.as_ref(), record)
+    {
+        return abort(Error::Rejected { index, reason });
+    }
     let Some(merged) = merge(held.as_ref(), record) else { return Ok(None) };
     *position += 1;
     log.insert(&u64_key(*position), key.as_slice())?;
@@ -96,7 +106,14 @@ impl CentralStore {
             Some((k, _)) => read_u64("log position", &k)?,
             None => 0,
         };
-        Ok(Self { records: db.open_tree("records")?, nodes: db.open_tree("nodes")?, head: Mutex::new(head), log, db })
+        Ok(Self {
+            records: db.open_tree("records")?,
+            nodes: db.open_tree("nodes")?,
+            revoked: db.open_tree("revoked")?,
+            head: Mutex::new(head),
+            log,
+            db,
+        })
     }
 
     /// Registers a node, or updates its kind and region; keeps its sequence.
@@ -112,6 +129,26 @@ impl CentralStore {
         self.nodes.get(id.as_str())?.map(|v| decode("node", &v)).transpose()
     }
 
+    /// Records that `node` is revoked; durable on return.
+    pub fn revoke(&self, node: &NodeId) -> Result<()> {
+        self.revoked.insert(node.as_str(), &[])?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Every revoked node.
+    pub fn revoked(&self) -> Result<Vec<NodeId>> {
+        self.revoked
+            .iter()
+            .keys()
+            .map(|k| {
+                let k = k?;
+                NodeId::parse("revoked", &String::from_utf8_lossy(&k))
+                    .map_err(|e| Error::Corrupt { what: "revoked node", reason: e.to_string() })
+            })
+            .collect()
+    }
+
     /// Every registered node.
     pub fn nodes(&self) -> Result<Vec<NodeEntry>> {
         self.nodes.iter().values().map(|v| decode("node", &v?)).collect()
@@ -119,9 +156,16 @@ impl CentralStore {
 
     /// Applies a node's batch of `(sequence, record)` changes in one
     /// transaction: changes at or below the node's acknowledged sequence are
-    /// skipped, each other change is merged, and the sequence advances. Not
-    /// yet durable: call [`CentralStore::flush`] before acknowledging.
-    pub fn apply_push(&self, node: &NodeId, changes: &[(u64, Record)]) -> Result<PushOutcome> {
+    /// skipped, each other change is checked against the held record by
+    /// `check` (a refusal aborts the whole batch), merged, and the sequence
+    /// advances. Not yet durable: call [`CentralStore::flush`] before
+    /// acknowledging.
+    pub fn apply_push(
+        &self,
+        node: &NodeId,
+        changes: &[(u64, Record)],
+        check: &dyn Fn(Option<&Record>, &Record) -> std::result::Result<(), String>,
+    ) -> Result<PushOutcome> {
         let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
         let trees = (&self.records, &self.log, &self.nodes);
         let outcome = trees.transaction(|(records, log, nodes)| {
@@ -131,12 +175,12 @@ impl CentralStore {
             };
             let mut position = *head;
             let mut changed = Vec::new();
-            for (seq, record) in changes {
+            for (index, (seq, record)) in changes.iter().enumerate() {
                 if *seq <= entry.acked_seq {
                     continue;
                 }
                 entry.acked_seq = *seq;
-                changed.extend(merge_and_log(records, log, &mut position, record)?);
+                changed.extend(merge_and_log(records, log, &mut position, record, Some((index, check)))?);
             }
             nodes.insert(node.as_str(), encode(&entry))?;
             Ok(PushOutcome { acked_seq: entry.acked_seq, changed, head: position })
@@ -153,7 +197,7 @@ impl CentralStore {
             let mut position = *head;
             let mut changed = Vec::new();
             for record in incoming {
-                changed.extend(merge_and_log(records, log, &mut position, record)?);
+                changed.extend(merge_and_log(records, log, &mut position, record, None)?);
             }
             Ok((changed, position))
         })?;
@@ -238,6 +282,34 @@ mod tests {
         }
     }
 
+    fn allow(_: Option<&Record>, _: &Record) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    #[test]
+    fn a_refused_change_aborts_its_whole_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CentralStore::open(dir.path()).unwrap();
+        let node = NodeId::parse("n", "sz").unwrap();
+        store.register(&node, NodeKind::City, Region::parse("r", "440300").unwrap()).unwrap();
+        let mut clock = Clock::resume(Hlc::ZERO);
+        let batch = vec![(1, record(&mut clock, &node, RecordId::new(), "甲")), (2, record(&mut clock, &node, RecordId::new(), "乙"))];
+        let refuse_second = |_: Option<&Record>, r: &Record| if r.title() == "乙" { Err("owner".to_owned()) } else { Ok(()) };
+        let err = store.apply_push(&node, &batch, &refuse_second).unwrap_err();
+        assert!(matches!(err, Error::Rejected { index: 1, .. }), "{err}");
+        assert_eq!(store.head(), 0, "nothing of the batch was applied");
+        assert_eq!(store.node(&node).unwrap().unwrap().acked_seq, 0);
+    }
+
+    #[test]
+    fn revocations_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CentralStore::open(dir.path()).unwrap();
+        let node = NodeId::parse("n", "sz").unwrap();
+        store.revoke(&node).unwrap();
+        assert_eq!(store.revoked().unwrap(), vec![node]);
+    }
+
     #[test]
     fn pushes_are_applied_once_and_logged_at_their_latest_state() {
         let dir = tempfile::tempdir().unwrap();
@@ -247,13 +319,13 @@ mod tests {
         let mut clock = Clock::resume(Hlc::ZERO);
         let (a, b) = (RecordId::new(), RecordId::new());
         let batch = vec![(1, record(&mut clock, &node, a, "甲")), (2, record(&mut clock, &node, b, "乙"))];
-        let first = store.apply_push(&node, &batch).unwrap();
+        let first = store.apply_push(&node, &batch, &allow).unwrap();
         assert_eq!((first.acked_seq, first.changed.len()), (2, 2));
-        let again = store.apply_push(&node, &batch).unwrap();
+        let again = store.apply_push(&node, &batch, &allow).unwrap();
         assert_eq!((again.acked_seq, again.changed.len()), (2, 0), "a resent batch is a no-op");
 
         let edit = vec![(3, record(&mut clock, &node, a, "甲改"))];
-        store.apply_push(&node, &edit).unwrap();
+        store.apply_push(&node, &edit, &allow).unwrap();
         let (records, cursor) = store.log_after(0, 3, 100).unwrap();
         let titles: Vec<String> = records.iter().map(Record::title).collect();
         assert_eq!(titles, ["乙", "甲改"], "the superseded entry is skipped");
@@ -269,7 +341,7 @@ mod tests {
             let store = CentralStore::open(dir.path()).unwrap();
             store.register(&node, NodeKind::City, Region::parse("r", "440300").unwrap()).unwrap();
             let mut clock = Clock::resume(Hlc::ZERO);
-            store.apply_push(&node, &[(1, record(&mut clock, &node, RecordId::new(), "甲"))]).unwrap();
+            store.apply_push(&node, &[(1, record(&mut clock, &node, RecordId::new(), "甲"))], &allow).unwrap();
             store.flush().unwrap();
         }
         let store = CentralStore::open(dir.path()).unwrap();

@@ -6,6 +6,14 @@ pub enum Error {
     /// The storage engine failed (I/O, disk full, lock held by another process).
     #[error("storage: {0}")]
     Storage(String),
+    /// A change of a batch was refused; nothing of the batch was applied.
+    #[error("change {index} refused: {reason}")]
+    Rejected {
+        /// The change's index in its batch.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
     /// A stored value could not be decoded.
     #[error("corrupt {what}: {reason}")]
     Corrupt {

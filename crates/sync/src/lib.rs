@@ -1,15 +1,17 @@
-//! Sync as pure logic: how an incoming change merges with what is held
-//! (idempotent, per-field newest-version-wins), which node must see which
-//! record (the feed rules), and the order-independent digest that says two
+//! Sync as pure logic: who may write what (ownership), how an incoming
+//! change merges with what is held (idempotent, per-field
+//! newest-version-wins), which node must see which record (the feed rules), and the order-independent digest that says two
 //! sides hold the same thing.
 //!
 //! No I/O here: the node and central call these functions inside their own
 //! store transactions, so the rules are tested deterministically.
 
+mod authorize;
 mod digest;
 mod merge;
 mod visibility;
 
+pub use authorize::{authorize, Denied};
 pub use digest::Digest;
 pub use merge::merge;
 pub use visibility::{Peer, held_by, view_for};

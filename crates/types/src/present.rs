@@ -133,7 +133,7 @@ mod tests {
         let t = table(&["A", "B"], &[vec!["光伏".into(), "x".into()], vec!["abc".into(), "y".into()]]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[1].find('x'), Some("光伏".len() + 2));
-        assert_eq!(lines[2].find('y'), Some(5));
+        assert_eq!(lines[2].find('y'), Some(6), "abc is 3 wide, padded to 4 + 2");
     }
 
     #[test]

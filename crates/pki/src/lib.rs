@@ -1,0 +1,17 @@
+//! Kechuang's small certificate authority and the TLS side of trust:
+//! central's CA issues each node a certificate that carries the node's id,
+//! kind and region; this crate makes those certificates, reads identities
+//! back out of a peer's certificate, and builds the mutual-TLS configs for
+//! tonic. Private keys are written with mode 0600 and never sent anywhere.
+
+mod ca;
+mod error;
+mod files;
+mod identity;
+mod tls;
+
+pub use ca::{Ca, Issued, Validity};
+pub use error::{Error, Result};
+pub use files::{read, write_public, write_secret};
+pub use identity::{identity_of, Identity};
+pub use tls::{client_tls, server_tls, CENTRAL_NAME};
