@@ -51,7 +51,7 @@ start() {
 echo "==> starting central"
 "$BIN/kechuang-central" init --data-dir "$DEMO/central" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >/dev/null
 start central kechuang-central "$DEMO/central/central.toml"
-CENTRAL="http://$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$DEMO/central/ready.json")"
+CENTRAL="https://$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$DEMO/central/ready.json")"
 
 NODES=(
   "gd-provincial provincial 440000 gd-provincial.json"

@@ -6,6 +6,7 @@ use kechuang_proto::pb::{self, admin_server::Admin};
 use kechuang_sync::{Peer, held_by};
 use kechuang_types::{NodeId, RecordKind};
 use tonic::{Request, Response, Status};
+use tracing::info;
 
 use crate::error;
 use crate::server::State;
@@ -69,6 +70,7 @@ impl Admin for AdminService {
             .into_iter()
             .map(|n| pb::NodeInfo {
                 connected: self.state.connections.is_connected(&n.id),
+                revoked: self.state.trust.is_revoked(&n.id),
                 node_id: n.id.into(),
                 kind: n.kind.as_str().into(),
                 region: n.region.to_string(),
@@ -76,5 +78,16 @@ impl Admin for AdminService {
             })
             .collect();
         Ok(Response::new(pb::NodesResponse { nodes }))
+    }
+
+    async fn revoke(&self, request: Request<pb::RevokeRequest>) -> Result<Response<pb::RevokeResponse>, Status> {
+        let id = NodeId::parse("node_id", &request.into_inner().node_id).map_err(|e| error::invalid("revoke", e))?;
+        let store = self.state.store.clone();
+        let node = id.clone();
+        tokio::task::spawn_blocking(move || store.revoke(&node)).await.map_err(error::join)?.map_err(error::storage)?;
+        let open = self.state.connections.open_feeds(&id);
+        self.state.trust.revoke(id.clone());
+        info!(node = %id, closed_streams = open, "node revoked");
+        Ok(Response::new(pb::RevokeResponse { closed_streams: open as u32 }))
     }
 }

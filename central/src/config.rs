@@ -6,36 +6,80 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-/// `central.toml` as written on disk.
+/// `central.toml` as written on disk. Paths are relative to its directory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
-    /// Where nodes connect (sync service).
+    /// Where nodes connect (sync service, mutual TLS).
     #[serde(default = "default_listen")]
     pub listen: String,
     /// The admin API; must be a loopback address.
     #[serde(default = "default_admin_listen")]
     pub admin_listen: String,
-    /// The store, relative to the config file's directory.
+    /// The store.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// The CA certificate nodes are verified against.
+    #[serde(default = "default_ca_cert")]
+    pub ca_cert: PathBuf,
+    /// The CA private key (used by `issue`; never leaves this machine).
+    #[serde(default = "default_ca_key")]
+    pub ca_key: PathBuf,
+    /// Central's server certificate.
+    #[serde(default = "default_cert")]
+    pub cert: PathBuf,
+    /// Central's private key.
+    #[serde(default = "default_key")]
+    pub key: PathBuf,
+    /// Sustained requests per second one node may make.
+    #[serde(default = "default_rate")]
+    pub rate_per_node: u32,
+    /// Requests one node may make in a burst above the sustained rate.
+    #[serde(default = "default_burst")]
+    pub burst_per_node: u32,
 }
 
 fn default_listen() -> String {
     "127.0.0.1:7443".into()
 }
-
 fn default_admin_listen() -> String {
     "127.0.0.1:7444".into()
 }
-
 fn default_data_dir() -> PathBuf {
-    "data".into()
+    "store".into()
+}
+fn default_ca_cert() -> PathBuf {
+    "ca.crt".into()
+}
+fn default_ca_key() -> PathBuf {
+    "ca.key".into()
+}
+fn default_cert() -> PathBuf {
+    "central.crt".into()
+}
+fn default_key() -> PathBuf {
+    "central.key".into()
+}
+fn default_rate() -> u32 {
+    200
+}
+fn default_burst() -> u32 {
+    400
 }
 
 impl Default for ConfigFile {
     fn default() -> Self {
-        Self { listen: default_listen(), admin_listen: default_admin_listen(), data_dir: default_data_dir() }
+        Self {
+            listen: default_listen(),
+            admin_listen: default_admin_listen(),
+            data_dir: default_data_dir(),
+            ca_cert: default_ca_cert(),
+            ca_key: default_ca_key(),
+            cert: default_cert(),
+            key: default_key(),
+            rate_per_node: default_rate(),
+            burst_per_node: default_burst(),
+        }
     }
 }
 
@@ -48,6 +92,18 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     /// The store's directory.
     pub data_dir: PathBuf,
+    /// The CA certificate.
+    pub ca_cert: PathBuf,
+    /// The CA private key.
+    pub ca_key: PathBuf,
+    /// Central's certificate.
+    pub cert: PathBuf,
+    /// Central's private key.
+    pub key: PathBuf,
+    /// Sustained requests per second per node.
+    pub rate_per_node: u32,
+    /// Burst of requests per node.
+    pub burst_per_node: u32,
     /// The directory holding `central.toml` (and the ready file).
     pub home: PathBuf,
 }
@@ -58,20 +114,35 @@ impl Config {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let file: ConfigFile = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         let home = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::from_file(file, &home)
+        Self::from_file(file, &home).with_context(|| format!("in {}", path.display()))
     }
 
     /// Validates a parsed file; relative paths are taken from `home`.
     pub fn from_file(file: ConfigFile, home: &Path) -> anyhow::Result<Self> {
-        let ConfigFile { listen, admin_listen, data_dir } = file;
+        let ConfigFile { listen, admin_listen, data_dir, ca_cert, ca_key, cert, key, rate_per_node, burst_per_node } =
+            file;
         let listen: SocketAddr = listen.parse().with_context(|| format!("listen: not an address: {listen:?}"))?;
         let admin_listen: SocketAddr =
             admin_listen.parse().with_context(|| format!("admin_listen: not an address: {admin_listen:?}"))?;
         if !admin_listen.ip().is_loopback() {
             bail!("admin_listen: must be a loopback address, got {admin_listen}");
         }
+        if rate_per_node == 0 || burst_per_node == 0 {
+            bail!("rate_per_node and burst_per_node: must be positive");
+        }
         let home = std::path::absolute(home).context("resolving the config directory")?;
-        Ok(Self { listen, admin_listen, data_dir: home.join(data_dir), home })
+        Ok(Self {
+            listen,
+            admin_listen,
+            data_dir: home.join(data_dir),
+            ca_cert: home.join(ca_cert),
+            ca_key: home.join(ca_key),
+            cert: home.join(cert),
+            key: home.join(key),
+            rate_per_node,
+            burst_per_node,
+            home,
+        })
     }
 
     /// The file `run` writes once it listens: its addresses and pid.
@@ -89,6 +160,7 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/central");
         let config = Config::load(&dir.join("central.toml")).unwrap();
         assert!(config.admin_listen.ip().is_loopback());
+        assert!(config.ca_key.ends_with("ca.key"));
     }
 
     #[test]

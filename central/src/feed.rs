@@ -10,7 +10,7 @@ use kechuang_types::NodeId;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::server::State;
 
@@ -24,6 +24,11 @@ pub struct Connections {
 }
 
 impl Connections {
+    /// How many feeds `node` has open.
+    pub fn open_feeds(&self, node: &NodeId) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).get(node).copied().unwrap_or(0)
+    }
+
     /// Whether `node` has a feed open.
     pub fn is_connected(&self, node: &NodeId) -> bool {
         self.open.lock().unwrap_or_else(|p| p.into_inner()).get(node).is_some_and(|n| *n > 0)
@@ -57,6 +62,7 @@ pub type Sender = mpsc::Sender<Result<pb::FeedBatch, Status>>;
 pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, shutdown: CancellationToken) {
     let _guard = state.connections.enter(&peer.id);
     let mut durable = state.durability.subscribe();
+    let mut revocations = state.trust.subscribe();
     if cursor > state.store.head() {
         warn!(node = %peer.id, cursor, head = state.store.head(), "feed cursor is ahead of central's log; resending from the start");
         cursor = 0;
@@ -98,8 +104,14 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
         }
         tokio::select! {
             changed = durable.changed() => if changed.is_err() { return },
+            _ = revocations.changed() => {}
             () = tx.closed() => return,
             () = shutdown.cancelled() => return,
+        }
+        if state.trust.is_revoked(&peer.id) {
+            info!(node = %peer.id, "closing the feed of a revoked node");
+            let _ = tx.send(Err(Status::permission_denied(format!("node {} is revoked", peer.id)))).await;
+            return;
         }
     }
 }

@@ -1,30 +1,52 @@
-//! `init` and `issue`: set up central's directory and hand out ready-to-run
-//! node directories.
+//! `init`, `issue` and offline `revoke`: set up central's directory and CA,
+//! and hand out ready-to-run node directories with their certificates.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use kechuang_pki::{Ca, Identity, Validity, write_public, write_secret};
 use kechuang_types::{NodeId, NodeKind, Region};
 
 use crate::Config;
 use crate::config::ConfigFile;
 
-/// Creates `data_dir/central.toml` (and the store directory on first run).
-pub fn init(data_dir: &Path, listen: Option<String>, admin_listen: Option<String>) -> anyhow::Result<PathBuf> {
+/// How long central's own certificate is valid.
+const CENTRAL_CERT_DAYS: i64 = 5 * 365;
+
+/// Creates `data_dir/central.toml`, the CA (`ca.crt`, `ca.key`) and
+/// central's certificate for `names` (its DNS names or IP addresses).
+pub fn init(
+    data_dir: &Path,
+    listen: Option<String>,
+    admin_listen: Option<String>,
+    names: &[String],
+) -> anyhow::Result<PathBuf> {
     let path = data_dir.join("central.toml");
     if path.exists() {
         bail!("{} already exists: central is initialised there", path.display());
     }
     let defaults = ConfigFile::default();
     let file = ConfigFile {
-        listen: listen.unwrap_or(defaults.listen),
-        admin_listen: admin_listen.unwrap_or(defaults.admin_listen),
-        data_dir: "store".into(),
+        listen: listen.unwrap_or(defaults.listen.clone()),
+        admin_listen: admin_listen.unwrap_or(defaults.admin_listen.clone()),
+        ..defaults
     };
     // Validate before writing anything.
-    Config::from_file(file.clone(), data_dir)?;
+    let config = Config::from_file(file.clone(), data_dir)?;
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+
+    let ca = Ca::create("Kechuang central CA")?;
+    let mut names = names.to_vec();
+    if !config.listen.ip().is_unspecified() {
+        names.push(config.listen.ip().to_string());
+    }
+    let server = ca.issue_server(&names, Validity::days(CENTRAL_CERT_DAYS))?;
+    write_public(&config.ca_cert, ca.cert_pem().as_bytes())?;
+    write_secret(&config.ca_key, ca.key_pem().as_bytes())?;
+    write_public(&config.cert, server.cert_pem.as_bytes())?;
+    write_secret(&config.key, server.key_pem.as_bytes())?;
+
     let text = toml::to_string(&file).context("encoding central.toml")?;
     std::fs::write(&path, format!("# Kechuang central, written by `kechuang-central init`.\n{text}"))
         .with_context(|| format!("writing {}", path.display()))?;
@@ -44,6 +66,8 @@ pub struct NodeSpec {
     pub api_listen: SocketAddr,
     /// The URL it reaches central at; by default central's listen address.
     pub central_url: Option<String>,
+    /// How long its certificate is valid.
+    pub valid_days: i64,
 }
 
 /// Checks that a region suits a node kind: a provincial node names a
@@ -61,36 +85,50 @@ pub fn check_region(kind: NodeKind, region: Region) -> anyhow::Result<()> {
     }
 }
 
-/// Writes `out/node.toml` for a node of central `data_dir`.
-pub fn issue(data_dir: &Path, spec: &NodeSpec, out: &Path) -> anyhow::Result<PathBuf> {
-    let config = Config::load(&data_dir.join("central.toml"))?;
+/// Writes a ready-to-run node directory: `node.toml`, `ca.crt`, `node.crt`
+/// and `node.key` (0600) with the node's identity in the certificate.
+pub fn issue(config: &Config, spec: &NodeSpec, out: &Path) -> anyhow::Result<PathBuf> {
     check_region(spec.kind, spec.region)?;
     if !spec.api_listen.ip().is_loopback() {
-        bail!("api_listen: the operator API listens on loopback only, got {}", spec.api_listen);
+        bail!("api-listen: the operator API listens on loopback only, got {}", spec.api_listen);
+    }
+    if spec.valid_days < 1 {
+        bail!("valid-days: must be at least 1");
     }
     let central_url = match &spec.central_url {
-        Some(url) => url.clone(),
+        Some(url) if url.starts_with("https://") => url.clone(),
+        Some(url) => bail!("central-url: must be https:// (mutual TLS), got {url:?}"),
         None => {
             let mut addr = config.listen;
             if addr.ip().is_unspecified() {
                 addr.set_ip([127, 0, 0, 1].into());
             }
-            format!("http://{addr}")
+            format!("https://{addr}")
         }
     };
     let path = out.join("node.toml");
     if path.exists() {
         bail!("{} already exists", path.display());
     }
+    let ca = Ca::load(&config.ca_cert, &config.ca_key).context("loading the CA (is this central's directory?)")?;
+    let identity = Identity { id: spec.id.clone(), kind: spec.kind, region: spec.region };
+    let issued = ca.issue_node(&identity, Validity::days(spec.valid_days))?;
+
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_public(&out.join("ca.crt"), ca.cert_pem().as_bytes())?;
+    write_public(&out.join("node.crt"), issued.cert_pem.as_bytes())?;
+    write_secret(&out.join("node.key"), issued.key_pem.as_bytes())?;
     let text = format!(
-        "# Kechuang node {id}, issued by central.\n\
+        "# Kechuang node {id}, issued by central. Its identity is in node.crt.\n\
          node_id = \"{id}\"\n\
          kind = \"{kind}\"\n\
          region = \"{region}\"\n\
          central = \"{central_url}\"\n\
          api_listen = \"{api}\"\n\
-         data_dir = \"data\"\n",
+         data_dir = \"data\"\n\
+         ca_cert = \"ca.crt\"\n\
+         cert = \"node.crt\"\n\
+         key = \"node.key\"\n",
         id = spec.id,
         kind = spec.kind,
         region = spec.region,
@@ -100,8 +138,19 @@ pub fn issue(data_dir: &Path, spec: &NodeSpec, out: &Path) -> anyhow::Result<Pat
     Ok(path)
 }
 
+/// Revokes a node in central's store directly, for when central is not
+/// running (a running central is told through its admin API instead).
+pub fn revoke_offline(config: &Config, node: &NodeId) -> anyhow::Result<()> {
+    let store = kechuang_store::CentralStore::open(&config.data_dir)
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    store.revoke(node)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]
@@ -115,20 +164,29 @@ mod tests {
     }
 
     #[test]
-    fn init_then_issue_writes_a_node_directory() {
+    fn init_then_issue_writes_a_node_bundle_with_private_keys_0600() {
         let dir = tempfile::tempdir().unwrap();
         let central = dir.path().join("central");
-        init(&central, Some("127.0.0.1:9443".into()), None).unwrap();
-        assert!(init(&central, None, None).is_err(), "init twice refuses");
+        let path = init(&central, Some("127.0.0.1:9443".into()), None, &[]).unwrap();
+        assert!(init(&central, None, None, &[]).is_err(), "init twice refuses");
+        let config = Config::load(&path).unwrap();
         let spec = NodeSpec {
             id: NodeId::parse("id", "city-440300").unwrap(),
             kind: NodeKind::City,
             region: Region::parse("region", "440300").unwrap(),
             api_listen: "127.0.0.1:0".parse().unwrap(),
             central_url: None,
+            valid_days: 30,
         };
-        let path = issue(&central, &spec, &dir.path().join("sz")).unwrap();
+        let out = dir.path().join("sz");
+        let path = issue(&config, &spec, &out).unwrap();
         let text = std::fs::read_to_string(path).unwrap();
-        assert!(text.contains("central = \"http://127.0.0.1:9443\""), "{text}");
+        assert!(text.contains("central = \"https://127.0.0.1:9443\""), "{text}");
+        for (file, mode) in [("node.key", 0o600), ("node.crt", 0o644), ("ca.crt", 0o644)] {
+            let actual = std::fs::metadata(out.join(file)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(actual, mode, "{file}");
+        }
+        assert_eq!(std::fs::metadata(&config.ca_key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!out.join("ca.key").exists(), "the CA key never leaves central");
     }
 }

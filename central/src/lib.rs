@@ -12,6 +12,7 @@ mod error;
 mod feed;
 mod identity;
 pub mod init;
+mod limit;
 mod server;
 mod sync_service;
 

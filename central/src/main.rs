@@ -32,6 +32,9 @@ enum Command {
         /// Where the loopback admin API listens [default: 127.0.0.1:7444].
         #[arg(long)]
         admin_listen: Option<String>,
+        /// A DNS name or IP address nodes reach central at (repeatable).
+        #[arg(long = "name")]
+        names: Vec<String>,
     },
     /// Write a ready-to-run node directory (DIR/node.toml).
     Issue {
@@ -53,9 +56,21 @@ enum Command {
         /// The node's operator API address (loopback).
         #[arg(long, default_value = "127.0.0.1:0")]
         api_listen: String,
-        /// The URL the node reaches central at [default: central's listen address].
+        /// The URL the node reaches central at [default: https:// + central's listen address].
         #[arg(long)]
         central_url: Option<String>,
+        /// How many days the node's certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        valid_days: i64,
+    },
+    /// Revoke a node: its open streams close and its connections are refused.
+    Revoke {
+        /// Central's directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The node to revoke.
+        #[arg(long)]
+        node_id: String,
     },
     /// Run central.
     Run {
@@ -91,13 +106,13 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Init { data_dir, listen, admin_listen } => {
-            let path = init::init(&data_dir, listen, admin_listen)?;
+        Command::Init { data_dir, listen, admin_listen, names } => {
+            let path = init::init(&data_dir, listen, admin_listen, &names)?;
             println!("initialised central: {}", path.display());
             println!("next: kechuang-central run --config {}", path.display());
             Ok(())
         }
-        Command::Issue { data_dir, node_id, kind, region, out, api_listen, central_url } => {
+        Command::Issue { data_dir, node_id, kind, region, out, api_listen, central_url, valid_days } => {
             let spec = NodeSpec {
                 id: NodeId::parse("node-id", &node_id)?,
                 kind: NodeKind::parse("kind", &kind)?,
@@ -106,10 +121,36 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .with_context(|| format!("api-listen: not an address: {api_listen:?}"))?,
                 central_url,
+                valid_days,
             };
-            let path = init::issue(&data_dir, &spec, &out)?;
+            let config = Config::load(&data_dir.join("central.toml"))?;
+            let path = init::issue(&config, &spec, &out)?;
             println!("issued node {} ({} {}): {}", spec.id, spec.kind, spec.region, path.display());
             println!("next: kechuang-node run --config {}", path.display());
+            Ok(())
+        }
+        Command::Revoke { data_dir, node_id } => {
+            let node = NodeId::parse("node-id", &node_id)?;
+            let config = Config::load(&data_dir.join("central.toml"))?;
+            let running = runtime()?.block_on(async {
+                match admin(&config).await {
+                    Ok(mut client) => {
+                        let request = pb::RevokeRequest { node_id: node.to_string() };
+                        let closed = client.revoke(request).await?.into_inner().closed_streams;
+                        anyhow::Ok(Some(closed))
+                    }
+                    Err(_) => Ok(None),
+                }
+            })?;
+            match running {
+                Some(closed) => {
+                    println!("revoked node {node}: {closed} open stream(s) closed; its connections are refused")
+                }
+                None => {
+                    init::revoke_offline(&config, &node)?;
+                    println!("revoked node {node} (central is not running; takes effect when it starts)");
+                }
+            }
             Ok(())
         }
         Command::Run { config } => {
@@ -142,15 +183,25 @@ fn main() -> anyhow::Result<()> {
             if json {
                 let rows: Vec<_> = nodes
                     .iter()
-                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected}))
+                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected, "revoked": n.revoked}))
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
                 let rows: Vec<Vec<String>> = nodes
                     .into_iter()
-                    .map(|n| vec![n.node_id, n.kind, n.region, n.acked_seq.to_string(), n.connected.to_string()])
+                    .map(|n| {
+                        vec![
+                            n.node_id,
+                            n.kind,
+                            n.region,
+                            n.acked_seq.to_string(),
+                            n.connected.to_string(),
+                            n.revoked.to_string(),
+                        ]
+                    })
                     .collect();
-                print!("{}", kechuang_types::present::table(&["NODE", "KIND", "REGION", "ACKED", "CONNECTED"], &rows));
+                let header = ["NODE", "KIND", "REGION", "ACKED", "CONNECTED", "REVOKED"];
+                print!("{}", kechuang_types::present::table(&header, &rows));
             }
             Ok(())
         }

@@ -18,6 +18,8 @@ use crate::Config;
 use crate::admin::AdminService;
 use crate::durability::Durability;
 use crate::feed::Connections;
+use crate::identity::Trust;
+use crate::limit::RateLimit;
 use crate::sync_service::SyncService;
 
 /// What every request handler shares.
@@ -29,6 +31,10 @@ pub struct State {
     pub durability: Durability,
     /// Which nodes have a feed open.
     pub connections: Arc<Connections>,
+    /// Certificate identities and revocations.
+    pub trust: Trust,
+    /// Per-node request rate limit.
+    pub limit: RateLimit,
     /// Cancelled when central shuts down.
     pub shutdown: CancellationToken,
     /// Background tasks (feeds), drained on shutdown.
@@ -62,7 +68,14 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         CentralStore::open(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
     );
+    let tls = kechuang_pki::server_tls(
+        &kechuang_pki::read(&config.ca_cert)?,
+        &kechuang_pki::read(&config.cert)?,
+        &kechuang_pki::read(&config.key)?,
+    );
     let state = Arc::new(State {
+        trust: Trust::load(&store)?,
+        limit: RateLimit::new(config.rate_per_node, config.burst_per_node),
         durability: Durability::new(store.clone()),
         store: store.clone(),
         connections: Arc::default(),
@@ -73,6 +86,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let admin_addr = listeners.admin.local_addr()?;
 
     let sync = tonic::transport::Server::builder()
+        .tls_config(tls)
+        .context("central's TLS configuration")?
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .add_service(
             SyncServer::new(SyncService::new(state.clone()))

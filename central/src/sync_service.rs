@@ -1,19 +1,19 @@
 //! The `Sync` service: nodes open a session, push their changes, follow
-//! their feed and ask what they should hold.
+//! their feed and ask what they should hold. Every call is identified by
+//! the node's certificate and rate-limited per node.
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use kechuang_proto::pb::{self, sync_server::Sync};
-use kechuang_sync::{Digest, held_by};
-use kechuang_types::{Body, Record, limits};
+use kechuang_sync::{Digest, Peer, authorize, held_by};
+use kechuang_types::{Record, RecordId, limits};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::{debug, info};
 
 use crate::error;
-use crate::identity::peer;
 use crate::server::State;
 
 /// Central's implementation of `kechuang.v1.Sync`.
@@ -27,6 +27,13 @@ impl SyncService {
     pub fn new(state: Arc<State>) -> Self {
         Self { state }
     }
+
+    /// The calling node, admitted by certificate, revocation list and rate limit.
+    fn admit<T>(&self, request: &Request<T>) -> Result<Peer, Status> {
+        let peer = self.state.trust.peer(request)?;
+        self.state.limit.check(&peer.id)?;
+        Ok(peer)
+    }
 }
 
 type FeedStream = Pin<Box<dyn Stream<Item = Result<pb::FeedBatch, Status>> + Send>>;
@@ -34,7 +41,7 @@ type FeedStream = Pin<Box<dyn Stream<Item = Result<pb::FeedBatch, Status>> + Sen
 #[tonic::async_trait]
 impl Sync for SyncService {
     async fn hello(&self, request: Request<pb::HelloRequest>) -> Result<Response<pb::HelloResponse>, Status> {
-        let peer = peer(&request)?;
+        let peer = self.admit(&request)?;
         let store = self.state.store.clone();
         let p = peer.clone();
         let entry = tokio::task::spawn_blocking(move || store.register(&p.id, p.kind, p.region))
@@ -47,7 +54,7 @@ impl Sync for SyncService {
     }
 
     async fn push(&self, request: Request<pb::PushRequest>) -> Result<Response<pb::PushResponse>, Status> {
-        let peer = peer(&request)?;
+        let peer = self.admit(&request)?;
         let changes = request.into_inner().changes;
         if changes.len() > limits::BATCH {
             return Err(Status::invalid_argument(format!(
@@ -57,6 +64,7 @@ impl Sync for SyncService {
             )));
         }
         let mut batch = Vec::with_capacity(changes.len());
+        let mut labels = Vec::with_capacity(changes.len());
         let mut previous = 0;
         for (i, change) in changes.into_iter().enumerate() {
             if change.seq <= previous {
@@ -70,17 +78,31 @@ impl Sync for SyncService {
                 change.record.ok_or_else(|| Status::invalid_argument(format!("changes[{i}].record: missing")))?;
             let label = record_label(i, &wire);
             let record = Record::try_from(wire).map_err(|e| error::invalid(&label, e))?;
-            authorize(&peer.id, &record).map_err(|field| {
-                Status::permission_denied(format!("{label}: node {} may not write {field}", peer.id))
-            })?;
             batch.push((change.seq, record));
+            labels.push(label);
         }
         let store = self.state.store.clone();
-        let node = peer.id.clone();
-        let outcome = tokio::task::spawn_blocking(move || store.apply_push(&node, &batch))
-            .await
-            .map_err(error::join)?
-            .map_err(error::storage)?;
+        let writer = peer.id.clone();
+        let applied = tokio::task::spawn_blocking(move || {
+            let check = |held: Option<&Record>, incoming: &Record| {
+                authorize(&writer, held, incoming).map_err(|denied| denied.field.to_owned())
+            };
+            store.apply_push(&writer, &batch, &check)
+        })
+        .await
+        .map_err(error::join)?;
+        let outcome = match applied {
+            Ok(outcome) => outcome,
+            Err(kechuang_store::Error::Rejected { index, reason }) => {
+                let label = labels.get(index).map_or("changes", String::as_str);
+                info!(node = %peer.id, %label, field = %reason, "push refused");
+                return Err(Status::permission_denied(format!(
+                    "{label}: node {} may not write {reason}; nothing of this batch was applied",
+                    peer.id
+                )));
+            }
+            Err(e) => return Err(error::storage(e)),
+        };
         self.state.durability.wait().await.map_err(error::storage)?;
         debug!(node = %peer.id, acked = outcome.acked_seq, changed = outcome.changed.len(), "push applied");
         Ok(Response::new(pb::PushResponse { acked_seq: outcome.acked_seq }))
@@ -89,7 +111,7 @@ impl Sync for SyncService {
     type FeedStream = FeedStream;
 
     async fn feed(&self, request: Request<pb::FeedRequest>) -> Result<Response<Self::FeedStream>, Status> {
-        let peer = peer(&request)?;
+        let peer = self.admit(&request)?;
         let cursor = request.into_inner().cursor;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         info!(node = %peer.id, cursor, "feed opened");
@@ -100,7 +122,7 @@ impl Sync for SyncService {
     }
 
     async fn digest(&self, request: Request<pb::DigestRequest>) -> Result<Response<pb::DigestResponse>, Status> {
-        let peer = peer(&request)?;
+        let peer = self.admit(&request)?;
         let store = self.state.store.clone();
         let digest = tokio::task::spawn_blocking(move || {
             let mut digest = Digest::default();
@@ -121,16 +143,7 @@ impl Sync for SyncService {
 /// `changes[3] (record 0190…)`: how errors name the record they are about.
 fn record_label(index: usize, record: &pb::Record) -> String {
     match record.meta.as_ref().and_then(|m| <[u8; 16]>::try_from(m.id.as_slice()).ok()) {
-        Some(id) => format!("changes[{index}] (record {})", kechuang_types::RecordId::from_bytes(id)),
+        Some(id) => format!("changes[{index}] (record {})", RecordId::from_bytes(id)),
         None => format!("changes[{index}]"),
-    }
-}
-
-/// Checks that `node` may write `record`; on refusal, names the field.
-fn authorize(node: &kechuang_types::NodeId, record: &Record) -> Result<(), &'static str> {
-    match record.body {
-        Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Bid(_) if record.meta.owner == *node => Ok(()),
-        Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Bid(_) => Err("owner"),
-        Body::Match(_) => Err("match"),
     }
 }

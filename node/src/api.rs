@@ -1,5 +1,6 @@
 //! The operator API: what the `kechuang-node` verbs call, on loopback.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use kechuang_types::{RecordKind, limits};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::service::{Interceptor, interceptor::InterceptedService};
 use tonic::{Request, Response, Status};
 use tracing::{error, info};
 
@@ -19,14 +21,48 @@ use crate::daemon::Node;
 /// Most drafts in one publish request.
 pub const PUBLISH_BATCH: usize = 1_000;
 
+/// Reads the operator token at `path`, creating it (0600) on first start.
+pub fn ensure_token(path: &Path) -> anyhow::Result<String> {
+    if let Ok(token) = std::fs::read_to_string(path) {
+        return Ok(token.trim().to_owned());
+    }
+    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    kechuang_pki::write_secret(path, token.as_bytes())?;
+    Ok(token)
+}
+
+/// The metadata value the CLI sends: `Bearer <token>`.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// Refuses calls without the node's token (compared in constant time).
+#[derive(Clone)]
+struct RequireToken {
+    expected: Arc<Vec<u8>>,
+}
+
+impl Interceptor for RequireToken {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let given = request.metadata().get("authorization").map(|v| v.as_bytes()).unwrap_or_default();
+        let same = given.len() == self.expected.len()
+            && given.iter().zip(self.expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        if same {
+            Ok(request)
+        } else {
+            Err(Status::unauthenticated("operator token missing or wrong (see the node's data directory)"))
+        }
+    }
+}
+
 /// Serves the operator API on `listener` until `shutdown`.
 pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let guard = RequireToken { expected: Arc::new(bearer(&node.token).into_bytes()) };
+    let service = OperatorServer::new(Api { node })
+        .max_decoding_message_size(limits::MESSAGE_BYTES)
+        .max_encoding_message_size(256 * 1024 * 1024);
     tonic::transport::Server::builder()
-        .add_service(
-            OperatorServer::new(Api { node })
-                .max_decoding_message_size(limits::MESSAGE_BYTES)
-                .max_encoding_message_size(256 * 1024 * 1024),
-        )
+        .add_service(InterceptedService::new(service, guard))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await?;
     Ok(())
@@ -132,7 +168,7 @@ impl Api {
     /// Asks central what this node should hold, if a session is up.
     async fn expected_digest(&self) -> Option<String> {
         let channel = self.node.central.borrow().clone()?;
-        let mut client = sync_client(&self.node, channel).ok()?;
+        let mut client = sync_client(channel);
         let call = client.digest(pb::DigestRequest {});
         match tokio::time::timeout(Duration::from_secs(5), call).await {
             Ok(Ok(response)) => Some(response.into_inner().digest),

@@ -11,10 +11,7 @@ use kechuang_proto::pb::{self, sync_client::SyncClient};
 use kechuang_types::{Record, limits};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
-use tonic::metadata::MetadataValue;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Status};
 use tracing::{debug, info, warn};
 
 use crate::daemon::{Node, Stats};
@@ -24,37 +21,29 @@ const PUSH_BATCH: usize = 1_000;
 /// The first reconnect delay; doubles up to the configured maximum.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
-type Client = SyncClient<InterceptedService<Channel, Identify>>;
+type Client = SyncClient<Channel>;
 
-/// Adds the node's identity to every request.
-#[derive(Clone)]
-pub struct Identify {
-    node: MetadataValue<tonic::metadata::Ascii>,
-    kind: MetadataValue<tonic::metadata::Ascii>,
-    region: MetadataValue<tonic::metadata::Ascii>,
-}
-
-impl tonic::service::Interceptor for Identify {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let m = request.metadata_mut();
-        m.insert("x-kechuang-node", self.node.clone());
-        m.insert("x-kechuang-kind", self.kind.clone());
-        m.insert("x-kechuang-region", self.region.clone());
-        Ok(request)
-    }
-}
-
-/// A sync client over an open channel, identified as this node.
-pub fn sync_client(node: &Node, channel: Channel) -> anyhow::Result<Client> {
-    let c = &node.config;
-    let identify = Identify {
-        node: c.id.as_str().parse()?,
-        kind: c.kind.as_str().parse()?,
-        region: c.region.to_string().parse()?,
-    };
-    Ok(SyncClient::with_interceptor(channel, identify)
+/// A sync client over an open mutual-TLS channel.
+pub fn sync_client(channel: Channel) -> Client {
+    SyncClient::new(channel)
         .max_decoding_message_size(limits::MESSAGE_BYTES)
-        .max_encoding_message_size(limits::MESSAGE_BYTES))
+        .max_encoding_message_size(limits::MESSAGE_BYTES)
+}
+
+/// The endpoint of central, with this node's certificate.
+pub fn endpoint(node: &Node) -> anyhow::Result<Endpoint> {
+    let c = &node.config;
+    let tls = kechuang_pki::client_tls(
+        &kechuang_pki::read(&c.ca_cert)?,
+        &kechuang_pki::read(&c.cert)?,
+        &kechuang_pki::read(&c.key)?,
+    );
+    Ok(Endpoint::from_shared(c.central.clone())?
+        .tls_config(tls)?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5)))
 }
 
 /// Keeps a session with central up until `shutdown`.
@@ -86,14 +75,8 @@ pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
 }
 
 async fn session(node: &Arc<Node>) -> anyhow::Result<()> {
-    let channel = Endpoint::from_shared(node.config.central.clone())?
-        .connect_timeout(Duration::from_secs(3))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .connect()
-        .await?;
-    let mut client = sync_client(node, channel.clone())?;
+    let channel = endpoint(node)?.connect().await?;
+    let mut client = sync_client(channel.clone());
     let acked = client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
     let store = node.store.clone();
     tokio::task::spawn_blocking(move || store.ack(acked)).await??;

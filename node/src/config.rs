@@ -28,6 +28,27 @@ pub struct ConfigFile {
     /// Longest wait between reconnect attempts, in milliseconds.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// The CA certificate central is verified against.
+    #[serde(default = "default_ca_cert")]
+    pub ca_cert: PathBuf,
+    /// This node's certificate (its identity).
+    #[serde(default = "default_cert")]
+    pub cert: PathBuf,
+    /// This node's private key.
+    #[serde(default = "default_key")]
+    pub key: PathBuf,
+}
+
+fn default_ca_cert() -> PathBuf {
+    "ca.crt".into()
+}
+
+fn default_cert() -> PathBuf {
+    "node.crt".into()
+}
+
+fn default_key() -> PathBuf {
+    "node.key".into()
 }
 
 fn default_api_listen() -> String {
@@ -61,6 +82,12 @@ pub struct Config {
     pub home: PathBuf,
     /// Longest wait between reconnect attempts.
     pub max_backoff: std::time::Duration,
+    /// The CA certificate.
+    pub ca_cert: PathBuf,
+    /// This node's certificate.
+    pub cert: PathBuf,
+    /// This node's private key.
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -74,15 +101,16 @@ impl Config {
 
     /// Validates a parsed file; relative paths are taken from `home`.
     pub fn from_file(file: ConfigFile, home: &Path) -> anyhow::Result<Self> {
-        let ConfigFile { node_id, kind, region, central, api_listen, data_dir, max_backoff_ms } = file;
+        let ConfigFile { node_id, kind, region, central, api_listen, data_dir, max_backoff_ms, ca_cert, cert, key } =
+            file;
         let id = NodeId::parse("node_id", &node_id)?;
         let kind = kechuang_types::NodeKind::parse("kind", &kind)?;
         if kind == NodeKind::Central {
             bail!("kind: a node cannot be central");
         }
         let region = Region::parse("region", &region)?;
-        if !(central.starts_with("http://") || central.starts_with("https://")) {
-            bail!("central: must be a URL such as http://127.0.0.1:7443, got {central:?}");
+        if !central.starts_with("https://") {
+            bail!("central: must be an https:// URL such as https://127.0.0.1:7443 (mutual TLS), got {central:?}");
         }
         let api_listen: SocketAddr =
             api_listen.parse().with_context(|| format!("api_listen: not an address: {api_listen:?}"))?;
@@ -100,6 +128,9 @@ impl Config {
             central,
             api_listen,
             data_dir: home.join(data_dir),
+            ca_cert: home.join(ca_cert),
+            cert: home.join(cert),
+            key: home.join(key),
             home,
             max_backoff: std::time::Duration::from_millis(max_backoff_ms),
         })
@@ -108,6 +139,11 @@ impl Config {
     /// The file `run` writes once its API listens: address and pid.
     pub fn ready_file(&self) -> PathBuf {
         self.home.join("ready.json")
+    }
+
+    /// The operator API token the daemon writes (0600) into its data directory.
+    pub fn token_file(&self) -> PathBuf {
+        self.data_dir.join("api.token")
     }
 }
 
@@ -133,18 +169,25 @@ mod tests {
             node_id: "sz".into(),
             kind: "city".into(),
             region: "440300".into(),
-            central: "http://127.0.0.1:7443".into(),
+            central: "https://127.0.0.1:7443".into(),
             api_listen: "0.0.0.0:7450".into(),
             data_dir: "data".into(),
             max_backoff_ms: 1000,
+            ca_cert: "ca.crt".into(),
+            cert: "node.crt".into(),
+            key: "node.key".into(),
         };
         let err = Config::from_file(file.clone(), Path::new("/tmp")).unwrap_err();
         assert!(err.to_string().contains("api_listen"), "{err}");
         let err = Config::from_file(
-            ConfigFile { region: "44030".into(), api_listen: "127.0.0.1:1".into(), ..file },
+            ConfigFile { region: "44030".into(), api_listen: "127.0.0.1:1".into(), ..file.clone() },
             Path::new("/tmp"),
         )
         .unwrap_err();
         assert!(err.to_string().contains("region"), "{err}");
+        let plaintext =
+            ConfigFile { central: "http://127.0.0.1:7443".into(), api_listen: "127.0.0.1:1".into(), ..file };
+        let err = Config::from_file(plaintext, Path::new("/tmp")).unwrap_err();
+        assert!(err.to_string().contains("central"), "there is no plaintext mode: {err}");
     }
 }

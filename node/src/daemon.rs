@@ -52,6 +52,8 @@ pub struct Node {
     pub outbox_grew: Notify,
     /// The channel to central while a session is up.
     pub central: watch::Sender<Option<Channel>>,
+    /// The operator API token.
+    pub token: String,
 }
 
 impl Node {
@@ -61,7 +63,9 @@ impl Node {
         let store = NodeStore::open(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
         let clock = Clock::resume(store.clock()?.max(Hlc::ZERO));
+        let token = crate::api::ensure_token(&config.token_file())?;
         Ok(Self {
+            token,
             config,
             store,
             clock: Mutex::new(clock),

@@ -5,13 +5,15 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use kechuang_node::api::PUBLISH_BATCH;
+use kechuang_node::api::{PUBLISH_BATCH, bearer};
 use kechuang_node::{Config, import, run};
 use kechuang_proto::draft_to_wire;
 use kechuang_proto::pb::{self, operator_client::OperatorClient};
 use kechuang_types::present::{record_json, records_table, table};
 use kechuang_types::{Record, RecordKind};
 use tokio_util::sync::CancellationToken;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::{Interceptor, interceptor::InterceptedService};
 use tonic::transport::Channel;
 
 /// Kechuang node: a station of the 科创中国 network.
@@ -192,16 +194,34 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn connect(config: &Path) -> anyhow::Result<OperatorClient<Channel>> {
+type Api = OperatorClient<InterceptedService<Channel, Authorize>>;
+
+/// Adds the operator token to every call.
+#[derive(Clone)]
+struct Authorize(MetadataValue<Ascii>);
+
+impl Interceptor for Authorize {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+async fn connect(config: &Path) -> anyhow::Result<Api> {
     let config = Config::load(config)?;
     let ready = std::fs::read_to_string(config.ready_file())
         .with_context(|| format!("node {} is not running: start it with `kechuang-node run --config …`", config.id))?;
     let ready: serde_json::Value = serde_json::from_str(&ready).context("reading ready.json")?;
     let addr = ready["api"].as_str().context("ready.json has no api address")?;
-    let client = OperatorClient::connect(format!("http://{addr}"))
+    let token_file = config.token_file();
+    let token = std::fs::read_to_string(&token_file)
+        .with_context(|| format!("reading the operator token {} (run as the node's operator)", token_file.display()))?;
+    let authorize = Authorize(bearer(token.trim()).parse().context("operator token is not ASCII")?);
+    let channel = Channel::from_shared(format!("http://{addr}"))?
+        .connect()
         .await
         .with_context(|| format!("node {} is not answering at {addr}", config.id))?;
-    Ok(client.max_decoding_message_size(256 * 1024 * 1024))
+    Ok(OperatorClient::with_interceptor(channel, authorize).max_decoding_message_size(256 * 1024 * 1024))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -8,7 +8,7 @@ fn node() -> Command {
 
 fn config(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("node.toml");
-    std::fs::write(&path, "node_id = \"sz\"\nkind = \"city\"\nregion = \"440300\"\ncentral = \"http://127.0.0.1:9\"\napi_listen = \"127.0.0.1:0\"\n").unwrap();
+    std::fs::write(&path, "node_id = \"sz\"\nkind = \"city\"\nregion = \"440300\"\ncentral = \"https://127.0.0.1:9\"\napi_listen = \"127.0.0.1:0\"\n").unwrap();
     path
 }
 

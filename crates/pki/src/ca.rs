@@ -8,7 +8,7 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
-use crate::{files, Identity, Result};
+use crate::{Identity, Result, files};
 
 /// A certificate and its private key, in PEM.
 #[derive(Debug, Clone)]
@@ -58,7 +58,8 @@ impl Ca {
         dn.push(DnType::OrganizationName, "Kechuang");
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let validity = Validity::days(20 * 365);
         params.not_before = validity.not_before;
         params.not_after = validity.not_after;
@@ -101,8 +102,11 @@ impl Ca {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, identity.id.as_str());
-        params.subject_alt_names =
-            identity.uris().into_iter().map(|u| u.try_into().map(SanType::URI)).collect::<std::result::Result<_, _>>()?;
+        params.subject_alt_names = identity
+            .uris()
+            .into_iter()
+            .map(|u| u.try_into().map(SanType::URI))
+            .collect::<std::result::Result<_, _>>()?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         self.sign(params, validity)
     }

@@ -22,7 +22,11 @@ pub struct Identity {
 impl Identity {
     /// The URI SANs that state this identity in a certificate.
     pub fn uris(&self) -> [String; 3] {
-        [format!("kechuang:node/{}", self.id), format!("kechuang:kind/{}", self.kind), format!("kechuang:region/{}", self.region)]
+        [
+            format!("kechuang:node/{}", self.id),
+            format!("kechuang:kind/{}", self.kind),
+            format!("kechuang:region/{}", self.region),
+        ]
     }
 }
 

@@ -13,5 +13,5 @@ mod tls;
 pub use ca::{Ca, Issued, Validity};
 pub use error::{Error, Result};
 pub use files::{read, write_public, write_secret};
-pub use identity::{identity_of, Identity};
-pub use tls::{client_tls, server_tls, CENTRAL_NAME};
+pub use identity::{Identity, identity_of};
+pub use tls::{CENTRAL_NAME, client_tls, server_tls};

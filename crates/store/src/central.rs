@@ -293,8 +293,12 @@ mod tests {
         let node = NodeId::parse("n", "sz").unwrap();
         store.register(&node, NodeKind::City, Region::parse("r", "440300").unwrap()).unwrap();
         let mut clock = Clock::resume(Hlc::ZERO);
-        let batch = vec![(1, record(&mut clock, &node, RecordId::new(), "甲")), (2, record(&mut clock, &node, RecordId::new(), "乙"))];
-        let refuse_second = |_: Option<&Record>, r: &Record| if r.title() == "乙" { Err("owner".to_owned()) } else { Ok(()) };
+        let batch = vec![
+            (1, record(&mut clock, &node, RecordId::new(), "甲")),
+            (2, record(&mut clock, &node, RecordId::new(), "乙")),
+        ];
+        let refuse_second =
+            |_: Option<&Record>, r: &Record| if r.title() == "乙" { Err("owner".to_owned()) } else { Ok(()) };
         let err = store.apply_push(&node, &batch, &refuse_second).unwrap_err();
         assert!(matches!(err, Error::Rejected { index: 1, .. }), "{err}");
         assert_eq!(store.head(), 0, "nothing of the batch was applied");

@@ -70,12 +70,16 @@ pub fn authorize(writer: &NodeId, held: Option<&Record>, incoming: &Record) -> R
                 Some(Body::Bid(b)) => Some(b),
                 _ => None,
             };
-            let decision_changed = old.map_or(new.decision.version != kechuang_types::Hlc::ZERO, |o| new.decision != o.decision);
+            let decision_changed =
+                old.map_or(new.decision.version != kechuang_types::Hlc::ZERO, |o| new.decision != o.decision);
             if decision_changed && *writer != new.demand_owner {
                 return deny("decision");
             }
             let proposal_changed = old.is_none_or(|o| {
-                o.proposal != new.proposal || o.outcomes != new.outcomes || o.experts != new.experts || o.demand != new.demand
+                o.proposal != new.proposal
+                    || o.outcomes != new.outcomes
+                    || o.experts != new.experts
+                    || o.demand != new.demand
             });
             if proposal_changed && incoming.meta.owner != *writer {
                 return deny("owner");

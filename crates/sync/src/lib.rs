@@ -11,7 +11,7 @@ mod digest;
 mod merge;
 mod visibility;
 
-pub use authorize::{authorize, Denied};
+pub use authorize::{Denied, authorize};
 pub use digest::Digest;
 pub use merge::merge;
 pub use visibility::{Peer, held_by, view_for};

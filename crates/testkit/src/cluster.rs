@@ -121,7 +121,7 @@ impl Central {
 
     /// The URL nodes reach central at.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     /// SIGKILL.
