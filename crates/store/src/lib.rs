@@ -12,6 +12,6 @@ mod codec;
 mod error;
 mod node;
 
-pub use central::{CentralStore, NodeEntry, PushOutcome};
+pub use central::{CentralStore, NodeEntry, PushOutcome, WriteCheck};
 pub use error::{Error, Result};
 pub use node::{NodeStore, PublishReport};
