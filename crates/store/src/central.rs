@@ -70,10 +70,10 @@ fn abort<T>(e: Error) -> Tx<T> {
 
 /// Decides whether a change may be applied over the held record; `Err`
 /// says which field the writer may not change.
-pub type WriteCheck = dyn Fn(Option<&Record>, &Record) -> std::result::Result<(), String>;
+pub type WriteCheck<'a> = dyn Fn(Option<&Record>, &Record) -> std::result::Result<(), String> + 'a;
 
 /// A change's index in its batch and the check it must pass.
-type Check<'a> = (usize, &'a WriteCheck);
+type Check<'a> = (usize, &'a WriteCheck<'a>);
 
 /// Checks `record` against the held one (if a check is given), merges it
 /// and, if it changed anything, stores it at the next log position.
@@ -168,7 +168,7 @@ impl CentralStore {
         &self,
         node: &NodeId,
         changes: &[(u64, Record)],
-        check: &WriteCheck,
+        check: &WriteCheck<'_>,
     ) -> Result<PushOutcome> {
         let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
         let trees = (&self.records, &self.log, &self.nodes);
