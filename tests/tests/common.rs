@@ -28,3 +28,72 @@ pub fn refs(records: &[Value]) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Raw gRPC clients and records, for talking to central as a node would
+/// (or as an attacker would).
+pub mod wire {
+    use std::path::Path;
+
+    use anyhow::Context;
+    use kechuang_proto::pb;
+    use kechuang_proto::pb::sync_client::SyncClient;
+    use kechuang_types::{Body, Demand, Hlc, Industry, Meta, NodeId, Record, RecordId, Region, Timestamp, Trl};
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+    /// A sync client to `url` trusting `ca_pem`, presenting `identity` (cert, key) if given.
+    pub async fn client(
+        url: &str,
+        ca_pem: &str,
+        identity: Option<(&str, &str)>,
+    ) -> anyhow::Result<SyncClient<Channel>> {
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca_pem))
+            .domain_name(kechuang_pki::CENTRAL_NAME);
+        if let Some((cert, key)) = identity {
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        let channel = Endpoint::from_shared(url.to_owned())?.tls_config(tls)?.connect().await.context("connecting")?;
+        Ok(SyncClient::new(channel).max_encoding_message_size(64 * 1024 * 1024))
+    }
+
+    /// A sync client using the certificate of the node issued into `dir`.
+    pub async fn node_client(url: &str, dir: &Path) -> anyhow::Result<SyncClient<Channel>> {
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).with_context(|| format!("reading {f}"));
+        client(url, &read("ca.crt")?, Some((&read("node.crt")?, &read("node.key")?))).await
+    }
+
+    /// A valid demand owned by `owner`.
+    pub fn demand(owner: &str, title: &str, version: u64) -> Record {
+        Record {
+            meta: Meta {
+                id: RecordId::new(),
+                owner: NodeId::parse("owner", owner).expect("node id"),
+                version: Hlc::from_u64(version),
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+                deleted: false,
+                external_id: None,
+            },
+            body: Body::Demand(Demand {
+                title: title.into(),
+                description: "储能电站需要提前发现电芯热失控".into(),
+                industry: Industry::parse("industry", "C38").expect("industry"),
+                keywords: vec!["储能".into()],
+                region: Region::parse("region", "440300").expect("region"),
+                budget_wan: Some(80.0),
+                deadline: None,
+                min_trl: Trl::new("min_trl", 6).expect("trl"),
+                is_challenge: false,
+                enterprise: String::new(),
+                contact: None,
+            }),
+        }
+    }
+
+    /// A push of `records` with sequence numbers from `first`.
+    pub fn push(first: u64, records: Vec<pb::Record>) -> pb::PushRequest {
+        let changes =
+            records.into_iter().zip(first..).map(|(record, seq)| pb::Change { seq, record: Some(record) }).collect();
+        pb::PushRequest { changes }
+    }
+}

@@ -164,12 +164,7 @@ impl CentralStore {
     /// `check` (a refusal aborts the whole batch), merged, and the sequence
     /// advances. Not yet durable: call [`CentralStore::flush`] before
     /// acknowledging.
-    pub fn apply_push(
-        &self,
-        node: &NodeId,
-        changes: &[(u64, Record)],
-        check: &WriteCheck<'_>,
-    ) -> Result<PushOutcome> {
+    pub fn apply_push(&self, node: &NodeId, changes: &[(u64, Record)], check: &WriteCheck<'_>) -> Result<PushOutcome> {
         let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
         let trees = (&self.records, &self.log, &self.nodes);
         let outcome = trees.transaction(|(records, log, nodes)| {

@@ -21,8 +21,13 @@ pub struct Cluster {
 impl Cluster {
     /// Creates the directory and starts central on ephemeral loopback ports.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(|toml| toml)
+    }
+
+    /// Like [`Cluster::start`], with `edit` applied to `central.toml` first.
+    pub fn start_with(edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("kechuang-test-").tempdir()?;
-        let central = Central::start(&dir.path().join("central"))?;
+        let central = Central::start(&dir.path().join("central"), edit)?;
         Ok(Self { dir: Some(dir), central, nodes: BTreeMap::new(), files: 0 })
     }
 
@@ -34,14 +39,7 @@ impl Cluster {
     /// Issues a node directory with `kechuang-central issue` and starts the node.
     pub fn add_node(&mut self, id: &str, kind: &str, region: &str) -> anyhow::Result<&mut Node> {
         let home = self.path().join(id);
-        run_ok(
-            Command::new(binary("kechuang-central"))
-                .args(["issue", "--data-dir"])
-                .arg(&self.central.home)
-                .args(["--node-id", id, "--kind", kind, "--region", region, "--out"])
-                .arg(&home)
-                .args(["--central-url", &self.central.url()]),
-        )?;
+        self.central.issue(id, kind, region, &home)?;
         let mut node = Node { id: id.to_owned(), daemon: Daemon::new("kechuang-node", home.join("node.toml")) };
         node.start()?;
         self.nodes.insert(id.to_owned(), node);
@@ -98,7 +96,7 @@ pub struct Central {
 }
 
 impl Central {
-    fn start(home: &Path) -> anyhow::Result<Self> {
+    fn start(home: &Path, edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
         run_ok(Command::new(binary("kechuang-central")).args(["init", "--data-dir"]).arg(home).args([
             "--listen",
             "127.0.0.1:0",
@@ -106,6 +104,7 @@ impl Central {
             "127.0.0.1:0",
         ]))?;
         let config = home.join("central.toml");
+        std::fs::write(&config, edit(std::fs::read_to_string(&config)?))?;
         let mut daemon = Daemon::new("kechuang-central", config.clone());
         let ready = daemon.start()?;
         // Pin the ports it got, so a restart comes back where nodes look for it.
@@ -150,6 +149,26 @@ impl Central {
         json_array(&run_ok(&mut command)?.stdout)
     }
 
+    /// `kechuang-central revoke`: its output.
+    pub fn revoke(&self, node: &str) -> anyhow::Result<String> {
+        let mut command = Command::new(binary("kechuang-central"));
+        command.args(["revoke", "--data-dir"]).arg(&self.home).args(["--node-id", node]);
+        Ok(String::from_utf8_lossy(&run_ok(&mut command)?.stdout).into_owned())
+    }
+
+    /// `kechuang-central issue` of a node directory that is not started.
+    pub fn issue(&self, id: &str, kind: &str, region: &str, out: &Path) -> anyhow::Result<()> {
+        run_ok(
+            Command::new(binary("kechuang-central"))
+                .args(["issue", "--data-dir"])
+                .arg(&self.home)
+                .args(["--node-id", id, "--kind", kind, "--region", region, "--out"])
+                .arg(out)
+                .args(["--central-url", &self.url()]),
+        )
+        .map(drop)
+    }
+
     /// `kechuang-central nodes --json`.
     pub fn nodes(&self) -> anyhow::Result<Vec<Value>> {
         let mut command = Command::new(binary("kechuang-central"));
@@ -169,6 +188,11 @@ impl Node {
     /// The node's config file.
     pub fn config(&self) -> &Path {
         &self.daemon.config
+    }
+
+    /// The node's directory (node.toml, certificates, data).
+    pub fn dir(&self) -> &Path {
+        self.daemon.config.parent().expect("node directory")
     }
 
     /// Starts (or restarts) the node on its directory.
