@@ -1,0 +1,17 @@
+//! The import parser: any file content is either read into valid drafts or
+//! reported row by row, never a panic.
+#![no_main]
+
+use kechuang_node::import::{parse_csv, parse_json, parse_jsonl};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    for parse in [parse_csv, parse_json, parse_jsonl] {
+        if let Ok(drafts) = parse(text) {
+            for d in drafts {
+                d.body.validate().expect("an accepted row is valid");
+            }
+        }
+    }
+});
