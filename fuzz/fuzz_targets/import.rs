@@ -2,7 +2,7 @@
 //! reported row by row, never a panic.
 #![no_main]
 
-use kechuang_node::import::{parse_csv, parse_json, parse_jsonl};
+use kechuang_interchange::{parse_csv, parse_json, parse_jsonl};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

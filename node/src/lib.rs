@@ -10,7 +10,6 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod daemon;
-pub mod import;
 
 pub use config::Config;
 pub use daemon::run;

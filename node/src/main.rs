@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use kechuang_interchange as import;
 use kechuang_node::api::{PUBLISH_BATCH, bearer};
-use kechuang_node::{Config, import, run};
+use kechuang_node::{Config, run};
 use kechuang_proto::draft_to_wire;
 use kechuang_proto::pb::{self, operator_client::OperatorClient};
 use kechuang_types::present::{record_json, records_table, table};

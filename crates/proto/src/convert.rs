@@ -1,9 +1,9 @@
 //! Wire <-> domain conversion, validating on receipt.
 
 use kechuang_types::{
-    Bid, BidState, Body, Contact, Date, DateRange, Demand, Error, Expert, Hlc, Industry, Landing, Match, MatchState,
-    Meta, NodeId, Outcome, Part, Record, RecordId, Region, Response, Result, ServiceMode, SupplyKind, Tier, Timestamp,
-    TransferMode, Trl,
+    Bid, BidState, Body, Contact, Date, DateRange, Demand, Draft, Error, Expert, Hlc, Industry, Landing, Match,
+    MatchState, Meta, NodeId, Outcome, Part, Record, RecordId, Region, Response, Result, ServiceMode, SupplyKind, Tier,
+    Timestamp, TransferMode, Trl,
 };
 
 use crate::pb;
@@ -325,15 +325,6 @@ impl From<Record> for pb::Record {
             body: Some(body_to_wire(r.body)),
         }
     }
-}
-
-/// A record as an operator submits it: the operator's reference and a body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Draft {
-    /// The operator's own reference, which makes re-import idempotent.
-    pub external_id: Option<String>,
-    /// The content; only demands, outcomes and experts are published by operators.
-    pub body: Body,
 }
 
 /// Validates a draft received on the operator API.

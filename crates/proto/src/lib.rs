@@ -7,7 +7,7 @@
 
 mod convert;
 
-pub use convert::{Draft, draft_from_wire, draft_to_wire};
+pub use convert::{draft_from_wire, draft_to_wire};
 
 /// Generated protobuf messages and gRPC services of `kechuang.v1`.
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

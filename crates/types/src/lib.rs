@@ -22,7 +22,7 @@ pub use date::{Date, DateRange, Timestamp};
 pub use error::{Error, Result};
 pub use id::{NodeId, RecordId};
 pub use record::{
-    Bid, BidState, Body, Contact, Demand, Expert, Landing, Match, MatchState, Meta, Outcome, Part, Record, RecordKind,
-    Response, SupplyKind, Text,
+    Bid, BidState, Body, Contact, Demand, Draft, Expert, Landing, Match, MatchState, Meta, Outcome, Part, Record,
+    RecordKind, Response, SupplyKind, Text,
 };
 pub use record::{check_patents, check_text};

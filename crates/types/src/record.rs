@@ -169,6 +169,15 @@ impl Record {
     }
 }
 
+/// A record as an operator submits it: the operator's reference and a body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    /// The operator's own reference, which makes re-import idempotent.
+    pub external_id: Option<String>,
+    /// The content; only demands, outcomes and experts are published by operators.
+    pub body: Body,
+}
+
 /// Checks a free-text field: trimmed, not empty when `required`, at most `max` characters.
 pub fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<()> {
     if text != text.trim() {

@@ -1,5 +1,6 @@
-//! Reading operator files: JSON, JSON Lines and CSV in the field names of
-//! the programme's interchange format, into validated drafts.
+//! The interchange format: reading operator files (JSON, JSON Lines and
+//! CSV in the field names of the programme's format) into validated drafts.
+//! Used by the node's `publish` and by central's `eval`.
 //!
 //! Every row is checked in full before anything is sent; a bad row is
 //! reported by its line (CSV, JSON Lines) or position (JSON) and field.
@@ -8,10 +9,9 @@
 use std::fmt;
 use std::path::Path;
 
-use kechuang_proto::Draft;
 use kechuang_types::limits;
 use kechuang_types::{
-    Body, Contact, Date, DateRange, Demand, Error, Expert, Industry, Outcome, RecordKind, Region, ServiceMode,
+    Body, Contact, Date, DateRange, Demand, Draft, Error, Expert, Industry, Outcome, RecordKind, Region, ServiceMode,
     TransferMode, Trl,
 };
 use serde_json::{Map, Value};
