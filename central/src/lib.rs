@@ -9,6 +9,7 @@ mod admin;
 pub mod config;
 mod durability;
 mod error;
+pub mod eval;
 mod feed;
 mod identity;
 pub mod init;

@@ -92,6 +92,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure matching quality on a labelled file (nDCG@10, recall@5, MRR).
+    Eval {
+        /// A labelled file: demands, outcomes, experts and qrels.
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Stable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Write each demand's proposals, one JSON line per demand.
+        #[arg(long)]
+        rankings: Option<PathBuf>,
+    },
     /// List the nodes central knows.
     Nodes {
         /// Path to central.toml.
@@ -172,6 +184,26 @@ fn main() -> anyhow::Result<()> {
             })?;
             let records: Vec<Record> = records.into_iter().map(Record::try_from).collect::<Result<_, _>>()?;
             print_records(&records, json);
+            Ok(())
+        }
+        Command::Eval { dataset, json, rankings } => {
+            let started = std::time::Instant::now();
+            let (m, _) = kechuang_central::eval::run(&dataset, rankings.as_deref(), kechuang_types::Date::today())?;
+            if json {
+                let out = serde_json::json!({
+                    "ndcg_at_10": m.ndcg_at_10, "recall_at_5": m.recall_at_5, "mrr": m.mrr, "demands": m.demands,
+                });
+                println!("{out}");
+            } else {
+                let rows = vec![
+                    vec!["nDCG@10".to_owned(), format!("{:.3}", m.ndcg_at_10)],
+                    vec!["recall@5".to_owned(), format!("{:.3}", m.recall_at_5)],
+                    vec!["MRR".to_owned(), format!("{:.3}", m.mrr)],
+                    vec!["demands".to_owned(), m.demands.to_string()],
+                ];
+                print!("{}", kechuang_types::present::table(&["METRIC", "VALUE"], &rows));
+                eprintln!("({:.1} s)", started.elapsed().as_secs_f64());
+            }
             Ok(())
         }
         Command::Nodes { config, json } => {

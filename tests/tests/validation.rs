@@ -105,7 +105,7 @@ fn malformed() -> Vec<(&'static str, pb::Record)> {
         ("ip", outcome(|o| o.ip = "发明专利 CN12AB".into())),
         ("transfer_modes[0]", outcome(|o| o.transfer_modes = vec!["卖断".into()])),
         ("available[0]", expert(|e| e.available[0].to = "2026-12-31".into())),
-        ("service_modes[0]", expert(|e| e.service_modes = vec!["喝茶".into()])),
+        ("service_modes[0]", expert(|e| e.service_modes = vec!["很".repeat(31)])),
         ("fields", expert(|e| e.fields.clear())),
         ("capacity", expert(|e| e.capacity = Some(0))),
         ("name", expert(|e| e.name.clear())),

@@ -11,8 +11,8 @@ use std::path::Path;
 
 use kechuang_types::limits;
 use kechuang_types::{
-    Body, Contact, Date, DateRange, Demand, Draft, Error, Expert, Industry, Outcome, RecordKind, Region, ServiceMode,
-    TransferMode, Trl,
+    Body, Contact, Date, DateRange, Demand, Draft, Error, Expert, Industry, Outcome, RecordKind, Region, TransferMode,
+    Trl,
 };
 use serde_json::{Map, Value};
 
@@ -409,7 +409,7 @@ fn draft(kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Er
                 .list("service_modes")?
                 .iter()
                 .enumerate()
-                .map(|(i, m)| ServiceMode::parse(&format!("service_modes[{i}]"), m))
+                .map(|(i, m)| kechuang_types::service_mode(&format!("service_modes[{i}]"), m))
                 .collect::<Result<_, _>>()?,
             capacity: row
                 .integer("capacity")?

@@ -2,8 +2,8 @@
 
 use kechuang_types::{
     Bid, BidState, Body, Contact, Date, DateRange, Demand, Draft, Error, Expert, Hlc, Industry, Landing, Match,
-    MatchState, Meta, NodeId, Outcome, Part, Record, RecordId, Region, Response, Result, ServiceMode, SupplyKind, Tier,
-    Timestamp, TransferMode, Trl,
+    MatchState, Meta, NodeId, Outcome, Part, Record, RecordId, Region, Response, Result, SupplyKind, Tier, Timestamp,
+    TransferMode, Trl,
 };
 
 use crate::pb;
@@ -135,7 +135,7 @@ impl TryFrom<pb::Expert> for Expert {
             .collect::<Result<_>>()?;
         Ok(Expert {
             region: Region::parse("region", &e.region)?,
-            service_modes: list("service_modes", e.service_modes, ServiceMode::parse)?,
+            service_modes: list("service_modes", e.service_modes, kechuang_types::service_mode)?,
             contact: contact(e.contact)?,
             available,
             name: e.name,
@@ -162,7 +162,7 @@ impl From<Expert> for pb::Expert {
                 .iter()
                 .map(|r| pb::DateRange { from: r.from.to_string(), to: r.to.to_string() })
                 .collect(),
-            service_modes: e.service_modes.iter().map(|m| m.as_str().to_owned()).collect(),
+            service_modes: e.service_modes,
             capacity: e.capacity,
             contact: contact_to_wire(e.contact),
         }

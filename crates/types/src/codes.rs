@@ -283,21 +283,34 @@ vocabulary!(
     }
 );
 
-vocabulary!(
-    /// How an expert offers service.
-    ServiceMode, "service mode" {
-        /// 技术咨询.
-        Consulting = "技术咨询",
-        /// 现场指导.
-        OnSite = "现场指导",
-        /// 评估评审.
-        Review = "评估评审",
-        /// 联合攻关.
-        JointResearch = "联合攻关",
-        /// 培训.
-        Training = "培训",
+/// The service modes of the programme (技术咨询, 现场指导, 评估评审, 联合攻关, 培训).
+pub const SERVICE_MODES: [&str; 5] = ["技术咨询", "现场指导", "评估评审", "联合攻关", "培训"];
+
+/// Common spreadsheet variants of the service modes, and their canonical names.
+const SERVICE_MODE_ALIASES: &[(&str, &str)] = &[
+    ("咨询", "技术咨询"),
+    ("技术指导", "现场指导"),
+    ("项目评审", "评估评审"),
+    ("评审", "评估评审"),
+    ("评估", "评估评审"),
+    ("联合研发", "联合攻关"),
+    ("技术培训", "培训"),
+];
+
+/// Normalises how an expert offers service: the programme's modes and
+/// their common variants become canonical; other modes (中试放大, say) are
+/// kept as written, checked like keywords.
+pub fn service_mode(field: &str, text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::missing(field));
     }
-);
+    if text.chars().count() > crate::limits::KEYWORD || text.chars().any(char::is_control) {
+        return Err(Error::invalid(field, text, "a service mode is a short phrase such as 技术咨询"));
+    }
+    let canonical = SERVICE_MODE_ALIASES.iter().find(|(alias, _)| *alias == text).map_or(text, |(_, c)| c);
+    Ok(canonical.to_owned())
+}
 
 vocabulary!(
     /// How far a match reached: same city, same province, or across provinces.
@@ -354,7 +367,9 @@ mod tests {
     #[test]
     fn vocabularies_parse_their_chinese_names() {
         assert_eq!(TransferMode::parse("transfer_modes", "作价入股").unwrap(), TransferMode::Equity);
-        assert_eq!(ServiceMode::parse("service_modes", " 培训 ").unwrap(), ServiceMode::Training);
+        assert_eq!(service_mode("service_modes", " 技术培训 ").unwrap(), "培训");
+        assert_eq!(service_mode("service_modes", "中试放大").unwrap(), "中试放大");
+        assert!(service_mode("service_modes", "").is_err());
         assert!(TransferMode::parse("transfer_modes", "卖掉").is_err());
         assert_eq!(NodeKind::parse("kind", "city").unwrap(), NodeKind::City);
     }

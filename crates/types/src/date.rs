@@ -41,6 +41,18 @@ impl Date {
         Ok(Self { year, month: month as u8, day: day as u8 })
     }
 
+    /// Today's date (UTC) by the system clock.
+    pub fn today() -> Self {
+        Self::from_days_since_epoch(Timestamp::now().0.div_euclid(86_400_000))
+    }
+
+    /// The date `days` after 1970-01-01, clamped to the supported years.
+    pub fn from_days_since_epoch(days: i64) -> Self {
+        let (y, m, d) = civil_from_days(days);
+        let year = y.clamp(2000, 2100) as u16;
+        Self { year, month: m as u8, day: d as u8 }
+    }
+
     /// Days since 1970-01-01.
     pub fn days_since_epoch(self) -> i64 {
         days_from_civil(self.year as i64, self.month as i64, self.day as i64)
@@ -177,5 +189,6 @@ mod tests {
         assert_eq!(Timestamp(1_795_000_000_000).to_string(), "2026-11-18T11:06:40Z");
         let d = Date::parse("d", "2026-11-18").unwrap();
         assert_eq!(d.days_since_epoch() * 86_400_000 + 40_000_000, 1_795_000_000_000);
+        assert_eq!(Date::from_days_since_epoch(d.days_since_epoch()), d);
     }
 }

@@ -17,7 +17,7 @@ pub mod present;
 mod record;
 
 pub use clock::{Clock, Hlc};
-pub use codes::{Industry, NodeKind, Region, ServiceMode, Tier, TransferMode, Trl};
+pub use codes::{Industry, NodeKind, Region, SERVICE_MODES, Tier, TransferMode, Trl, service_mode};
 pub use date::{Date, DateRange, Timestamp};
 pub use error::{Error, Result};
 pub use id::{NodeId, RecordId};

@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits;
 use crate::{
-    Date, DateRange, Error, Hlc, Industry, NodeId, RecordId, Region, Result, ServiceMode, Tier, Timestamp,
-    TransferMode, Trl,
+    Date, DateRange, Error, Hlc, Industry, NodeId, RecordId, Region, Result, Tier, Timestamp, TransferMode, Trl,
 };
 
 /// What every record carries, whatever its kind.
@@ -406,7 +405,7 @@ pub struct Expert {
     /// When the expert is available.
     pub available: Vec<DateRange>,
     /// How the expert offers service.
-    pub service_modes: Vec<ServiceMode>,
+    pub service_modes: Vec<Text>,
     /// How many engagements the expert takes at once, if stated.
     pub capacity: Option<u32>,
     /// Private contact.
@@ -429,6 +428,14 @@ impl Expert {
                 self.available.len().to_string(),
                 format!("more than {} windows", limits::WINDOWS),
             ));
+        }
+        if self.service_modes.len() > limits::KEYWORDS {
+            return Err(Error::invalid("service_modes", self.service_modes.len().to_string(), "too many entries"));
+        }
+        for (i, m) in self.service_modes.iter().enumerate() {
+            if crate::service_mode("service_modes", m)? != *m {
+                return Err(Error::invalid(format!("service_modes[{i}]"), m, "not normalised"));
+            }
         }
         if self.capacity.is_some_and(|c| c == 0 || c > 1000) {
             return Err(Error::invalid("capacity", self.capacity.unwrap_or(0).to_string(), "must be 1-1000"));

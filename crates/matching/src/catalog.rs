@@ -1,0 +1,138 @@
+//! What matching needs to know of each record, beyond its text.
+
+use kechuang_types::{Body, Date, DateRange, Industry, NodeId, Record, RecordId, Region, SupplyKind, Trl};
+
+/// An outcome or expert, as matching sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupplyProfile {
+    /// The record.
+    pub id: RecordId,
+    /// Outcome or expert.
+    pub kind: SupplyKind,
+    /// The owner node.
+    pub owner: NodeId,
+    /// Where it is.
+    pub region: Region,
+    /// Title (outcome) or name (expert), for explanations.
+    pub title: String,
+    /// Keywords (outcome) or fields and keywords (expert).
+    pub keywords: Vec<String>,
+    /// Industry (outcomes only).
+    pub industry: Option<Industry>,
+    /// Readiness (outcomes only).
+    pub trl: Option<Trl>,
+    /// Asking price in 万元 (outcomes only).
+    pub price_wan: Option<f64>,
+    /// The institution: an outcome's holder, an expert's affiliation up to the first space.
+    pub institution: String,
+    /// When an expert is available.
+    pub available: Vec<DateRange>,
+}
+
+/// A demand, as matching sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemandProfile {
+    /// The record.
+    pub id: RecordId,
+    /// The owner node.
+    pub owner: NodeId,
+    /// Where the enterprise is.
+    pub region: Region,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Keywords.
+    pub keywords: Vec<String>,
+    /// Industry.
+    pub industry: Industry,
+    /// Least readiness wanted.
+    pub min_trl: Trl,
+    /// Budget in 万元.
+    pub budget_wan: Option<f64>,
+    /// Deadline.
+    pub deadline: Option<Date>,
+    /// An open challenge (揭榜挂帅).
+    pub is_challenge: bool,
+}
+
+impl SupplyProfile {
+    /// The profile of an outcome or expert record; `None` for other kinds and tombstones.
+    pub fn from_record(record: &Record) -> Option<Self> {
+        if record.meta.deleted {
+            return None;
+        }
+        let (id, owner) = (record.meta.id, record.meta.owner.clone());
+        match &record.body {
+            Body::Outcome(o) => Some(Self {
+                id,
+                kind: SupplyKind::Outcome,
+                owner,
+                region: o.region,
+                title: o.title.clone(),
+                keywords: o.keywords.clone(),
+                industry: Some(o.industry.clone()),
+                trl: Some(o.trl),
+                price_wan: o.price_wan,
+                institution: o.institution.clone(),
+                available: vec![],
+            }),
+            Body::Expert(e) => Some(Self {
+                id,
+                kind: SupplyKind::Expert,
+                owner,
+                region: e.region,
+                title: e.name.clone(),
+                keywords: e.fields.iter().chain(&e.keywords).cloned().collect(),
+                industry: None,
+                trl: None,
+                price_wan: None,
+                institution: e.affiliation.split_whitespace().next().unwrap_or_default().to_owned(),
+                available: e.available.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The text to index, with the weight of each part.
+    pub fn index_text(record: &Record) -> Vec<(String, u32)> {
+        match &record.body {
+            Body::Outcome(o) => vec![(o.title.clone(), 2), (o.summary.clone(), 1), (o.keywords.join(" "), 2)],
+            Body::Expert(e) => vec![
+                (e.fields.join(" "), 2),
+                (e.keywords.join(" "), 2),
+                (e.affiliation.clone(), 1),
+                (e.title.clone(), 1),
+            ],
+            _ => vec![],
+        }
+    }
+}
+
+impl DemandProfile {
+    /// The profile of a demand record; `None` for other kinds and tombstones.
+    pub fn from_record(record: &Record) -> Option<Self> {
+        let Body::Demand(d) = &record.body else { return None };
+        if record.meta.deleted {
+            return None;
+        }
+        Some(Self {
+            id: record.meta.id,
+            owner: record.meta.owner.clone(),
+            region: d.region,
+            title: d.title.clone(),
+            description: d.description.clone(),
+            keywords: d.keywords.clone(),
+            industry: d.industry.clone(),
+            min_trl: d.min_trl,
+            budget_wan: d.budget_wan,
+            deadline: d.deadline,
+            is_challenge: d.is_challenge,
+        })
+    }
+
+    /// The text to search with (and to index, for matching supply to demands).
+    pub fn query_text(&self) -> Vec<(String, u32)> {
+        vec![(self.title.clone(), 2), (self.description.clone(), 1), (self.keywords.join(" "), 2)]
+    }
+}

@@ -1,0 +1,102 @@
+//! Tiers and escalation: which candidates are proposed, and when.
+//!
+//! A candidate is *strong* when its score is close to the best one's (at
+//! least [`STRONG`] of it) and its text really matches (strength at least
+//! [`FLOOR`]). Stage 0 proposes the strong candidates of the nearest tier
+//! that has any, city before province before nation; each later stage, on
+//! escalation, adds the strong candidates of the next tier; the last stage
+//! adds the remaining candidates above the floor, best first. A strong
+//! candidate across the country is therefore never hidden behind weak local
+//! ones: weak local ones are not proposed before it.
+
+use kechuang_types::Tier;
+
+use crate::Candidate;
+
+/// Share of the best score a candidate needs to count as strong.
+pub const STRONG: f64 = 0.9;
+/// Least text strength any proposal needs.
+pub const FLOOR: f64 = 0.02;
+
+/// The stage at which a proposal is made: 0 at once, then one per escalation.
+pub type Stage = u8;
+
+/// A candidate and the stage it is proposed at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    /// The candidate.
+    pub candidate: Candidate,
+    /// When it is proposed.
+    pub stage: Stage,
+}
+
+fn rank(tier: Tier) -> u8 {
+    match tier {
+        Tier::City => 0,
+        Tier::Province => 1,
+        Tier::National => 2,
+    }
+}
+
+/// The proposals for one demand, in the order they are made, at most `limit`.
+pub fn plan(candidates: &[Candidate], limit: usize) -> Vec<Proposal> {
+    let usable: Vec<&Candidate> = candidates.iter().filter(|c| c.strength >= FLOOR).collect();
+    let best = usable.iter().map(|c| c.score).fold(0.0_f64, f64::max);
+    let (mut strong, mut rest): (Vec<&Candidate>, Vec<&Candidate>) =
+        usable.into_iter().partition(|c| c.score >= STRONG * best);
+    let Some(nearest) = strong.iter().map(|c| rank(c.tier)).min() else {
+        return vec![];
+    };
+    strong.sort_by(|a, b| rank(a.tier).cmp(&rank(b.tier)).then(b.score.total_cmp(&a.score)));
+    rest.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let last = rank(Tier::National) - nearest + 1;
+    strong
+        .into_iter()
+        .map(|c| Proposal { stage: rank(c.tier) - nearest, candidate: c.clone() })
+        .chain(rest.into_iter().map(|c| Proposal { stage: last, candidate: c.clone() }))
+        .take(limit)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use kechuang_types::{RecordId, SupplyKind};
+
+    use super::*;
+
+    fn candidate(score: f64, strength: f64, tier: Tier) -> Candidate {
+        Candidate {
+            supply: RecordId::new(),
+            kind: SupplyKind::Outcome,
+            score,
+            strength,
+            tier,
+            explanation: String::new(),
+        }
+    }
+
+    #[test]
+    fn strong_local_supply_comes_first() {
+        let national = candidate(1.0, 0.3, Tier::National);
+        let local = candidate(0.95, 0.3, Tier::City);
+        let p = plan(&[national.clone(), local.clone()], 10);
+        assert_eq!(p[0].candidate, local);
+        assert_eq!((p[0].stage, p[1].stage), (0, 2), "the national one waits for two escalations");
+    }
+
+    #[test]
+    fn weak_local_supply_does_not_hide_strong_national_supply() {
+        let national = candidate(1.0, 0.3, Tier::National);
+        let weak_local = candidate(0.5, 0.3, Tier::City);
+        let p = plan(&[weak_local.clone(), national.clone()], 10);
+        assert_eq!(p[0].candidate, national, "proposed first, at once");
+        assert_eq!(p[0].stage, 0);
+        assert_eq!(p[1].candidate, weak_local);
+        assert_eq!(p[1].stage, 1, "weak ones only after the strong tier was tried");
+    }
+
+    #[test]
+    fn nothing_below_the_floor_is_proposed() {
+        assert!(plan(&[candidate(1.0, 0.001, Tier::City)], 10).is_empty());
+    }
+}
