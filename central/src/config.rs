@@ -37,6 +37,19 @@ pub struct ConfigFile {
     /// Requests one node may make in a burst above the sustained rate.
     #[serde(default = "default_burst")]
     pub burst_per_node: u32,
+    /// The full-text index (derived state, rebuilt when missing or stale).
+    #[serde(default = "default_index_dir")]
+    pub index_dir: PathBuf,
+    /// Seconds without an accepted proposal before a demand escalates to the next tier.
+    #[serde(default = "default_escalation")]
+    pub escalation_secs: f64,
+}
+
+fn default_index_dir() -> PathBuf {
+    "index".into()
+}
+fn default_escalation() -> f64 {
+    7.0 * 24.0 * 3600.0
 }
 
 fn default_listen() -> String {
@@ -79,6 +92,8 @@ impl Default for ConfigFile {
             key: default_key(),
             rate_per_node: default_rate(),
             burst_per_node: default_burst(),
+            index_dir: default_index_dir(),
+            escalation_secs: default_escalation(),
         }
     }
 }
@@ -104,6 +119,10 @@ pub struct Config {
     pub rate_per_node: u32,
     /// Burst of requests per node.
     pub burst_per_node: u32,
+    /// The full-text index's directory.
+    pub index_dir: PathBuf,
+    /// How long a demand waits for an accepted proposal before escalating.
+    pub escalation: std::time::Duration,
     /// The directory holding `central.toml` (and the ready file).
     pub home: PathBuf,
 }
@@ -119,8 +138,22 @@ impl Config {
 
     /// Validates a parsed file; relative paths are taken from `home`.
     pub fn from_file(file: ConfigFile, home: &Path) -> anyhow::Result<Self> {
-        let ConfigFile { listen, admin_listen, data_dir, ca_cert, ca_key, cert, key, rate_per_node, burst_per_node } =
-            file;
+        let ConfigFile {
+            listen,
+            admin_listen,
+            data_dir,
+            ca_cert,
+            ca_key,
+            cert,
+            key,
+            rate_per_node,
+            burst_per_node,
+            index_dir,
+            escalation_secs,
+        } = file;
+        if !(escalation_secs.is_finite() && escalation_secs > 0.0) {
+            bail!("escalation_secs: must be a positive number of seconds, got {escalation_secs}");
+        }
         let listen: SocketAddr = listen.parse().with_context(|| format!("listen: not an address: {listen:?}"))?;
         let admin_listen: SocketAddr =
             admin_listen.parse().with_context(|| format!("admin_listen: not an address: {admin_listen:?}"))?;
@@ -141,6 +174,8 @@ impl Config {
             key: home.join(key),
             rate_per_node,
             burst_per_node,
+            index_dir: home.join(index_dir),
+            escalation: std::time::Duration::from_secs_f64(escalation_secs),
             home,
         })
     }

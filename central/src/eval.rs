@@ -61,7 +61,16 @@ pub fn run(dataset: &Path, rankings: Option<&Path>, today: Date) -> anyhow::Resu
     let mut out = Vec::with_capacity(demands.len());
     for (file_id, id) in &demands {
         let demand: &DemandProfile = engine.demand(id).context("demand profile")?;
-        let proposals = plan(&engine.rank(demand, today)?, MAX_PROPOSALS)
+        let ranked = engine.rank(demand, today)?;
+        if std::env::var_os("KECHUANG_EVAL_STRENGTH").is_some() {
+            let rel = grades.get(file_id);
+            for c in ranked.iter().take(15) {
+                let f = by_file_id.get(&c.supply).cloned().unwrap_or_default();
+                let g = rel.and_then(|r| r.get(&f)).copied().unwrap_or(0);
+                eprintln!("STRENGTH {g} {:?} {:.4} {:.3}", c.kind, c.strength, c.score);
+            }
+        }
+        let proposals = plan(&ranked, MAX_PROPOSALS)
             .into_iter()
             .map(|p| {
                 let c = p.candidate;

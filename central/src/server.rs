@@ -20,6 +20,7 @@ use crate::durability::Durability;
 use crate::feed::Connections;
 use crate::identity::Trust;
 use crate::limit::RateLimit;
+use crate::matcher::Matcher;
 use crate::sync_service::SyncService;
 
 /// What every request handler shares.
@@ -35,6 +36,8 @@ pub struct State {
     pub trust: Trust,
     /// Per-node request rate limit.
     pub limit: RateLimit,
+    /// Matching and routing.
+    pub matcher: Arc<Matcher>,
     /// Cancelled when central shuts down.
     pub shutdown: CancellationToken,
     /// Background tasks (feeds), drained on shutdown.
@@ -73,7 +76,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         &kechuang_pki::read(&config.cert)?,
         &kechuang_pki::read(&config.key)?,
     );
+    let (matcher, matching) = Matcher::open(&config.index_dir, config.escalation)?;
     let state = Arc::new(State {
+        matcher: Arc::new(matcher),
         trust: Trust::load(&store)?,
         limit: RateLimit::new(config.rate_per_node, config.burst_per_node),
         durability: Durability::new(store.clone()),
@@ -82,6 +87,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         shutdown: shutdown.clone(),
         tasks: TaskTracker::new(),
     });
+    state.tasks.spawn(crate::matcher::run(state.clone(), matching, shutdown.clone()));
     let sync_addr = listeners.sync.local_addr()?;
     let admin_addr = listeners.admin.local_addr()?;
 

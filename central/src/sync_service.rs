@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use kechuang_proto::pb::{self, sync_server::Sync};
 use kechuang_sync::{Digest, Peer, authorize, held_by};
-use kechuang_types::{Record, RecordId, limits};
+use kechuang_types::{Bid, Body, Date, Record, RecordId, limits};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -26,6 +26,46 @@ impl SyncService {
     /// A service over central's shared state.
     pub fn new(state: Arc<State>) -> Self {
         Self { state }
+    }
+
+    /// A new bid must answer an open challenge of the owner it names, before
+    /// its deadline, and offer the bidder's own outcomes or experts.
+    fn check_bid(&self, peer: &Peer, record: &Record, bid: &Bid) -> Result<(), kechuang_types::Error> {
+        use kechuang_types::Error;
+        let store = &self.state.store;
+        let storage = |e: kechuang_store::Error| Error::invalid("demand", "", format!("cannot be checked: {e}"));
+        if store.get(&record.meta.id).map_err(storage)?.is_some() || record.meta.owner != peer.id {
+            return Ok(()); // an update, or not the bidder's: ownership rules apply
+        }
+        let demand = store.get(&bid.demand).map_err(storage)?;
+        let Some(Record { body: Body::Demand(d), meta }) = demand else {
+            return Err(Error::invalid("demand", bid.demand.to_string(), "no such demand"));
+        };
+        if !d.is_challenge {
+            return Err(Error::invalid("demand", bid.demand.to_string(), "not an open challenge (揭榜挂帅)"));
+        }
+        if d.deadline.is_some_and(|deadline| deadline < Date::today()) {
+            return Err(Error::invalid("demand", bid.demand.to_string(), "the challenge's deadline has passed"));
+        }
+        if meta.owner != bid.demand_owner {
+            return Err(Error::invalid("demand_owner", bid.demand_owner.as_str(), "not the demand's owner"));
+        }
+        if bid.outcomes.is_empty() && bid.experts.is_empty() {
+            return Err(Error::missing("outcomes"));
+        }
+        for (field, ids) in [("outcomes", &bid.outcomes), ("experts", &bid.experts)] {
+            for (i, id) in ids.iter().enumerate() {
+                let owned = store.get(id).map_err(storage)?.is_some_and(|r| r.meta.owner == peer.id);
+                if !owned {
+                    return Err(Error::invalid(
+                        format!("{field}[{i}]"),
+                        id.to_string(),
+                        "not one of the bidder's records",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The calling node, admitted by certificate, revocation list and rate limit.
@@ -78,6 +118,9 @@ impl Sync for SyncService {
                 change.record.ok_or_else(|| Status::invalid_argument(format!("changes[{i}].record: missing")))?;
             let label = record_label(i, &wire);
             let record = Record::try_from(wire).map_err(|e| error::invalid(&label, e))?;
+            if let Body::Bid(bid) = &record.body {
+                self.check_bid(&peer, &record, bid).map_err(|e| error::invalid(&label, e))?;
+            }
             batch.push((change.seq, record));
             labels.push(label);
         }
@@ -103,9 +146,14 @@ impl Sync for SyncService {
             }
             Err(e) => return Err(error::storage(e)),
         };
+        let acked_seq = outcome.acked_seq;
+        // Matching must see every applied change even if this call is dropped.
+        let changed_count = outcome.changed.len();
+        let matcher = self.state.matcher.clone();
+        tokio::spawn(async move { matcher.submit(outcome.changed).await });
         self.state.durability.wait().await.map_err(error::storage)?;
-        debug!(node = %peer.id, acked = outcome.acked_seq, changed = outcome.changed.len(), "push applied");
-        Ok(Response::new(pb::PushResponse { acked_seq: outcome.acked_seq }))
+        debug!(node = %peer.id, acked = outcome.acked_seq, changed = changed_count, "push applied");
+        Ok(Response::new(pb::PushResponse { acked_seq }))
     }
 
     type FeedStream = FeedStream;

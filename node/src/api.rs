@@ -17,6 +17,7 @@ use tracing::{error, info};
 
 use crate::client::sync_client;
 use crate::daemon::Node;
+use crate::lifecycle::{self, Action, Refused};
 
 /// Most drafts in one publish request.
 pub const PUBLISH_BATCH: usize = 1_000;
@@ -126,6 +127,29 @@ impl Operator for Api {
         Ok(Response::new(pb::ListResponse { records: records.into_iter().map(Into::into).collect() }))
     }
 
+    async fn respond(&self, request: Request<pb::RespondRequest>) -> Result<Response<pb::RespondResponse>, Status> {
+        let r = request.into_inner();
+        let action = Action::parse(&r.action).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let record = self.act(move |node| lifecycle::respond(node, &r.match_id, action)).await?;
+        info!(r#match = %record.meta.id, action = %r.action, "match answered");
+        Ok(Response::new(pb::RespondResponse { r#match: Some(record.into()) }))
+    }
+
+    async fn bid(&self, request: Request<pb::BidRequest>) -> Result<Response<pb::BidResponse>, Status> {
+        let r = request.into_inner();
+        let record =
+            self.act(move |node| lifecycle::bid(node, &r.demand_id, r.proposal, &r.outcomes, &r.experts)).await?;
+        info!(bid = %record.meta.id, "bid submitted");
+        Ok(Response::new(pb::BidResponse { bid: Some(record.into()) }))
+    }
+
+    async fn award(&self, request: Request<pb::AwardRequest>) -> Result<Response<pb::AwardResponse>, Status> {
+        let r = request.into_inner();
+        let (record, not_chosen) = self.act(move |node| lifecycle::award(node, &r.bid_id)).await?;
+        info!(bid = %record.meta.id, not_chosen, "bid awarded");
+        Ok(Response::new(pb::AwardResponse { awarded: Some(record.into()), not_chosen }))
+    }
+
     async fn status(&self, _request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         let node = &self.node;
         let store = node.store.clone();
@@ -165,6 +189,23 @@ impl Operator for Api {
 }
 
 impl Api {
+    /// Runs a lifecycle action in a blocking thread, waking the push loop.
+    async fn act<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Node) -> Result<T, Refused> + Send + 'static,
+    ) -> Result<T, Status> {
+        let node = self.node.clone();
+        let result = tokio::task::spawn_blocking(move || f(&node)).await.map_err(storage)?;
+        let value = result.map_err(|e| match e {
+            Refused::NotFound(m) => Status::not_found(m),
+            Refused::Precondition(m) => Status::failed_precondition(m),
+            Refused::Invalid(m) => Status::invalid_argument(m),
+            Refused::Storage(e) => storage(e),
+        })?;
+        self.node.outbox_grew.notify_one();
+        Ok(value)
+    }
+
     /// Asks central what this node should hold, if a session is up.
     async fn expected_digest(&self) -> Option<String> {
         let channel = self.node.central.borrow().clone()?;

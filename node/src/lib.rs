@@ -10,6 +10,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod lifecycle;
 
 pub use config::Config;
 pub use daemon::run;

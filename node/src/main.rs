@@ -56,6 +56,50 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Answer a match for this node's side: accept, decline, contracted or landed.
+    Respond {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The match's id (from `list matches`).
+        match_id: String,
+        /// accept, decline, contracted or landed.
+        action: String,
+        /// Stable JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bid on an open challenge (揭榜挂帅) with this node's outcomes or experts.
+    Bid {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The challenge demand's id.
+        demand_id: String,
+        /// What you propose.
+        #[arg(long)]
+        proposal: String,
+        /// An outcome offered: its id or your own reference (repeatable).
+        #[arg(long = "outcome")]
+        outcomes: Vec<String>,
+        /// An expert offered: id or reference (repeatable).
+        #[arg(long = "expert")]
+        experts: Vec<String>,
+        /// Stable JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Award a bid on one of this node's challenges; the other bids are not chosen.
+    Award {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The bid's id (from `list bids`).
+        bid_id: String,
+        /// Stable JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show sync state, counts and digest.
     Status {
         /// Path to node.toml.
@@ -67,8 +111,17 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run_cli(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run { config } => {
             init_logging();
@@ -95,6 +148,52 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::Value::Array(records.iter().map(record_json).collect()));
             } else {
                 print!("{}", records_table(&records));
+            }
+            Ok(())
+        }
+        Command::Respond { config, match_id, action, json } => {
+            let record = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                let request = pb::RespondRequest { match_id, action };
+                let response = api.respond(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+                anyhow::Ok(response.into_inner().r#match.context("no match in the answer")?)
+            })?;
+            let record = Record::try_from(record)?;
+            if json {
+                println!("{}", record_json(&record));
+            } else {
+                print!("{}", records_table(std::slice::from_ref(&record)));
+            }
+            Ok(())
+        }
+        Command::Bid { config, demand_id, proposal, outcomes, experts, json } => {
+            let record = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                let request = pb::BidRequest { demand_id, proposal, outcomes, experts };
+                let response = api.bid(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+                anyhow::Ok(response.into_inner().bid.context("no bid in the answer")?)
+            })?;
+            let record = Record::try_from(record)?;
+            if json {
+                println!("{}", record_json(&record));
+            } else {
+                println!("bid {} submitted", record.meta.id);
+            }
+            Ok(())
+        }
+        Command::Award { config, bid_id, json } => {
+            let (record, not_chosen) = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                let response =
+                    api.award(pb::AwardRequest { bid_id }).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+                let r = response.into_inner();
+                anyhow::Ok((r.awarded.context("no bid in the answer")?, r.not_chosen))
+            })?;
+            let record = Record::try_from(record)?;
+            if json {
+                println!("{}", serde_json::json!({"awarded": record_json(&record), "not_chosen": not_chosen}));
+            } else {
+                println!("bid {} awarded; {not_chosen} other bid(s) not chosen", record.meta.id);
             }
             Ok(())
         }

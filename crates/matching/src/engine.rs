@@ -261,6 +261,10 @@ impl Engine {
         best_outcomes.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
         let mut link: HashMap<RecordId, f64> = HashMap::new();
         for (id, score) in best_outcomes.iter().take(3) {
+            // Only an outcome that really matches vouches for its institution's experts.
+            if strength.get(*id).copied().unwrap_or(0.0) < crate::plan::FLOOR {
+                continue;
+            }
             let Some(outcome) = self.supplies.get(id) else { continue };
             let topic = self.analyzer.weighted(&[(outcome.title.as_str(), 1), (&outcome.keywords.join(" "), 2)]);
             let (hits, _) = self.experts.search(&topic, p.fetch)?;
@@ -352,7 +356,15 @@ impl Engine {
                 matched.push(w);
             }
         }
+        // Longest first, and no word that is part of one already shown (锂电 in 锂电池).
         matched.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+        let mut shown: Vec<String> = Vec::new();
+        for w in matched {
+            if !shown.iter().any(|s| s.contains(w.as_str())) {
+                shown.push(w);
+            }
+        }
+        let mut matched = shown;
         matched.truncate(5);
         if !matched.is_empty() {
             reasons.push(format!("匹配词：{}", matched.join("、")));

@@ -112,10 +112,12 @@ impl KindIndex {
         for (term, weight) in query {
             let term = Term::from_field_text(self.text, term);
             let df = searcher.doc_freq(&term)? as f32;
+            // Terms no document has still count toward a perfect match, so
+            // strength means the same in a small index as in a large one.
+            ideal += *weight as f32 * (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * (K1 + 1.0);
             if df == 0.0 {
                 continue;
             }
-            ideal += *weight as f32 * (1.0 + (n - df + 0.5) / (df + 0.5)).ln() * (K1 + 1.0);
             let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), *weight as f32))));
         }

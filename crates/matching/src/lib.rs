@@ -17,7 +17,7 @@ mod plan;
 mod text;
 
 pub use catalog::{DemandProfile, SupplyProfile};
-pub use engine::{Candidate, Engine, Params};
+pub use engine::{Candidate, Engine, Params, tier};
 pub use error::{Error, Result};
 pub use plan::{Proposal, Stage, plan};
 pub use text::Analyzer;

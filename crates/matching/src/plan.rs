@@ -2,7 +2,7 @@
 //!
 //! A candidate is *strong* when its score is close to the best one's (at
 //! least [`STRONG`] of it) and its text really matches (strength at least
-//! [`FLOOR`]). Stage 0 proposes the strong candidates of the nearest tier
+//! [`FLOOR`], [`EXPERT_FLOOR`] for experts). Stage 0 proposes the strong candidates of the nearest tier
 //! that has any, city before province before nation; each later stage, on
 //! escalation, adds the strong candidates of the next tier; the last stage
 //! adds the remaining candidates above the floor, best first. A strong
@@ -15,8 +15,18 @@ use crate::Candidate;
 
 /// Share of the best score a candidate needs to count as strong.
 pub const STRONG: f64 = 0.9;
-/// Least text strength any proposal needs.
-pub const FLOOR: f64 = 0.02;
+/// Least text strength an outcome proposal needs (share of a perfect text match).
+pub const FLOOR: f64 = 0.012;
+/// Least text strength an expert proposal needs: expert profiles are short,
+/// so they cover less of a demand's text.
+pub const EXPERT_FLOOR: f64 = 0.006;
+
+fn floor(c: &Candidate) -> f64 {
+    match c.kind {
+        kechuang_types::SupplyKind::Outcome => FLOOR,
+        kechuang_types::SupplyKind::Expert => EXPERT_FLOOR,
+    }
+}
 
 /// The stage at which a proposal is made: 0 at once, then one per escalation.
 pub type Stage = u8;
@@ -40,7 +50,7 @@ fn rank(tier: Tier) -> u8 {
 
 /// The proposals for one demand, in the order they are made, at most `limit`.
 pub fn plan(candidates: &[Candidate], limit: usize) -> Vec<Proposal> {
-    let usable: Vec<&Candidate> = candidates.iter().filter(|c| c.strength >= FLOOR).collect();
+    let usable: Vec<&Candidate> = candidates.iter().filter(|c| c.strength >= floor(c)).collect();
     let best = usable.iter().map(|c| c.score).fold(0.0_f64, f64::max);
     let (mut strong, mut rest): (Vec<&Candidate>, Vec<&Candidate>) =
         usable.into_iter().partition(|c| c.score >= STRONG * best);

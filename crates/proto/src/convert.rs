@@ -185,6 +185,8 @@ impl TryFrom<pb::Match> for Match {
             score: m.score,
             tier: Tier::parse("tier", &m.tier)?,
             explanation: m.explanation,
+            demand_title: m.demand_title,
+            supply_title: m.supply_title,
             core: Part::new(Hlc::from_u64(m.core_version), word::<MatchState>("core_state", &m.core_state)?),
             demand_side: Part::new(
                 Hlc::from_u64(m.demand_side_version),
@@ -215,6 +217,8 @@ impl From<Match> for pb::Match {
             score: m.score,
             tier: m.tier.as_str().to_owned(),
             explanation: m.explanation,
+            demand_title: m.demand_title,
+            supply_title: m.supply_title,
             core_version: m.core.version.as_u64(),
             core_state: word_to_wire(m.core.value),
             demand_side_version: m.demand_side.version.as_u64(),

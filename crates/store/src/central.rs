@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use kechuang_sync::merge;
-use kechuang_types::{NodeId, NodeKind, Record, Region};
+use kechuang_types::{NodeId, NodeKind, Record, RecordId, Region};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -58,6 +58,8 @@ pub struct CentralStore {
     log: sled::Tree,
     nodes: sled::Tree,
     revoked: sled::Tree,
+    routing: sled::Tree,
+    pairs: sled::Tree,
     /// The last assigned log position; the lock makes writers take turns.
     head: Mutex<u64>,
 }
@@ -71,6 +73,12 @@ fn abort<T>(e: Error) -> Tx<T> {
 /// Decides whether a change may be applied over the held record; `Err`
 /// says which field the writer may not change.
 pub type WriteCheck<'a> = dyn Fn(Option<&Record>, &Record) -> std::result::Result<(), String> + 'a;
+
+fn pair_key(demand: &RecordId, supply: &RecordId) -> Vec<u8> {
+    let mut key = demand.as_bytes().to_vec();
+    key.extend_from_slice(supply.as_bytes());
+    key
+}
 
 /// A change's index in its batch and the check it must pass.
 type Check<'a> = (usize, &'a WriteCheck<'a>);
@@ -114,6 +122,8 @@ impl CentralStore {
             records: db.open_tree("records")?,
             nodes: db.open_tree("nodes")?,
             revoked: db.open_tree("revoked")?,
+            routing: db.open_tree("routing")?,
+            pairs: db.open_tree("pairs")?,
             head: Mutex::new(head),
             log,
             db,
@@ -204,6 +214,67 @@ impl CentralStore {
         Ok(changed)
     }
 
+    /// Stores what matching decided, in one transaction: new or changed
+    /// matches (merged and logged), each demand's routing state (opaque to
+    /// the store), and the match id of each new (demand, supply) pair.
+    pub fn apply_matching(
+        &self,
+        matches: &[Record],
+        routing: &[(RecordId, Vec<u8>)],
+        pairs: &[(RecordId, RecordId, RecordId)],
+    ) -> Result<Vec<Record>> {
+        let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let trees = (&self.records, &self.log, &self.routing, &self.pairs);
+        let (changed, position) = trees.transaction(|(records, log, routing_tree, pairs_tree)| {
+            let mut position = *head;
+            let mut changed = Vec::new();
+            for record in matches {
+                changed.extend(merge_and_log(records, log, &mut position, record, None)?);
+            }
+            for (demand, state) in routing {
+                routing_tree.insert(demand.as_bytes().as_slice(), state.as_slice())?;
+            }
+            for (demand, supply, id) in pairs {
+                pairs_tree.insert(pair_key(demand, supply), id.as_bytes().as_slice())?;
+            }
+            Ok((changed, position))
+        })?;
+        *head = position;
+        Ok(changed)
+    }
+
+    /// A demand's routing state, as last stored.
+    pub fn routing(&self, demand: &RecordId) -> Result<Option<Vec<u8>>> {
+        Ok(self.routing.get(demand.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Every demand's routing state.
+    pub fn routing_all(&self) -> Result<Vec<(RecordId, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for entry in self.routing.iter() {
+            let (k, v) = entry?;
+            let id: [u8; 16] = k
+                .as_ref()
+                .try_into()
+                .map_err(|_| Error::Corrupt { what: "routing key", reason: "not 16 bytes".into() })?;
+            out.push((RecordId::from_bytes(id), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The matches proposed for `demand`: (supply, match id).
+    pub fn pairs_of(&self, demand: &RecordId) -> Result<Vec<(RecordId, RecordId)>> {
+        let mut out = Vec::new();
+        for entry in self.pairs.scan_prefix(demand.as_bytes()) {
+            let (k, v) = entry?;
+            let bad = || Error::Corrupt { what: "pair", reason: "not 16-byte ids".into() };
+            let supply: [u8; 16] = k.get(16..32).and_then(|s| s.try_into().ok()).ok_or_else(bad)?;
+            let id: [u8; 16] = v.as_ref().try_into().map_err(|_| bad())?;
+            out.push((RecordId::from_bytes(supply), RecordId::from_bytes(id)));
+        }
+        Ok(out)
+    }
+
     /// The last log position written.
     pub fn head(&self) -> u64 {
         *self.head.lock().unwrap_or_else(|p| p.into_inner())
@@ -229,7 +300,7 @@ impl CentralStore {
     }
 
     /// One record by id.
-    pub fn get(&self, id: &kechuang_types::RecordId) -> Result<Option<Record>> {
+    pub fn get(&self, id: &RecordId) -> Result<Option<Record>> {
         self.records.get(id.as_bytes())?.map(|v| decode::<Stored>("record", &v).map(|s| s.record)).transpose()
     }
 
@@ -250,7 +321,7 @@ impl CentralStore {
 
 #[cfg(test)]
 mod tests {
-    use kechuang_types::{Body, Clock, Demand, Hlc, Industry, Meta, RecordId, Timestamp, Trl};
+    use kechuang_types::{Body, Clock, Demand, Hlc, Industry, Meta, Timestamp, Trl};
 
     use super::*;
 

@@ -153,6 +153,32 @@ impl NodeStore {
         Ok(report)
     }
 
+    /// Stores changes this node made to records (answers to matches, bids,
+    /// decisions), already versioned by `clock`, and queues them for central;
+    /// durable on return.
+    pub fn write_local(&self, changed: &[Record], clock: &Clock) -> Result<()> {
+        let trees = (&self.records, &self.outbox, &self.meta);
+        trees.transaction(|(records, outbox, meta)| {
+            let mut next_seq = tx_u64(meta, NEXT_SEQ, "next_seq")?.max(1);
+            for record in changed {
+                let id = record.meta.id.as_bytes().as_slice();
+                records.insert(id, encode(record))?;
+                outbox.insert(&u64_key(next_seq), id)?;
+                next_seq += 1;
+            }
+            meta.insert(NEXT_SEQ, &u64_key(next_seq))?;
+            meta.insert(CLOCK, &u64_key(clock.last().as_u64()))?;
+            Ok(())
+        })?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// One record by id.
+    pub fn get(&self, id: &RecordId) -> Result<Option<Record>> {
+        self.records.get(id.as_bytes())?.map(|v| decode("record", &v)).transpose()
+    }
+
     /// Up to `limit` unacknowledged changes after `after`, in sequence
     /// order, each with the record's current state.
     pub fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Record)>> {

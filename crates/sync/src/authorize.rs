@@ -4,7 +4,7 @@
 //! supply's owner, its landing by the node responsible for landing, and
 //! everything else of it by central; a bid's decision by the demand's owner.
 
-use kechuang_types::{Body, NodeId, Record};
+use kechuang_types::{Body, Hlc, NodeId, Part, Record};
 
 /// A refused write: which field the writer may not change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,15 @@ pub struct Denied {
 
 fn deny(field: &'static str) -> Result<(), Denied> {
     Err(Denied { field })
+}
+
+/// A part may move forward only by its writer; the same version must carry
+/// the same value.
+fn part<T: PartialEq>(new: Part<T>, old: Part<T>, is_writer: bool, field: &'static str) -> Result<(), Denied> {
+    if (new.version > old.version && !is_writer) || (new.version == old.version && new.value != old.value) {
+        return deny(field);
+    }
+    Ok(())
 }
 
 /// Checks that `writer` may turn `held` (if any) into `incoming`.
@@ -36,60 +45,38 @@ pub fn authorize(writer: &NodeId, held: Option<&Record>, incoming: &Record) -> R
         }
         (Body::Match(_), None) => deny("match"),
         (Body::Match(new), Some(Body::Match(old))) => {
-            let core_same = new.core == old.core
-                && new.demand == old.demand
-                && new.supply == old.supply
-                && new.demand_owner == old.demand_owner
-                && new.supply_owner == old.supply_owner
-                && new.landing_node == old.landing_node
-                && new.score.to_bits() == old.score.to_bits()
-                && new.tier == old.tier
-                && new.explanation == old.explanation;
-            if !core_same {
+            // A part may only be advanced by its writer; an older copy of a
+            // part is harmless (the merge keeps the newer one).
+            if new.core.version > old.core.version || (new.core.version == old.core.version && !new.same_core(old)) {
                 return deny("match");
             }
-            if new.demand_side != old.demand_side && *writer != old.demand_owner {
-                return deny("demand_side");
-            }
-            if new.supply_side != old.supply_side && *writer != old.supply_owner {
-                return deny("supply_side");
-            }
-            if new.landing != old.landing && *writer != old.landing_node {
-                return deny("landing");
-            }
-            // Contacts are central's to release, never a node's to write.
-            if (new.demand_contact.is_some() || new.supply_contact.is_some())
-                && (new.demand_contact != old.demand_contact || new.supply_contact != old.supply_contact)
-            {
-                return deny("contacts");
-            }
-            Ok(())
+            part(new.demand_side, old.demand_side, *writer == old.demand_owner, "demand_side")?;
+            part(new.supply_side, old.supply_side, *writer == old.supply_owner, "supply_side")?;
+            part(new.landing, old.landing, *writer == old.landing_node, "landing")
         }
         (Body::Bid(new), old) => {
-            let old = match old {
-                Some(Body::Bid(b)) => Some(b),
-                _ => None,
+            let (Some(Body::Bid(o)), Some(held)) = (old, held) else {
+                // A new bid: created by its owner, undecided.
+                if incoming.meta.owner != *writer {
+                    return deny("owner");
+                }
+                return if new.decision.version == Hlc::ZERO { Ok(()) } else { deny("decision") };
             };
-            let decision_changed =
-                old.map_or(new.decision.version != kechuang_types::Hlc::ZERO, |o| new.decision != o.decision);
-            if decision_changed && *writer != new.demand_owner {
-                return deny("decision");
-            }
-            let proposal_changed = old.is_none_or(|o| {
-                o.proposal != new.proposal
-                    || o.outcomes != new.outcomes
-                    || o.experts != new.experts
-                    || o.demand != new.demand
-            });
-            if proposal_changed && incoming.meta.owner != *writer {
+            let same_proposal = o.proposal == new.proposal
+                && o.outcomes == new.outcomes
+                && o.experts == new.experts
+                && o.demand == new.demand
+                && o.demand_owner == new.demand_owner;
+            let version = incoming.meta.version;
+            if (version > held.meta.version && incoming.meta.owner != *writer)
+                || (version == held.meta.version && !same_proposal)
+            {
                 return deny("owner");
             }
-            if let Some(o) = old
-                && o.demand_owner != new.demand_owner
-            {
+            if o.demand_owner != new.demand_owner {
                 return deny("demand_owner");
             }
-            Ok(())
+            part(new.decision, o.decision, *writer == o.demand_owner, "decision")
         }
         (Body::Match(_), Some(_)) => deny("kind"),
     }
@@ -97,7 +84,7 @@ pub fn authorize(writer: &NodeId, held: Option<&Record>, incoming: &Record) -> R
 
 #[cfg(test)]
 mod tests {
-    use kechuang_types::{Hlc, Landing, Part, Response};
+    use kechuang_types::{Landing, Response};
 
     use super::*;
     use crate::tests::{demand, match_record};
@@ -142,5 +129,43 @@ mod tests {
             m.score = 99.0;
         }
         assert_eq!(authorize(&node("sz"), Some(&held), &rescored), Err(Denied { field: "match" }));
+    }
+
+    #[test]
+    fn a_bid_is_decided_by_the_demand_owner_only() {
+        use kechuang_types::{Bid, BidState, Meta, RecordId, Timestamp};
+        let bid = Record {
+            meta: Meta {
+                id: RecordId::from_bytes([3; 16]),
+                owner: node("uni"),
+                version: Hlc::from_u64(5),
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+                deleted: false,
+                external_id: None,
+            },
+            body: Body::Bid(Bid {
+                demand: RecordId::from_bytes([1; 16]),
+                demand_owner: node("sz"),
+                proposal: "方案".into(),
+                outcomes: vec![],
+                experts: vec![],
+                decision: Part::new(Hlc::ZERO, BidState::Submitted),
+            }),
+        };
+        assert_eq!(authorize(&node("uni"), None, &bid), Ok(()));
+        assert_eq!(authorize(&node("sz"), None, &bid), Err(Denied { field: "owner" }));
+        let mut awarded = bid.clone();
+        if let Body::Bid(b) = &mut awarded.body {
+            b.decision = Part::new(Hlc::from_u64(9), BidState::Awarded);
+        }
+        assert_eq!(authorize(&node("sz"), Some(&bid), &awarded), Ok(()));
+        assert_eq!(authorize(&node("uni"), Some(&bid), &awarded), Err(Denied { field: "decision" }));
+        let mut rewritten = awarded.clone();
+        rewritten.meta.version = Hlc::from_u64(10);
+        if let Body::Bid(b) = &mut rewritten.body {
+            b.proposal = "改写".into();
+        }
+        assert_eq!(authorize(&node("sz"), Some(&bid), &rewritten), Err(Denied { field: "owner" }));
     }
 }

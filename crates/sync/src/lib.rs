@@ -65,6 +65,8 @@ pub(crate) mod tests {
             score: 1.0,
             tier: Tier::National,
             explanation: format!("core {core}"),
+            demand_title: "需求".into(),
+            supply_title: "成果".into(),
             core: Part::new(Hlc::from_u64(core), MatchState::Proposed),
             demand_side: Part::new(Hlc::from_u64(demand_side.0), demand_side.1),
             supply_side: Part::new(Hlc::from_u64(supply_side.0), supply_side.1),

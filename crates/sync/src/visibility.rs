@@ -3,7 +3,8 @@
 //! A provincial node sees every demand, outcome and expert of its province;
 //! a match goes to the demand's owner, the supply's owner, the node
 //! responsible for landing and the provincial nodes of both regions; a bid
-//! goes to the demand's owner (and back to its bidder, for the decision).
+//! goes to the demand's owner (and back to its bidder, for the decision);
+//! an open challenge demand goes to every university and society node.
 //! Contacts leave their owner only inside a match both sides accepted, and
 //! then only to those two nodes.
 
@@ -32,6 +33,10 @@ impl Peer {
 pub fn view_for(record: &Record, peer: &Peer) -> Option<Record> {
     let mine = record.meta.owner == peer.id;
     let mut view = match &record.body {
+        Body::Demand(d) if d.is_challenge && matches!(peer.kind, NodeKind::University | NodeKind::Society) => {
+            // An open challenge (揭榜挂帅) is published to every supply node.
+            (!mine).then(|| record.clone())?
+        }
         Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) => {
             let region = record.region()?;
             (!mine && peer.oversees(region)).then(|| record.clone())?

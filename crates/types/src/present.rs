@@ -84,8 +84,33 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A table of matches: state, score, tier, both sides and why.
+pub fn matches_table(records: &[Record]) -> String {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .filter_map(|r| match &r.body {
+            Body::Match(m) => Some(vec![
+                r.meta.id.to_string(),
+                serde_json::to_value(m.state()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                format!("{:.2}", m.score),
+                m.tier.to_string(),
+                truncate(&m.demand_title, 28),
+                truncate(&m.supply_title, 28),
+                m.explanation.clone(),
+            ]),
+            _ => None,
+        })
+        .collect();
+    let mut out = table(&["MATCH", "STATE", "SCORE", "TIER", "DEMAND", "SUPPLY", "WHY"], &rows);
+    out.push_str(&format!("({} matches)\n", rows.len()));
+    out
+}
+
 /// A table of records with the columns that matter for their kind.
 pub fn records_table(records: &[Record]) -> String {
+    if !records.is_empty() && records.iter().all(|r| matches!(r.body, Body::Match(_))) {
+        return matches_table(records);
+    }
     let rows: Vec<Vec<String>> = records
         .iter()
         .map(|r| {

@@ -87,7 +87,7 @@ impl RecordKind {
     /// Parses a kind name, singular or plural, naming `field` when unknown.
     pub fn parse(field: &str, text: &str) -> Result<Self> {
         let t = text.trim();
-        let t = t.strip_suffix('s').unwrap_or(t);
+        let t = t.strip_suffix("es").filter(|t| *t == "match").or_else(|| t.strip_suffix('s')).unwrap_or(t);
         Self::ALL
             .into_iter()
             .find(|k| k.as_str() == t)
@@ -148,7 +148,7 @@ impl Record {
             Body::Demand(d) => d.title.clone(),
             Body::Outcome(o) => o.title.clone(),
             Body::Expert(e) => e.name.clone(),
-            Body::Match(m) => m.explanation.clone(),
+            Body::Match(m) => format!("{} ⇄ {}", m.demand_title, m.supply_title),
             Body::Bid(b) => b.proposal.chars().take(40).collect(),
         }
     }
@@ -546,6 +546,10 @@ pub struct Match {
     pub tier: Tier,
     /// Why these two were paired, for people.
     pub explanation: Text,
+    /// The demand's title, so both sides see what the match is about.
+    pub demand_title: Text,
+    /// The outcome's title or the expert's name.
+    pub supply_title: Text,
     /// Central's part: withdrawn or expired, and its version.
     pub core: Part<MatchState>,
     /// The demand owner's answer.
@@ -565,7 +569,29 @@ impl Match {
         if !self.score.is_finite() {
             return Err(Error::invalid("score", self.score.to_string(), "not a number"));
         }
+        check_text("demand_title", &self.demand_title, limits::TITLE, false)?;
+        check_text("supply_title", &self.supply_title, limits::TITLE, false)?;
         check_text("explanation", &self.explanation, limits::LONG_TEXT, false)
+    }
+
+    /// Whether central's part (everything but the three answers) is the same in both.
+    pub fn same_core(&self, other: &Match) -> bool {
+        self.core == other.core
+            && self.demand == other.demand
+            && self.supply == other.supply
+            && self.supply_kind == other.supply_kind
+            && self.demand_owner == other.demand_owner
+            && self.supply_owner == other.supply_owner
+            && self.demand_region == other.demand_region
+            && self.supply_region == other.supply_region
+            && self.landing_node == other.landing_node
+            && self.score.to_bits() == other.score.to_bits()
+            && self.tier == other.tier
+            && self.explanation == other.explanation
+            && self.demand_title == other.demand_title
+            && self.supply_title == other.supply_title
+            && self.demand_contact == other.demand_contact
+            && self.supply_contact == other.supply_contact
     }
 
     /// The lifecycle state, derived from the parts.
@@ -677,6 +703,7 @@ mod tests {
     fn record_kinds_parse_singular_and_plural() {
         assert_eq!(RecordKind::parse("kind", "demands").unwrap(), RecordKind::Demand);
         assert_eq!(RecordKind::parse("kind", "match").unwrap(), RecordKind::Match);
+        assert_eq!(RecordKind::parse("kind", "matches").unwrap(), RecordKind::Match);
         assert!(RecordKind::parse("kind", "widgets").is_err());
     }
 }

@@ -1,0 +1,462 @@
+//! Central's matching loop: keeps the full-text index up to date with the
+//! records nodes push, proposes matches local first, escalates demands
+//! whose proposals go unanswered, releases contacts once both sides
+//! accept, and turns an awarded challenge bid into a contracted match.
+//!
+//! Runs off the request path: pushes hand their changed records to a
+//! channel; one task indexes and matches them in blocking threads and
+//! writes the resulting matches through the store and the durable log, so
+//! feeds deliver them like any other change.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use kechuang_matching::{Candidate, DemandProfile, Engine, Params, Proposal, SupplyProfile, plan};
+use kechuang_store::{CentralStore, NodeEntry};
+use kechuang_types::{
+    BidState, Body, Clock, Date, Hlc, Landing, Match, MatchState, Meta, NodeId, NodeKind, Part, Record, RecordId,
+    Response, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use crate::server::State;
+
+/// Most proposals one demand receives over all its stages.
+pub const MAX_PROPOSALS: usize = 10;
+/// Open demands re-examined when new supply arrives.
+const DEMANDS_PER_SUPPLY: usize = 50;
+
+/// Where a demand is in its escalation, as central keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Routing {
+    /// The stage reached: proposals up to it have been made.
+    stage: u8,
+    /// When that stage was reached (ms since the epoch).
+    since_ms: i64,
+    /// A proposal was accepted: no more escalation.
+    settled: bool,
+}
+
+/// The matching engine and what drives it.
+pub struct Matcher {
+    engine: Mutex<Engine>,
+    clock: Mutex<Clock>,
+    window: Duration,
+    index_dir: PathBuf,
+    tx: mpsc::Sender<Vec<Record>>,
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher").field("window", &self.window).finish_non_exhaustive()
+    }
+}
+
+fn marker(dir: &Path) -> PathBuf {
+    dir.join("indexed-head")
+}
+
+impl Matcher {
+    /// Opens the index in `index_dir`; matching starts once [`run`] has
+    /// loaded (or rebuilt) it.
+    pub fn open(index_dir: &Path, window: Duration) -> anyhow::Result<(Self, mpsc::Receiver<Vec<Record>>)> {
+        let engine = Engine::open(index_dir, Params::default())
+            .with_context(|| format!("opening the index in {}", index_dir.display()))?;
+        let (tx, rx) = mpsc::channel(1024);
+        let matcher = Self {
+            engine: Mutex::new(engine),
+            clock: Mutex::new(Clock::resume(Hlc::ZERO)),
+            window,
+            index_dir: index_dir.to_owned(),
+            tx,
+        };
+        Ok((matcher, rx))
+    }
+
+    /// Hands records that changed to the matching loop.
+    pub async fn submit(&self, records: Vec<Record>) {
+        let relevant: Vec<Record> = records
+            .into_iter()
+            .filter(|r| {
+                matches!(r.body, Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Match(_) | Body::Bid(_))
+            })
+            .collect();
+        if !relevant.is_empty() && self.tx.send(relevant).await.is_err() {
+            warn!("matching loop has stopped; changes will be matched after a restart");
+        }
+    }
+
+    fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn tick(&self) -> Hlc {
+        self.clock.lock().unwrap_or_else(|p| p.into_inner()).tick()
+    }
+
+    /// Loads the profiles from the store, rebuilding the index if it is
+    /// missing or does not reflect the store's log head.
+    fn load(&self, store: &CentralStore) -> anyhow::Result<()> {
+        let head = store.head();
+        let indexed: Option<u64> =
+            std::fs::read_to_string(marker(&self.index_dir)).ok().and_then(|s| s.trim().parse().ok());
+        // From now on the index may move ahead of the marker: a crash must force a rebuild.
+        let _ = std::fs::remove_file(marker(&self.index_dir));
+        let rebuild = indexed != Some(head);
+        let mut engine = self.engine();
+        if rebuild {
+            engine.clear()?;
+        }
+        let mut max_version = Hlc::ZERO;
+        let mut count = 0u64;
+        store.for_each(|record| {
+            max_version = max_version.max(record.meta.version);
+            if let Err(e) = engine.upsert(&record, rebuild) {
+                error!(error = %e, "indexing a record failed");
+            }
+            count += 1;
+        })?;
+        engine.commit()?;
+        self.clock.lock().unwrap_or_else(|p| p.into_inner()).observe(max_version);
+        let (outcomes, experts, demands) = engine.sizes();
+        info!(rebuilt = rebuild, records = count, outcomes, experts, demands, "matching index ready");
+        Ok(())
+    }
+
+    /// Notes that the index reflects the store up to its current head (on clean shutdown).
+    fn save_marker(&self, store: &CentralStore) {
+        if let Err(e) = std::fs::write(marker(&self.index_dir), store.head().to_string()) {
+            warn!(error = %e, "could not record the index state; it will be rebuilt at start");
+        }
+    }
+
+    /// Indexes `records` and works out the matching they cause.
+    fn ingest(&self, store: &CentralStore, records: &[Record]) -> anyhow::Result<Vec<Record>> {
+        let mut demands: Vec<RecordId> = Vec::new();
+        let mut writes: Vec<Record> = Vec::new();
+        {
+            let mut engine = self.engine();
+            for record in records {
+                self.clock.lock().unwrap_or_else(|p| p.into_inner()).observe(record.meta.version);
+                engine.upsert(record, true)?;
+            }
+            engine.commit()?;
+            for record in records {
+                match &record.body {
+                    Body::Demand(_) => demands.push(record.meta.id),
+                    Body::Outcome(_) | Body::Expert(_) if !record.meta.deleted => {
+                        demands.extend(engine.demands_for(record, DEMANDS_PER_SUPPLY)?);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for record in records {
+            match &record.body {
+                Body::Match(m) => writes.extend(self.release_contacts(store, record, m)?),
+                Body::Bid(b) if b.decision.value == BidState::Awarded => {
+                    writes.extend(self.award(store, record)?);
+                }
+                _ => {}
+            }
+        }
+        if !writes.is_empty() {
+            store.apply_matching(&writes, &[], &[])?;
+        }
+        let mut seen = HashSet::new();
+        let mut out = writes;
+        for demand in demands.into_iter().filter(|d| seen.insert(*d)) {
+            out.extend(self.route(store, demand, None)?);
+        }
+        Ok(out)
+    }
+
+    /// Proposes the demand's candidates up to its current stage (or `stage`,
+    /// when escalating); stores the matches and the routing state together.
+    fn route(&self, store: &CentralStore, demand_id: RecordId, stage: Option<u8>) -> anyhow::Result<Vec<Record>> {
+        let now = Timestamp::now().0;
+        let mut routing = match store.routing(&demand_id)? {
+            Some(bytes) => serde_json::from_slice(&bytes).context("routing state")?,
+            None => Routing { stage: 0, since_ms: now, settled: false },
+        };
+        if let Some(stage) = stage {
+            routing.stage = stage;
+            routing.since_ms = now;
+        }
+        let engine = self.engine();
+        let Some(demand) = engine.demand(&demand_id).cloned() else {
+            return Ok(vec![]); // withdrawn
+        };
+        let proposals = plan(&engine.rank(&demand, Date::today())?, MAX_PROPOSALS);
+        let existing: HashMap<RecordId, RecordId> = store.pairs_of(&demand_id)?.into_iter().collect();
+        let nodes: Vec<NodeEntry> = store.nodes()?;
+        let mut matches = Vec::new();
+        let mut pairs = Vec::new();
+        for Proposal { candidate, stage } in &proposals {
+            if *stage > routing.stage || existing.contains_key(&candidate.supply) {
+                continue;
+            }
+            let Some(supply) = engine.supply(&candidate.supply) else { continue };
+            let record = self.proposal(&demand, supply, candidate, landing_node(&demand, &nodes), MatchState::Proposed);
+            pairs.push((demand_id, candidate.supply, record.meta.id));
+            matches.push(record);
+        }
+        drop(engine);
+        let state = serde_json::to_vec(&routing)?;
+        let written = store.apply_matching(&matches, &[(demand_id, state)], &pairs)?;
+        if !written.is_empty() {
+            info!(demand = %demand_id, stage = routing.stage, proposed = written.len(), "matches proposed");
+        }
+        Ok(written)
+    }
+
+    /// A new match record from central.
+    fn proposal(
+        &self,
+        demand: &DemandProfile,
+        supply: &SupplyProfile,
+        c: &Candidate,
+        landing_node: NodeId,
+        state: MatchState,
+    ) -> Record {
+        let version = self.tick();
+        let now = Timestamp::now();
+        let m = Match {
+            demand: demand.id,
+            demand_owner: demand.owner.clone(),
+            demand_region: demand.region,
+            supply: supply.id,
+            supply_kind: supply.kind,
+            supply_owner: supply.owner.clone(),
+            supply_region: supply.region,
+            landing_node,
+            score: (c.score * 1000.0).round() / 1000.0,
+            tier: c.tier,
+            explanation: c.explanation.clone(),
+            demand_title: demand.title.clone(),
+            supply_title: supply.title.clone(),
+            core: Part::new(version, state),
+            demand_side: Part::new(Hlc::ZERO, Response::Pending),
+            supply_side: Part::new(Hlc::ZERO, Response::Pending),
+            landing: Part::new(Hlc::ZERO, Landing::Pending),
+            demand_contact: None,
+            supply_contact: None,
+        };
+        Record {
+            meta: Meta {
+                id: RecordId::new(),
+                owner: NodeId::central(),
+                version,
+                created_at: now,
+                updated_at: now,
+                deleted: false,
+                external_id: None,
+            },
+            body: Body::Match(m),
+        }
+    }
+
+    /// Once both sides have accepted, writes their contacts into the match
+    /// (feeds show them to the two sides only).
+    fn release_contacts(
+        &self,
+        store: &CentralStore,
+        record: &Record,
+        _pushed: &Match,
+    ) -> anyhow::Result<Option<Record>> {
+        let Some(held) = store.get(&record.meta.id)? else { return Ok(None) };
+        let Body::Match(m) = &held.body else { return Ok(None) };
+        let accepted = |r: Response| matches!(r, Response::Accepted | Response::Contracted);
+        if !(accepted(m.demand_side.value) && accepted(m.supply_side.value))
+            || m.demand_contact.is_some()
+            || m.supply_contact.is_some()
+        {
+            return Ok(None);
+        }
+        let contact_of = |id: &RecordId| -> anyhow::Result<Option<kechuang_types::Contact>> {
+            Ok(store.get(id)?.and_then(|r| match r.body {
+                Body::Demand(d) => d.contact,
+                Body::Outcome(o) => o.contact,
+                Body::Expert(e) => e.contact,
+                _ => None,
+            }))
+        };
+        let (demand_contact, supply_contact) = (contact_of(&m.demand)?, contact_of(&m.supply)?);
+        if demand_contact.is_none() && supply_contact.is_none() {
+            return Ok(None);
+        }
+        let mut released = held.clone();
+        let version = self.tick();
+        if let Body::Match(m) = &mut released.body {
+            m.demand_contact = demand_contact;
+            m.supply_contact = supply_contact;
+            m.core.version = version;
+            released.meta.version = m.version();
+        }
+        released.meta.updated_at = Timestamp::now();
+        info!(r#match = %record.meta.id, "both sides accepted: contacts released to them");
+        Ok(Some(released))
+    }
+
+    /// An awarded bid becomes a match at `contracted`, with contacts released.
+    fn award(&self, store: &CentralStore, bid_record: &Record) -> anyhow::Result<Vec<Record>> {
+        let Body::Bid(bid) = &bid_record.body else { return Ok(vec![]) };
+        let Some(supply_id) = bid.outcomes.first().or(bid.experts.first()).copied() else { return Ok(vec![]) };
+        if store.pairs_of(&bid.demand)?.iter().any(|(s, _)| *s == supply_id) {
+            return Ok(vec![]); // already a match for this pair
+        }
+        let engine = self.engine();
+        let (Some(demand), Some(supply)) = (engine.demand(&bid.demand).cloned(), engine.supply(&supply_id).cloned())
+        else {
+            warn!(bid = %bid_record.meta.id, "awarded bid names a demand or supply central does not hold");
+            return Ok(vec![]);
+        };
+        drop(engine);
+        let nodes = store.nodes()?;
+        let candidate = Candidate {
+            supply: supply.id,
+            kind: supply.kind,
+            score: 1.0,
+            strength: 1.0,
+            tier: kechuang_matching::tier(demand.region, supply.region),
+            explanation: format!("揭榜挂帅中标：{}", bid.proposal.chars().take(60).collect::<String>()),
+        };
+        let mut record =
+            self.proposal(&demand, &supply, &candidate, landing_node(&demand, &nodes), MatchState::Proposed);
+        let contact_of = |id: &RecordId| -> anyhow::Result<Option<kechuang_types::Contact>> {
+            Ok(store.get(id)?.and_then(|r| match r.body {
+                Body::Demand(d) => d.contact,
+                Body::Outcome(o) => o.contact,
+                Body::Expert(e) => e.contact,
+                _ => None,
+            }))
+        };
+        let (demand_contact, supply_contact) = (contact_of(&demand.id)?, contact_of(&supply.id)?);
+        if let Body::Match(m) = &mut record.body {
+            let v = m.core.version;
+            m.demand_side = Part::new(v, Response::Contracted);
+            m.supply_side = Part::new(v, Response::Contracted);
+            m.demand_contact = demand_contact;
+            m.supply_contact = supply_contact;
+        }
+        let pair = (demand.id, supply.id, record.meta.id);
+        let routing = Routing { stage: 0, since_ms: Timestamp::now().0, settled: true };
+        let written = store.apply_matching(&[record], &[(demand.id, serde_json::to_vec(&routing)?)], &[pair])?;
+        info!(bid = %bid_record.meta.id, demand = %demand.id, "challenge awarded: contracted match created");
+        Ok(written)
+    }
+
+    /// Escalates every demand whose stage has waited a whole window with no
+    /// accepted proposal.
+    fn escalate(&self, store: &CentralStore) -> anyhow::Result<Vec<Record>> {
+        let now = Timestamp::now().0;
+        let window = self.window.as_millis() as i64;
+        let mut out = Vec::new();
+        for (demand, bytes) in store.routing_all()? {
+            let mut routing: Routing = serde_json::from_slice(&bytes).context("routing state")?;
+            if routing.settled || now - routing.since_ms < window {
+                continue;
+            }
+            if self.accepted(store, &demand)? {
+                routing.settled = true;
+                store.apply_matching(&[], &[(demand, serde_json::to_vec(&routing)?)], &[])?;
+                continue;
+            }
+            if routing.stage >= 3 {
+                continue; // every tier has been tried
+            }
+            debug!(%demand, stage = routing.stage + 1, "escalating");
+            out.extend(self.route(store, demand, Some(routing.stage + 1))?);
+        }
+        Ok(out)
+    }
+
+    /// Whether any proposal of `demand` has been accepted by its owner or both sides.
+    fn accepted(&self, store: &CentralStore, demand: &RecordId) -> anyhow::Result<bool> {
+        for (_, id) in store.pairs_of(demand)? {
+            if let Some(Record { body: Body::Match(m), .. }) = store.get(&id)?
+                && (m.demand_side.value >= Response::Accepted
+                    || matches!(m.state(), MatchState::Connected | MatchState::Contracted | MatchState::Landed))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The city node responsible for landing a demand's matches: its owner if
+/// that is a city node, else the city node of the demand's city, else its owner.
+fn landing_node(demand: &DemandProfile, nodes: &[NodeEntry]) -> NodeId {
+    let owner_is_city = nodes.iter().any(|n| n.id == demand.owner && n.kind == NodeKind::City);
+    if owner_is_city {
+        return demand.owner.clone();
+    }
+    nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::City && n.region.same_city(demand.region))
+        .map(|n| n.id.clone())
+        .min()
+        .unwrap_or_else(|| demand.owner.clone())
+}
+
+/// The matching loop: loads the index, then matches submitted changes and
+/// escalates on a timer until shutdown.
+pub async fn run(state: Arc<State>, mut rx: mpsc::Receiver<Vec<Record>>, shutdown: CancellationToken) {
+    let matcher = state.matcher.clone();
+    let store = state.store.clone();
+    let loaded = {
+        let (m, s) = (matcher.clone(), store.clone());
+        tokio::task::spawn_blocking(move || m.load(&s)).await
+    };
+    if let Err(e) = loaded.map_err(anyhow::Error::from).and_then(|r| r) {
+        error!(error = format!("{e:#}"), "loading the matching index failed; matching is off");
+        return;
+    }
+    let tick = (matcher.window / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    let mut timer = tokio::time::interval(tick);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let work: Option<Vec<Record>> = tokio::select! {
+            batch = rx.recv() => match batch {
+                Some(mut batch) => {
+                    while let Ok(more) = rx.try_recv() {
+                        batch.extend(more);
+                    }
+                    Some(batch)
+                }
+                None => break,
+            },
+            _ = timer.tick() => None,
+            () = shutdown.cancelled() => break,
+        };
+        let (m, s) = (matcher.clone(), store.clone());
+        let result = tokio::task::spawn_blocking(move || match work {
+            Some(batch) => m.ingest(&s, &batch),
+            None => m.escalate(&s),
+        })
+        .await;
+        match result.map_err(anyhow::Error::from).and_then(|r| r) {
+            Ok(written) if !written.is_empty() => {
+                if let Err(e) = state.durability.wait().await {
+                    error!(error = %e, "flushing matches failed");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => error!(error = format!("{e:#}"), "matching failed"),
+        }
+    }
+    // Drain what is queued so the index reflects the store, then mark it current.
+    while let Ok(batch) = rx.try_recv() {
+        let (m, s) = (matcher.clone(), store.clone());
+        let _ = tokio::task::spawn_blocking(move || m.ingest(&s, &batch)).await;
+    }
+    let _ = state.durability.wait().await;
+    matcher.save_marker(&store);
+}
