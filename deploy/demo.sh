@@ -75,6 +75,15 @@ for spec in "${NODES[@]}"; do
   "$BIN/kechuang-node" publish --config "$DEMO/$id/node.toml" "$DATA/$file"
 done
 
+echo "==> waiting for central's matching to settle"
+previous=-1
+for _ in $(seq 1 50); do
+  count=$("$BIN/kechuang-central" list --config "$DEMO/central/central.toml" matches --json | grep -o '"kind":"match"' | wc -l || true)
+  if [ "$count" -gt 0 ] && [ "$count" = "$previous" ]; then break; fi
+  previous=$count
+  sleep 0.4
+done
+
 echo "==> waiting for every node to converge with central"
 for spec in "${NODES[@]}"; do
   read -r id _ <<<"$spec"
@@ -89,7 +98,12 @@ for spec in "${NODES[@]}"; do
   echo
   echo "==> $id"
   "$BIN/kechuang-node" status --config "$DEMO/$id/node.toml" | grep -E '^(connected|records|converged)'
-  "$BIN/kechuang-node" list --config "$DEMO/$id/node.toml"
+  for kind in demands outcomes experts; do
+    "$BIN/kechuang-node" list --config "$DEMO/$id/node.toml" "$kind" | grep -v '^(0 records)' | grep -q . &&
+      "$BIN/kechuang-node" list --config "$DEMO/$id/node.toml" "$kind" | grep -v '^ID ' | grep -v '^(' || true
+  done
+  echo "  routed matches:"
+  "$BIN/kechuang-node" list --config "$DEMO/$id/node.toml" matches
 done
 
 echo
@@ -97,6 +111,8 @@ echo "==> central knows these nodes"
 "$BIN/kechuang-central" nodes --config "$DEMO/central/central.toml"
 echo
 echo "The demo network keeps running. Try:"
+echo "  $BIN/kechuang-node list --config $DEMO/sz-city/node.toml matches"
+echo "  $BIN/kechuang-node respond --config $DEMO/sz-city/node.toml MATCH_ID accept"
 echo "  $BIN/kechuang-node list --config $DEMO/gd-provincial/node.toml demands --json"
 echo "  $BIN/kechuang-central list --config $DEMO/central/central.toml"
 echo "Stop it with: deploy/demo.sh stop"

@@ -279,15 +279,7 @@ impl Matcher {
         {
             return Ok(None);
         }
-        let contact_of = |id: &RecordId| -> anyhow::Result<Option<kechuang_types::Contact>> {
-            Ok(store.get(id)?.and_then(|r| match r.body {
-                Body::Demand(d) => d.contact,
-                Body::Outcome(o) => o.contact,
-                Body::Expert(e) => e.contact,
-                _ => None,
-            }))
-        };
-        let (demand_contact, supply_contact) = (contact_of(&m.demand)?, contact_of(&m.supply)?);
+        let (demand_contact, supply_contact) = (contact_of(store, &m.demand)?, contact_of(store, &m.supply)?);
         if demand_contact.is_none() && supply_contact.is_none() {
             return Ok(None);
         }
@@ -304,51 +296,58 @@ impl Matcher {
         Ok(Some(released))
     }
 
-    /// An awarded bid becomes a match at `contracted`, with contacts released.
+    /// An awarded bid becomes a match at `contracted` (central's part), with
+    /// contacts released: the proposal for that pair if there is one, else a new match.
     fn award(&self, store: &CentralStore, bid_record: &Record) -> anyhow::Result<Vec<Record>> {
         let Body::Bid(bid) = &bid_record.body else { return Ok(vec![]) };
         let Some(supply_id) = bid.outcomes.first().or(bid.experts.first()).copied() else { return Ok(vec![]) };
-        if store.pairs_of(&bid.demand)?.iter().any(|(s, _)| *s == supply_id) {
-            return Ok(vec![]); // already a match for this pair
+        let existing = store.pairs_of(&bid.demand)?.into_iter().find(|(s, _)| *s == supply_id).map(|(_, id)| id);
+        let mut pairs = Vec::new();
+        let mut record = match existing.map(|id| store.get(&id)).transpose()?.flatten() {
+            Some(held) => held,
+            None => {
+                let engine = self.engine();
+                let (Some(demand), Some(supply)) =
+                    (engine.demand(&bid.demand).cloned(), engine.supply(&supply_id).cloned())
+                else {
+                    warn!(bid = %bid_record.meta.id, "awarded bid names a demand or supply central does not hold");
+                    return Ok(vec![]);
+                };
+                drop(engine);
+                let candidate = Candidate {
+                    supply: supply.id,
+                    kind: supply.kind,
+                    score: 1.0,
+                    strength: 1.0,
+                    tier: kechuang_matching::tier(demand.region, supply.region),
+                    explanation: String::new(),
+                };
+                let record = self.proposal(
+                    &demand,
+                    &supply,
+                    &candidate,
+                    landing_node(&demand, &store.nodes()?),
+                    MatchState::Proposed,
+                );
+                pairs.push((demand.id, supply.id, record.meta.id));
+                record
+            }
+        };
+        let Body::Match(m) = &mut record.body else { return Ok(vec![]) };
+        if m.core.value == MatchState::Contracted {
+            return Ok(vec![]); // already recorded
         }
-        let engine = self.engine();
-        let (Some(demand), Some(supply)) = (engine.demand(&bid.demand).cloned(), engine.supply(&supply_id).cloned())
-        else {
-            warn!(bid = %bid_record.meta.id, "awarded bid names a demand or supply central does not hold");
-            return Ok(vec![]);
-        };
-        drop(engine);
-        let nodes = store.nodes()?;
-        let candidate = Candidate {
-            supply: supply.id,
-            kind: supply.kind,
-            score: 1.0,
-            strength: 1.0,
-            tier: kechuang_matching::tier(demand.region, supply.region),
-            explanation: format!("揭榜挂帅中标：{}", bid.proposal.chars().take(60).collect::<String>()),
-        };
-        let mut record =
-            self.proposal(&demand, &supply, &candidate, landing_node(&demand, &nodes), MatchState::Proposed);
-        let contact_of = |id: &RecordId| -> anyhow::Result<Option<kechuang_types::Contact>> {
-            Ok(store.get(id)?.and_then(|r| match r.body {
-                Body::Demand(d) => d.contact,
-                Body::Outcome(o) => o.contact,
-                Body::Expert(e) => e.contact,
-                _ => None,
-            }))
-        };
-        let (demand_contact, supply_contact) = (contact_of(&demand.id)?, contact_of(&supply.id)?);
-        if let Body::Match(m) = &mut record.body {
-            let v = m.core.version;
-            m.demand_side = Part::new(v, Response::Contracted);
-            m.supply_side = Part::new(v, Response::Contracted);
-            m.demand_contact = demand_contact;
-            m.supply_contact = supply_contact;
-        }
-        let pair = (demand.id, supply.id, record.meta.id);
+        let contact = |id: &RecordId| contact_of(store, id);
+        m.demand_contact = contact(&m.demand)?;
+        m.supply_contact = contact(&m.supply)?;
+        m.core = Part::new(self.tick(), MatchState::Contracted);
+        let award = format!("揭榜挂帅中标：{}", bid.proposal.chars().take(60).collect::<String>());
+        m.explanation = if m.explanation.is_empty() { award } else { format!("{award}；{}", m.explanation) };
+        record.meta.version = m.version();
+        record.meta.updated_at = Timestamp::now();
         let routing = Routing { stage: 0, since_ms: Timestamp::now().0, settled: true };
-        let written = store.apply_matching(&[record], &[(demand.id, serde_json::to_vec(&routing)?)], &[pair])?;
-        info!(bid = %bid_record.meta.id, demand = %demand.id, "challenge awarded: contracted match created");
+        let written = store.apply_matching(&[record], &[(bid.demand, serde_json::to_vec(&routing)?)], &pairs)?;
+        info!(bid = %bid_record.meta.id, demand = %bid.demand, "challenge awarded: match contracted");
         Ok(written)
     }
 
@@ -389,6 +388,16 @@ impl Matcher {
         }
         Ok(false)
     }
+}
+
+/// The private contact of a demand, outcome or expert central holds.
+fn contact_of(store: &CentralStore, id: &RecordId) -> anyhow::Result<Option<kechuang_types::Contact>> {
+    Ok(store.get(id)?.and_then(|r| match r.body {
+        Body::Demand(d) => d.contact,
+        Body::Outcome(o) => o.contact,
+        Body::Expert(e) => e.contact,
+        _ => None,
+    }))
 }
 
 /// The city node responsible for landing a demand's matches: its owner if

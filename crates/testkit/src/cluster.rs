@@ -24,6 +24,23 @@ impl Cluster {
         Self::start_with(|toml| toml)
     }
 
+    /// Like [`Cluster::start`], with `central.toml` settings replaced (`key`, TOML value).
+    pub fn start_with_settings(settings: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let settings: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self::start_with(move |toml| {
+            toml.lines()
+                .map(|line| {
+                    let key = line.split('=').next().unwrap_or("").trim();
+                    match settings.iter().find(|(k, _)| k == key) {
+                        Some((k, v)) => format!("{k} = {v}"),
+                        None => line.to_owned(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
     /// Like [`Cluster::start`], with `edit` applied to `central.toml` first.
     pub fn start_with(edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("kechuang-test-").tempdir()?;
@@ -73,7 +90,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || crate::process::WAIT_FAILED.with(std::cell::Cell::get) {
             eprintln!("===== central log =====\n{}", self.central.daemon.log_text());
             for (id, node) in &self.nodes {
                 eprintln!("===== node {id} log =====\n{}", node.daemon.log_text());
@@ -224,6 +241,39 @@ impl Node {
             bail!("publish succeeded but should have failed: {}", String::from_utf8_lossy(&output.stdout));
         }
         Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    /// `kechuang-node respond --json MATCH ACTION`: the match after the answer.
+    pub fn respond(&self, match_id: &str, action: &str) -> anyhow::Result<Value> {
+        let mut command = self.verb("respond");
+        command.args(["--json", match_id, action]);
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
+    }
+
+    /// `kechuang-node respond`, expected to be refused: its stderr.
+    pub fn respond_refused(&self, match_id: &str, action: &str) -> anyhow::Result<String> {
+        let output = self.verb("respond").args([match_id, action]).output()?;
+        if output.status.success() {
+            bail!("respond {action} succeeded but should have been refused");
+        }
+        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    /// `kechuang-node bid --json DEMAND --proposal P --outcome O…`: the bid.
+    pub fn bid(&self, demand: &str, proposal: &str, outcomes: &[&str]) -> anyhow::Result<Value> {
+        let mut command = self.verb("bid");
+        command.args(["--json", demand, "--proposal", proposal]);
+        for o in outcomes {
+            command.args(["--outcome", o]);
+        }
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
+    }
+
+    /// `kechuang-node award --json BID`.
+    pub fn award(&self, bid: &str) -> anyhow::Result<Value> {
+        let mut command = self.verb("award");
+        command.args(["--json", bid]);
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
     }
 
     /// `kechuang-node list --json [KIND]`.

@@ -35,6 +35,11 @@ pub fn run_ok(command: &mut Command) -> anyhow::Result<Output> {
     Ok(output)
 }
 
+thread_local! {
+    /// Set when a wait of this test thread timed out, so the cluster prints its logs.
+    pub(crate) static WAIT_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Polls `check` until it returns `Ok(true)` or `timeout` passes; the last
 /// error or `what` explains a timeout.
 pub fn eventually(
@@ -50,6 +55,7 @@ pub fn eventually(
             return Ok(());
         }
         if Instant::now() > deadline {
+            WAIT_FAILED.with(|f| f.set(true));
             return match last {
                 Err(e) => Err(e.context(format!("timed out after {timeout:?} waiting for {what}"))),
                 _ => bail!("timed out after {timeout:?} waiting for {what}"),

@@ -550,7 +550,8 @@ pub struct Match {
     pub demand_title: Text,
     /// The outcome's title or the expert's name.
     pub supply_title: Text,
-    /// Central's part: withdrawn or expired, and its version.
+    /// Central's part: `proposed`, or `contracted` for an awarded challenge,
+    /// `withdrawn`, `expired`; and its version.
     pub core: Part<MatchState>,
     /// The demand owner's answer.
     pub demand_side: Part<Response>,
@@ -602,6 +603,9 @@ impl Match {
         }
         if self.landing.value == Landing::Landed {
             return MatchState::Landed;
+        }
+        if self.core.value == MatchState::Contracted {
+            return MatchState::Contracted; // an awarded challenge
         }
         match (self.demand_side.value, self.supply_side.value) {
             (Declined, _) | (_, Declined) => MatchState::Declined,

@@ -1,0 +1,249 @@
+//! Matching and three-level routing: the right supply reaches the right
+//! node, local first, tracked through its lifecycle.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::SETTLE;
+use kechuang_testkit::{Cluster, eventually};
+use serde_json::{Value, json};
+
+fn demand(id: &str, region: &str, title: &str, description: &str, keywords: &[&str]) -> Value {
+    json!({
+        "id": id, "title": title, "description": description, "industry": "C38", "keywords": keywords,
+        "region": region, "budget_wan": 150, "deadline": "2027-12-31", "is_challenge": false, "min_trl": 6,
+        "enterprise": "鹏城储能科技有限公司",
+        "contact": {"person": "周工", "phone": "0755-2660 1188", "email": "zhou@ess.example.cn"},
+    })
+}
+
+fn battery_demand(id: &str, region: &str) -> Value {
+    demand(
+        id,
+        region,
+        "储能电站锂电池热失控早期预警",
+        "用户侧储能电站的磷酸铁锂电池簇缺少热失控早期预警，希望引入基于电化学阻抗谱和产气检测的预警算法，提前数小时发现故障电芯。",
+        &["储能", "热失控", "早期预警", "电化学阻抗谱"],
+    )
+}
+
+fn battery_outcome(id: &str, region: &str, owner: &str) -> Value {
+    json!({
+        "id": id, "title": "基于电化学阻抗谱的锂电池热失控早期预警方法",
+        "abstract": "在线测量电芯电化学阻抗谱特征频点相位变化，结合产气检测与温升速率，在热失控前数小时给出早期预警，适用于储能电站电池管理系统。",
+        "industry": "C38", "keywords": ["热失控", "早期预警", "电化学阻抗谱", "储能"], "owner": owner,
+        "region": region, "trl": 7, "ip": "发明专利 CN202010476989.9", "transfer_modes": ["技术许可"], "price_wan": 150,
+        "contact": {"person": "陈老师", "phone": "020-8711 0000", "email": "chen@univ.example.edu.cn"},
+    })
+}
+
+fn matches(cluster: &mut Cluster, node: &str) -> anyhow::Result<Vec<Value>> {
+    cluster.node(node).list(Some("matches"))
+}
+
+fn tiers(list: &[Value]) -> Vec<String> {
+    let mut t: Vec<String> = list.iter().map(|m| m["tier"].as_str().unwrap_or("").to_owned()).collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn a_cross_province_match_reaches_both_owners_and_both_provinces_only() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    for (id, kind, region) in [
+        ("gd", "provincial", "440000"),
+        ("sc", "provincial", "510000"),
+        ("zj", "provincial", "330000"),
+        ("sz", "city", "440300"),
+        ("gz", "city", "440100"),
+        ("scu", "university", "510100"),
+    ] {
+        cluster.add_node(id, kind, region)?;
+    }
+    let outcome = cluster.write_rows(&[battery_outcome("CG-1", "510100", "天府大学")])?;
+    cluster.node("scu").publish(&[&outcome])?;
+    eventually(
+        SETTLE,
+        "the outcome to reach central",
+        || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1),
+    )?;
+
+    let demand = cluster.write_rows(&[battery_demand("XQ-1", "440300")])?;
+    let published = Instant::now();
+    cluster.node("sz").publish(&[&demand])?;
+    eventually(SETTLE, "the proposal at the university", || Ok(!matches(&mut cluster, "scu")?.is_empty()))?;
+    eprintln!("demand published at sz → proposal at scu in {:?}", published.elapsed());
+
+    let at_uni = matches(&mut cluster, "scu")?;
+    assert_eq!(at_uni.len(), 1);
+    let m = &at_uni[0];
+    assert_eq!(m["tier"], "national");
+    assert_eq!(m["state"], "proposed");
+    let why = m["explanation"].as_str().unwrap_or_default();
+    assert!(why.contains("匹配词") && why.contains("同行业（C38）") && why.contains("跨省"), "explanation: {why}");
+    let id = m["id"].as_str().unwrap_or_default().to_owned();
+    for node in ["sz", "gd", "sc"] {
+        eventually(SETTLE, &format!("the match at {node}"), || {
+            Ok(matches(&mut cluster, node)?.iter().any(|x| x["id"] == id.as_str()))
+        })?;
+    }
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    for node in ["zj", "gz"] {
+        assert!(matches(&mut cluster, node)?.is_empty(), "{node} must not see the match");
+    }
+    Ok(())
+}
+
+#[test]
+fn strong_same_city_supply_is_proposed_first_then_escalation_reaches_province_and_nation() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start_with_settings(&[("escalation_secs", "3.0")])?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("szu", "university", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    cluster.add_node("scu", "university", "510100")?;
+    for (node, region, owner) in
+        [("szu", "440300", "鹏城大学"), ("gzu", "440100", "岭南大学"), ("scu", "510100", "天府大学")]
+    {
+        let file = cluster.write_rows(&[battery_outcome(&format!("CG-{node}"), region, owner)])?;
+        cluster.node(node).publish(&[&file])?;
+    }
+    eventually(SETTLE, "the outcomes at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 3))?;
+
+    let file = cluster.write_rows(&[battery_demand("XQ-1", "440300")])?;
+    let started = Instant::now();
+    cluster.node("sz").publish(&[&file])?;
+    eventually(SETTLE, "the local proposal", || Ok(!matches(&mut cluster, "sz")?.is_empty()))?;
+    let first = matches(&mut cluster, "sz")?;
+    assert_eq!(tiers(&first), ["city"], "strong same-city supply comes first, alone");
+    assert!(started.elapsed() < Duration::from_secs(3), "before the first escalation");
+
+    eventually(SETTLE, "escalation to the province", || Ok(matches(&mut cluster, "sz")?.len() >= 2))?;
+    assert!(started.elapsed() >= Duration::from_secs(3), "escalation waits for the window");
+    assert_eq!(tiers(&matches(&mut cluster, "sz")?), ["city", "province"]);
+    eventually(SETTLE, "escalation to the nation", || Ok(matches(&mut cluster, "sz")?.len() >= 3))?;
+    assert!(started.elapsed() >= Duration::from_secs(6), "a second window");
+    assert_eq!(tiers(&matches(&mut cluster, "sz")?), ["city", "national", "province"]);
+    Ok(())
+}
+
+#[test]
+fn contacts_are_hidden_until_both_sides_accept_then_only_the_sides_see_them() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("gd", "provincial", "440000")?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    let outcome = cluster.write_rows(&[battery_outcome("CG-1", "440100", "岭南大学")])?;
+    cluster.node("gzu").publish(&[&outcome])?;
+    eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1))?;
+    let demand = cluster.write_rows(&[battery_demand("XQ-1", "440300")])?;
+    cluster.node("sz").publish(&[&demand])?;
+    eventually(SETTLE, "the proposal at both sides", || {
+        Ok(!matches(&mut cluster, "sz")?.is_empty() && !matches(&mut cluster, "gzu")?.is_empty())
+    })?;
+    let id = matches(&mut cluster, "sz")?[0]["id"].as_str().unwrap_or_default().to_owned();
+    let no_contacts = |m: &Value| m["demand_contact"].is_null() && m["supply_contact"].is_null();
+
+    // Only the demand side accepts: nothing is released anywhere.
+    let after = cluster.node("sz").respond(&id, "accept")?;
+    assert_eq!(after["state"], "accepted_by_demand");
+    let refused = cluster.node("gzu").respond_refused(&id, "contracted")?;
+    assert!(refused.contains("both sides"), "{refused}");
+    eventually(SETTLE, "the answer to reach the university", || {
+        Ok(matches(&mut cluster, "gzu")?[0]["state"] == "accepted_by_demand")
+    })?;
+    for node in ["sz", "gzu", "gd"] {
+        assert!(no_contacts(&matches(&mut cluster, node)?[0]), "{node} saw contacts before both accepted");
+    }
+
+    cluster.node("gzu").respond(&id, "accept")?;
+    for node in ["sz", "gzu"] {
+        eventually(SETTLE, &format!("contacts at {node}"), || {
+            let m = &matches(&mut cluster, node)?[0];
+            Ok(m["state"] == "connected"
+                && m["demand_contact"]["person"] == "周工"
+                && m["supply_contact"]["person"] == "陈老师")
+        })?;
+    }
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    let provincial = &matches(&mut cluster, "gd")?[0];
+    assert_eq!(provincial["state"], "connected");
+    assert!(no_contacts(provincial), "the provincial view never carries contacts");
+
+    // Forward only: contract, land (by the city node responsible), no way back.
+    cluster.node("gzu").respond(&id, "contracted")?;
+    assert!(cluster.node("gzu").respond_refused(&id, "landed")?.contains("landing is recorded by sz"));
+    eventually(SETTLE, "the contract at sz", || Ok(matches(&mut cluster, "sz")?[0]["state"] == "contracted"))?;
+    let landed = cluster.node("sz").respond(&id, "landed")?;
+    assert_eq!(landed["state"], "landed");
+    assert!(cluster.node("sz").respond_refused(&id, "decline")?.contains("landed"));
+    eventually(SETTLE, "the landing everywhere", || {
+        Ok(["gzu", "gd"].iter().all(|n| matches(&mut cluster, n).map(|m| m[0]["state"] == "landed").unwrap_or(false)))
+    })?;
+    Ok(())
+}
+
+#[test]
+fn a_challenge_takes_bids_and_the_award_becomes_a_contracted_match() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    cluster.add_node("scu", "university", "510100")?;
+    for (node, region, owner) in [("gzu", "440100", "岭南大学"), ("scu", "510100", "天府大学")] {
+        let file = cluster.write_rows(&[battery_outcome(&format!("CG-{node}"), region, owner)])?;
+        cluster.node(node).publish(&[&file])?;
+    }
+    let mut challenge = battery_demand("JB-1", "440300");
+    challenge["is_challenge"] = true.into();
+    challenge["title"] = "揭榜挂帅：储能电站热失控早期预警".into();
+    let file = cluster.write_rows(&[challenge])?;
+    cluster.node("sz").publish(&[&file])?;
+    let demand_id = cluster.node("sz").list(Some("demands"))?[0]["id"].as_str().unwrap_or_default().to_owned();
+
+    for node in ["gzu", "scu"] {
+        eventually(SETTLE, &format!("the open challenge at {node}"), || {
+            Ok(cluster.node(node).list(Some("demands"))?.iter().any(|d| d["id"] == demand_id.as_str()))
+        })?;
+    }
+    let bid_gz = cluster.node("gzu").bid(&demand_id, "以阻抗谱预警方案揭榜，六个月完成现场验证", &["CG-gzu"])?;
+    cluster.node("scu").bid(&demand_id, "以产气检测方案揭榜", &["CG-scu"])?;
+    eventually(SETTLE, "both bids at the challenge's owner", || Ok(cluster.node("sz").list(Some("bids"))?.len() == 2))?;
+    assert!(cluster.node("gzu").list(Some("bids"))?.len() == 1, "a bidder sees only its own bid");
+
+    let bid_id = bid_gz["id"].as_str().unwrap_or_default();
+    let awarded = cluster.node("sz").award(bid_id)?;
+    assert_eq!(awarded["not_chosen"], 1);
+    eventually(SETTLE, "the contracted match at both sides", || {
+        let at = |n: &str, c: &mut Cluster| -> anyhow::Result<bool> {
+            Ok(matches(c, n)?.iter().any(|m| m["state"] == "contracted" && m["supply_contact"]["person"] == "陈老师"))
+        };
+        Ok(at("sz", &mut cluster)? && at("gzu", &mut cluster)?)
+    })?;
+    eventually(SETTLE, "the other bidder told it was not chosen", || {
+        Ok(cluster.node("scu").list(Some("bids"))?[0]["decision"]["value"] == "not_chosen")
+    })?;
+    assert!(
+        matches(&mut cluster, "scu")?.iter().all(|m| m["state"] != "contracted"),
+        "the losing bidder has no contracted match"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_deleted_index_is_rebuilt_from_the_store() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    let outcome = cluster.write_rows(&[battery_outcome("CG-1", "440100", "岭南大学")])?;
+    cluster.node("gzu").publish(&[&outcome])?;
+    eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1))?;
+
+    cluster.central.terminate()?;
+    std::fs::remove_dir_all(cluster.central.home.join("index"))?;
+    cluster.central.restart()?;
+    let demand = cluster.write_rows(&[battery_demand("XQ-1", "440300")])?;
+    cluster.node("sz").publish(&[&demand])?;
+    eventually(SETTLE, "a proposal from the rebuilt index", || Ok(!matches(&mut cluster, "sz")?.is_empty()))?;
+    assert_eq!(matches(&mut cluster, "sz")?[0]["supply_title"], "基于电化学阻抗谱的锂电池热失控早期预警方法");
+    Ok(())
+}
