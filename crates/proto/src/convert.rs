@@ -354,3 +354,63 @@ pub fn draft_to_wire(d: Draft) -> Option<pb::Draft> {
     };
     Some(pb::Draft { external_id: d.external_id.unwrap_or_default(), body: Some(body) })
 }
+
+#[cfg(test)]
+mod tests {
+    use kechuang_types::{Demand, Hlc, Industry, Meta, NodeId, Record, RecordId, Region, Timestamp, Trl};
+    use proptest::prelude::*;
+
+    use crate::pb;
+
+    fn demand(
+        title: String,
+        keywords: Vec<String>,
+        budget: Option<u32>,
+        trl: u8,
+        region: usize,
+        deadline: Option<u8>,
+    ) -> Record {
+        let regions = ["440300", "510100", "110000", "652300", "469000"];
+        Record {
+            meta: Meta {
+                id: RecordId::new(),
+                owner: NodeId::parse("owner", "sz-city").unwrap(),
+                version: Hlc::from_u64(7 << 16),
+                created_at: Timestamp(1_795_000_000_000),
+                updated_at: Timestamp(1_795_000_000_001),
+                deleted: false,
+                external_id: Some("XQ-1".into()),
+            },
+            body: kechuang_types::Body::Demand(Demand {
+                title,
+                description: "储能电站需要提前发现电芯热失控".into(),
+                industry: Industry::parse("industry", "C38").unwrap(),
+                keywords,
+                region: Region::parse("region", regions[region]).unwrap(),
+                budget_wan: budget.map(f64::from),
+                deadline: deadline
+                    .map(|d| kechuang_types::Date::parse("d", &format!("2027-01-{:02}", d % 28 + 1)).unwrap()),
+                min_trl: Trl::new("min_trl", i64::from(trl)).unwrap(),
+                is_challenge: false,
+                enterprise: String::new(),
+                contact: None,
+            }),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn valid_records_survive_a_wire_round_trip(
+            title in "[\u{4e00}-\u{4e80}]{1,40}",
+            keywords in proptest::collection::vec("[\u{4e00}-\u{4e80}a-z]{1,10}", 0..8),
+            budget in proptest::option::of(0u32..100_000),
+            trl in 1u8..=9,
+            region in 0usize..5,
+            deadline in proptest::option::of(0u8..200),
+        ) {
+            let record = demand(title, keywords, budget, trl, region, deadline);
+            let back = Record::try_from(pb::Record::from(record.clone())).unwrap();
+            prop_assert_eq!(back, record);
+        }
+    }
+}
