@@ -77,7 +77,7 @@ impl Admin for AdminService {
                 acked_seq: n.acked_seq,
             })
             .collect();
-        Ok(Response::new(pb::NodesResponse { nodes }))
+        Ok(Response::new(pb::NodesResponse { nodes, log_head: self.state.store.head() }))
     }
 
     async fn revoke(&self, request: Request<pb::RevokeRequest>) -> Result<Response<pb::RevokeResponse>, Status> {

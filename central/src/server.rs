@@ -38,10 +38,32 @@ pub struct State {
     pub limit: RateLimit,
     /// Matching and routing.
     pub matcher: Arc<Matcher>,
+    /// Each node's expected digest, as of a log position.
+    pub digests: DigestCache,
     /// Cancelled when central shuts down.
     pub shutdown: CancellationToken,
     /// Background tasks (feeds), drained on shutdown.
     pub tasks: TaskTracker,
+}
+
+/// What each node should hold, remembered per log position: a node whose
+/// records have not changed gets its digest without a scan.
+#[derive(Debug, Default)]
+pub struct DigestCache {
+    entries: std::sync::Mutex<std::collections::HashMap<kechuang_types::NodeId, (u64, String)>>,
+}
+
+impl DigestCache {
+    /// The digest of `node` if it was computed at log position `head`.
+    pub fn get(&self, node: &kechuang_types::NodeId, head: u64) -> Option<String> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.get(node).filter(|(at, _)| *at == head).map(|(_, d)| d.clone())
+    }
+
+    /// Remembers the digest of `node` at log position `head`.
+    pub fn put(&self, node: kechuang_types::NodeId, head: u64, digest: String) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).insert(node, (head, digest));
+    }
 }
 
 /// The pre-bound sockets central serves on.
@@ -79,6 +101,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let (matcher, matching) = Matcher::open(&config.index_dir, config.escalation)?;
     let state = Arc::new(State {
         matcher: Arc::new(matcher),
+        digests: DigestCache::default(),
         trust: Trust::load(&store)?,
         limit: RateLimit::new(config.rate_per_node, config.burst_per_node),
         durability: Durability::new(store.clone()),

@@ -84,11 +84,13 @@ impl Sync for SyncService {
         let peer = self.admit(&request)?;
         let store = self.state.store.clone();
         let p = peer.clone();
-        let entry = tokio::task::spawn_blocking(move || store.register(&p.id, p.kind, p.region))
+        let (entry, written) = tokio::task::spawn_blocking(move || store.register(&p.id, p.kind, p.region))
             .await
             .map_err(error::join)?
             .map_err(error::storage)?;
-        self.state.durability.wait().await.map_err(error::storage)?;
+        if written {
+            self.state.durability.wait().await.map_err(error::storage)?;
+        }
         info!(node = %peer.id, kind = %peer.kind, region = %peer.region, acked = entry.acked_seq, "node session opened");
         Ok(Response::new(pb::HelloResponse { acked_seq: entry.acked_seq }))
     }
@@ -171,7 +173,12 @@ impl Sync for SyncService {
 
     async fn digest(&self, request: Request<pb::DigestRequest>) -> Result<Response<pb::DigestResponse>, Status> {
         let peer = self.admit(&request)?;
+        let head = self.state.store.head();
+        if let Some(digest) = self.state.digests.get(&peer.id, head) {
+            return Ok(Response::new(pb::DigestResponse { digest }));
+        }
         let store = self.state.store.clone();
+        let id = peer.id.clone();
         let digest = tokio::task::spawn_blocking(move || {
             let mut digest = Digest::default();
             store.for_each(|record| {
@@ -184,7 +191,9 @@ impl Sync for SyncService {
         .await
         .map_err(error::join)?
         .map_err(error::storage)?;
-        Ok(Response::new(pb::DigestResponse { digest: digest.to_string() }))
+        let digest = digest.to_string();
+        self.state.digests.put(id, head, digest.clone());
+        Ok(Response::new(pb::DigestResponse { digest }))
     }
 }
 

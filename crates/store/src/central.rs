@@ -131,11 +131,18 @@ impl CentralStore {
     }
 
     /// Registers a node, or updates its kind and region; keeps its sequence.
-    pub fn register(&self, id: &NodeId, kind: NodeKind, region: Region) -> Result<NodeEntry> {
-        let acked_seq = self.node(id)?.map_or(0, |n| n.acked_seq);
+    /// Returns the entry and whether it was written (new or changed).
+    pub fn register(&self, id: &NodeId, kind: NodeKind, region: Region) -> Result<(NodeEntry, bool)> {
+        // Writers take turns, so a concurrent push's sequence is not overwritten.
+        let _writer = self.head.lock().unwrap_or_else(|p| p.into_inner());
+        let held = self.node(id)?;
+        if let Some(entry) = held.as_ref().filter(|e| e.kind == kind && e.region == region) {
+            return Ok((entry.clone(), false));
+        }
+        let acked_seq = held.map_or(0, |n| n.acked_seq);
         let entry = NodeEntry { id: id.clone(), kind, region, acked_seq };
         self.nodes.insert(id.as_str(), encode(&entry))?;
-        Ok(entry)
+        Ok((entry, true))
     }
 
     /// The registry entry of a node.

@@ -1,0 +1,268 @@
+//! `kechuang-bench`: measures Kechuang over real processes and real mutual
+//! TLS on loopback, with records of realistic shape (~1.1 KB). Each
+//! scenario prints one JSON line (for scripts) and a human summary.
+//!
+//! Build in release and run from the workspace:
+//! `cargo build --release && ./target/release/kechuang-bench all`.
+
+mod procs;
+mod sample;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kechuang_matching::{DemandProfile, Engine, Params};
+use kechuang_proto::pb;
+use prost::Message;
+use serde_json::json;
+
+/// Kechuang benchmarks.
+#[derive(Parser)]
+#[command(name = "kechuang-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Bulk push of N records from one node until durable and acknowledged,
+    /// then 1% changed (incremental), then a resync with nothing changed (no-op).
+    Push {
+        /// Records to push.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Changes per push batch.
+        #[arg(long, default_value_t = 2_000)]
+        batch: usize,
+    },
+    /// The same records written straight into sled in the same batches.
+    Floor {
+        /// Records to write.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Records per flushed batch.
+        #[arg(long, default_value_t = 2_000)]
+        batch: usize,
+    },
+    /// Matching one demand against N generated outcomes, in process.
+    Match {
+        /// Outcomes in the index.
+        #[arg(long, default_value_t = 100_000)]
+        outcomes: usize,
+        /// Demands to time.
+        #[arg(long, default_value_t = 300)]
+        demands: usize,
+    },
+    /// Central's RSS with N records, an idle node's RSS, binary sizes.
+    Footprint {
+        /// Records central holds.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+    },
+    /// Floor, push (+ incremental, no-op), match and footprint with defaults.
+    All,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.scenario {
+        Scenario::Push { records, batch } => rt.block_on(push(records, batch)).map(drop),
+        Scenario::Floor { records, batch } => floor(records, batch),
+        Scenario::Match { outcomes, demands } => match_latency(outcomes, demands),
+        Scenario::Footprint { records } => rt.block_on(footprint(records)),
+        Scenario::All => {
+            floor(100_000, 2_000)?;
+            rt.block_on(push(100_000, 2_000))?;
+            match_latency(100_000, 300)?;
+            rt.block_on(footprint(100_000))
+        }
+    }
+}
+
+fn report(value: serde_json::Value, summary: String) {
+    println!("{value}");
+    eprintln!("{summary}");
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+/// The physical floor: one key per record in one sled tree, flushed per batch.
+fn floor(records: usize, batch: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = sled::Config::new().path(dir.path()).mode(sled::Mode::HighThroughput).open()?;
+    let tree = db.open_tree("records")?;
+    let rows = sample::records("bench", records, 1);
+    let encoded: Vec<(Vec<u8>, Vec<u8>)> =
+        rows.iter().map(|r| (r.meta.id.as_bytes().to_vec(), pb::Record::from(r.clone()).encode_to_vec())).collect();
+    let bytes: usize = encoded.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let started = Instant::now();
+    for chunk in encoded.chunks(batch) {
+        let mut b = sled::Batch::default();
+        for (k, v) in chunk {
+            b.insert(k.as_slice(), v.as_slice());
+        }
+        tree.apply_batch(b)?;
+        db.flush()?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let rate = records as f64 / secs;
+    report(
+        json!({"scenario": "floor", "records": records, "batch": batch, "seconds": secs, "records_per_sec": rate,
+               "mb_per_sec": bytes as f64 / secs / 1e6}),
+        format!("floor: {records} records straight into sled in {secs:.2} s = {rate:.0} records/s"),
+    );
+    Ok(())
+}
+
+/// Push, incremental and no-op over real mTLS to a real central.
+async fn push(records: usize, batch: usize) -> anyhow::Result<procs::Central> {
+    let central = procs::Central::start()?;
+    let node = central.issue("bench-node", "city", "440300")?;
+    let mut client = procs::client(&central, &node).await?;
+    let mut acked = client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+    let rows = sample::records("bench-node", records, 2);
+
+    let started = Instant::now();
+    let mut bytes = 0usize;
+    for chunk in rows.chunks(batch) {
+        let request = procs::push_request(acked + 1, chunk);
+        bytes += request.encoded_len();
+        acked = client.push(request).await?.into_inner().acked_seq;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let rate = records as f64 / secs;
+    report(
+        json!({"scenario": "push", "records": records, "batch": batch, "seconds": secs, "records_per_sec": rate,
+               "mb_per_sec": bytes as f64 / secs / 1e6, "record_bytes": bytes / records.max(1)}),
+        format!(
+            "push: {records} records durable and acknowledged in {secs:.2} s = {rate:.0} records/s, {:.1} MB/s",
+            bytes as f64 / secs / 1e6
+        ),
+    );
+
+    // Incremental: 1% of the records changed.
+    let changed: Vec<_> = rows.iter().step_by(100).map(sample::edited).collect();
+    let started = Instant::now();
+    for chunk in changed.chunks(batch) {
+        acked = client.push(procs::push_request(acked + 1, chunk)).await?.into_inner().acked_seq;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    report(
+        json!({"scenario": "incremental", "records": changed.len(), "milliseconds": secs * 1e3}),
+        format!("incremental: {} changed records at central in {:.1} ms", changed.len(), secs * 1e3),
+    );
+
+    // No-op: a node reconnecting with nothing to push and nothing to receive
+    // does what the node's session does: Hello, then open its feed at its cursor.
+    let cursor = central.log_head().await?;
+    let started = Instant::now();
+    let mut again = procs::client(&central, &node).await?;
+    let hello = again.hello(pb::HelloRequest {}).await?.into_inner();
+    let feed = again.feed(pb::FeedRequest { cursor }).await?;
+    let with_handshake = started.elapsed().as_secs_f64();
+    drop(feed);
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let _ = again.hello(pb::HelloRequest {}).await?;
+        let feed = again.feed(pb::FeedRequest { cursor }).await?;
+        times.push(t.elapsed());
+        drop(feed);
+    }
+    times.sort();
+    let wire = pb::HelloRequest {}.encoded_len() + hello.encoded_len() + pb::FeedRequest { cursor }.encoded_len();
+    report(
+        json!({"scenario": "noop", "p50_ms": percentile(&times, 0.5), "p99_ms": percentile(&times, 0.99),
+               "with_tls_handshake_ms": with_handshake * 1e3, "payload_bytes": wire, "records_sent": 0}),
+        format!(
+            "no-op resync: p50 {:.2} ms on an open connection ({:.1} ms with a new TLS handshake), {wire} payload bytes, 0 records",
+            percentile(&times, 0.5),
+            with_handshake * 1e3
+        ),
+    );
+
+    // The convergence check: the first digest scans, a repeat at the same log position is cached.
+    let t = Instant::now();
+    let _ = again.digest(pb::DigestRequest {}).await?;
+    let first = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let _ = again.digest(pb::DigestRequest {}).await?;
+    let cached = t.elapsed().as_secs_f64() * 1e3;
+    report(
+        json!({"scenario": "digest", "records": records, "first_ms": first, "cached_ms": cached}),
+        format!(
+            "digest of what the node should hold: {first:.1} ms (scan of {records} records), {cached:.2} ms cached"
+        ),
+    );
+    Ok(central)
+}
+
+/// Matching latency against N outcomes, and the indexing rate.
+fn match_latency(outcomes: usize, demands: usize) -> anyhow::Result<()> {
+    let mut engine = Engine::in_memory(Params::default())?;
+    let supply = sample::outcomes("bench-uni", outcomes, 3);
+    let started = Instant::now();
+    for (i, record) in supply.iter().enumerate() {
+        engine.upsert(record, true)?;
+        if i % 50_000 == 49_999 {
+            engine.commit()?;
+        }
+    }
+    engine.commit()?;
+    let index_secs = started.elapsed().as_secs_f64();
+    let queries = sample::records("bench-city", demands, 4);
+    let today = kechuang_types::Date::today();
+    let mut times = Vec::with_capacity(demands);
+    for record in &queries {
+        let demand = DemandProfile::from_record(record).context("demand profile")?;
+        let t = Instant::now();
+        let ranked = engine.rank(&demand, today)?;
+        let _ = kechuang_matching::plan(&ranked, 10);
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
+    report(
+        json!({"scenario": "match", "outcomes": outcomes, "index_docs_per_sec": outcomes as f64 / index_secs,
+               "p50_ms": p50, "p99_ms": p99, "max_ms": percentile(&times, 1.0)}),
+        format!(
+            "match: {outcomes} outcomes indexed at {:.0}/s; one demand p50 {p50:.2} ms, p99 {p99:.2} ms",
+            outcomes as f64 / index_secs
+        ),
+    );
+    Ok(())
+}
+
+/// Central's RSS holding N records, an idle node's RSS, binary sizes.
+async fn footprint(records: usize) -> anyhow::Result<()> {
+    let central = push(records, 2_000).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let central_rss = procs::rss_kib(central.pid())?;
+    let node = procs::IdleNode::start(&central)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let node_rss = procs::rss_kib(node.pid())?;
+    let size = |name: &str| std::fs::metadata(procs::binary(name)).map(|m| m.len()).unwrap_or(0);
+    let (c, n) = (size("kechuang-central"), size("kechuang-node"));
+    report(
+        json!({"scenario": "footprint", "records": records, "central_rss_mib": central_rss as f64 / 1024.0,
+               "idle_node_rss_mib": node_rss as f64 / 1024.0, "central_binary_mib": c as f64 / 1048576.0,
+               "node_binary_mib": n as f64 / 1048576.0}),
+        format!(
+            "footprint: central {:.1} MiB RSS with {records} records; idle node {:.1} MiB; binaries {:.1} / {:.1} MiB",
+            central_rss as f64 / 1024.0,
+            node_rss as f64 / 1024.0,
+            c as f64 / 1048576.0,
+            n as f64 / 1048576.0
+        ),
+    );
+    Ok(())
+}

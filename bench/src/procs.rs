@@ -1,0 +1,168 @@
+//! Real central and node processes for the benchmarks, and an mTLS client
+//! that pushes as a node.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use kechuang_proto::pb;
+use kechuang_proto::pb::sync_client::SyncClient;
+use kechuang_types::Record;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// A release binary next to this one.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("bench executable");
+    exe.parent().expect("binary directory").join(name)
+}
+
+fn wait_ready(path: &Path, child: &mut Child) -> anyhow::Result<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!("{} exited with {status}", path.display());
+        }
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
+            && value["pid"].as_u64() == Some(u64::from(child.id()))
+        {
+            return Ok(value);
+        }
+        if Instant::now() > deadline {
+            bail!("{} never became ready", path.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running central in a temp dir.
+pub struct Central {
+    dir: tempfile::TempDir,
+    child: Child,
+    url: String,
+    admin: String,
+}
+
+impl Central {
+    /// Initialises and starts a central on ephemeral loopback ports.
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("kechuang-bench-").tempdir()?;
+        let home = dir.path().join("central");
+        let status = Command::new(binary("kechuang-central"))
+            .args(["init", "--data-dir"])
+            .arg(&home)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("kechuang-central init failed (build the workspace in release first)");
+        }
+        let log = std::fs::File::create(home.join("log.txt"))?;
+        let mut child = Command::new(binary("kechuang-central"))
+            .args(["run", "--config"])
+            .arg(home.join("central.toml"))
+            .env("KECHUANG_LOG", "warn")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let ready = wait_ready(&home.join("ready.json"), &mut child)?;
+        let url = format!("https://{}", ready["listen"].as_str().context("listen")?);
+        let admin = format!("http://{}", ready["admin"].as_str().context("admin")?);
+        Ok(Self { dir, child, url, admin })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Issues a node bundle; returns its directory.
+    pub fn issue(&self, id: &str, kind: &str, region: &str) -> anyhow::Result<PathBuf> {
+        let out = self.dir.path().join(id);
+        let status = Command::new(binary("kechuang-central"))
+            .args(["issue", "--data-dir"])
+            .arg(self.dir.path().join("central"))
+            .args(["--node-id", id, "--kind", kind, "--region", region, "--out"])
+            .arg(&out)
+            .args(["--central-url", &self.url])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("issue failed");
+        }
+        Ok(out)
+    }
+
+    /// The last durable position of central's log.
+    pub async fn log_head(&self) -> anyhow::Result<u64> {
+        let mut admin = pb::admin_client::AdminClient::connect(self.admin.clone()).await?;
+        Ok(admin.nodes(pb::NodesRequest {}).await?.into_inner().log_head)
+    }
+}
+
+impl Drop for Central {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A sync client presenting the certificate of the node issued into `node`.
+pub async fn client(central: &Central, node: &Path) -> anyhow::Result<SyncClient<Channel>> {
+    let read = |f: &str| std::fs::read_to_string(node.join(f)).with_context(|| format!("reading {f}"));
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read("ca.crt")?))
+        .identity(Identity::from_pem(read("node.crt")?, read("node.key")?))
+        .domain_name("kechuang-central");
+    let channel = Endpoint::from_shared(central.url.clone())?.tls_config(tls)?.tcp_nodelay(true).connect().await?;
+    Ok(SyncClient::new(channel).max_encoding_message_size(64 << 20).max_decoding_message_size(64 << 20))
+}
+
+/// A push of `records` with sequence numbers from `first`.
+pub fn push_request(first: u64, records: &[Record]) -> pb::PushRequest {
+    let changes =
+        records.iter().zip(first..).map(|(r, seq)| pb::Change { seq, record: Some(r.clone().into()) }).collect();
+    pb::PushRequest { changes }
+}
+
+/// A real node that connects and then sits idle.
+pub struct IdleNode {
+    child: Child,
+}
+
+impl IdleNode {
+    /// Issues and starts a node of `central`, waiting until its API is up.
+    pub fn start(central: &Central) -> anyhow::Result<Self> {
+        let dir = central.issue("idle-node", "university", "510100")?;
+        let log = std::fs::File::create(dir.join("log.txt"))?;
+        let mut child = Command::new(binary("kechuang-node"))
+            .args(["run", "--config"])
+            .arg(dir.join("node.toml"))
+            .env("KECHUANG_LOG", "warn")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        wait_ready(&dir.join("ready.json"), &mut child)?;
+        Ok(Self { child })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for IdleNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Resident set size of a process, in KiB.
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+}
