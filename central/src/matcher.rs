@@ -203,7 +203,12 @@ impl Matcher {
                 continue;
             }
             let Some(supply) = engine.supply(&candidate.supply) else { continue };
-            let record = self.proposal(&demand, supply, candidate, landing_node(&demand, &nodes), MatchState::Proposed);
+            let explanation = engine.explain(&demand, candidate);
+            let mut record =
+                self.proposal(&demand, supply, candidate, landing_node(&demand, &nodes), MatchState::Proposed);
+            if let Body::Match(m) = &mut record.body {
+                m.explanation = explanation;
+            }
             pairs.push((demand_id, candidate.supply, record.meta.id));
             matches.push(record);
         }
@@ -238,7 +243,7 @@ impl Matcher {
             landing_node,
             score: (c.score * 1000.0).round() / 1000.0,
             tier: c.tier,
-            explanation: c.explanation.clone(),
+            explanation: String::new(),
             demand_title: demand.title.clone(),
             supply_title: supply.title.clone(),
             core: Part::new(version, state),
@@ -320,7 +325,7 @@ impl Matcher {
                     score: 1.0,
                     strength: 1.0,
                     tier: kechuang_matching::tier(demand.region, supply.region),
-                    explanation: String::new(),
+                    linked: false,
                 };
                 let record = self.proposal(
                     &demand,

@@ -70,8 +70,8 @@ pub struct Candidate {
     pub strength: f64,
     /// How far it is from the demand.
     pub tier: Tier,
-    /// Why, for people.
-    pub explanation: String,
+    /// Whether an expert was linked through a matching outcome of their institution.
+    pub linked: bool,
 }
 
 /// The index and profiles of every open demand and available supply.
@@ -305,7 +305,7 @@ impl Engine {
                     score: *score,
                     strength,
                     tier: tier(demand.region, s.region),
-                    explanation: self.explain(demand, s, link.contains_key(id)),
+                    linked: link.contains_key(id),
                 })
             })
             .collect();
@@ -341,8 +341,11 @@ impl Engine {
         score + p.proximity * proximity(tier(demand.region, s.region))
     }
 
-    /// Why `s` was proposed for `demand`, in the operators' language.
-    fn explain(&self, demand: &DemandProfile, s: &SupplyProfile, linked: bool) -> String {
+    /// Why `candidate` is proposed for `demand`, in the operators' language
+    /// (computed for proposals only: it segments both texts).
+    pub fn explain(&self, demand: &DemandProfile, candidate: &Candidate) -> String {
+        let Some(s) = self.supplies.get(&candidate.supply) else { return String::new() };
+        let linked = candidate.linked;
         let mut reasons = Vec::new();
         let wanted: std::collections::HashSet<String> = self
             .analyzer

@@ -64,6 +64,9 @@ pub struct CentralStore {
     head: Mutex<u64>,
 }
 
+/// sled's page cache: central keeps its memory bounded (sled defaults to 1 GiB).
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 type Tx<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
 
 fn abort<T>(e: Error) -> Tx<T> {
@@ -112,7 +115,7 @@ fn merge_and_log(
 impl CentralStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open()?;
+        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).cache_capacity(CACHE_BYTES).open()?;
         let log = db.open_tree("log")?;
         let head = match log.last()? {
             Some((k, _)) => read_u64("log position", &k)?,

@@ -45,6 +45,9 @@ pub struct NodeStore {
     meta: sled::Tree,
 }
 
+/// sled's page cache: a station stays lightweight (sled defaults to 1 GiB).
+const CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
 type Tx<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
 
 fn abort<T>(e: Error) -> Tx<T> {
@@ -68,7 +71,7 @@ fn tx_u64(tree: &TransactionalTree, key: &[u8], what: &'static str) -> Tx<u64> {
 impl NodeStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open()?;
+        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).cache_capacity(CACHE_BYTES).open()?;
         Ok(Self {
             records: db.open_tree("records")?,
             external: db.open_tree("external")?,
