@@ -160,11 +160,13 @@ impl KindIndex {
         let mut columns = HashMap::new();
         let mut out = Vec::with_capacity(hits.len());
         for (score, address) in hits {
-            if !columns.contains_key(&address.segment_ord) {
-                let fast = searcher.segment_reader(address.segment_ord).fast_fields();
-                columns.insert(address.segment_ord, (fast.u64("id_hi")?, fast.u64("id_lo")?));
-            }
-            let (hi, lo) = &columns[&address.segment_ord];
+            let (hi, lo) = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+                    e.insert((fast.u64("id_hi")?, fast.u64("id_lo")?))
+                }
+            };
             if let (Some(hi), Some(lo)) = (hi.first(address.doc_id), lo.first(address.doc_id)) {
                 let mut bytes = [0u8; 16];
                 bytes[..8].copy_from_slice(&hi.to_be_bytes());
