@@ -81,7 +81,7 @@ mod tests {
             score,
             strength,
             tier,
-            explanation: String::new(),
+            linked: false,
         }
     }
 
