@@ -97,7 +97,7 @@ fn a_cross_province_match_reaches_both_owners_and_both_provinces_only() -> anyho
 
 #[test]
 fn strong_same_city_supply_is_proposed_first_then_escalation_reaches_province_and_nation() -> anyhow::Result<()> {
-    let mut cluster = Cluster::start_with_settings(&[("escalation_secs", "3.0")])?;
+    let mut cluster = Cluster::start_with_settings(&[("escalation_secs", "5.0")])?;
     cluster.add_node("sz", "city", "440300")?;
     cluster.add_node("szu", "university", "440300")?;
     cluster.add_node("gzu", "university", "440100")?;
@@ -116,13 +116,13 @@ fn strong_same_city_supply_is_proposed_first_then_escalation_reaches_province_an
     eventually(SETTLE, "the local proposal", || Ok(!matches(&mut cluster, "sz")?.is_empty()))?;
     let first = matches(&mut cluster, "sz")?;
     assert_eq!(tiers(&first), ["city"], "strong same-city supply comes first, alone");
-    assert!(started.elapsed() < Duration::from_secs(3), "before the first escalation");
+    assert!(started.elapsed() < Duration::from_secs(5), "before the first escalation");
 
     eventually(SETTLE, "escalation to the province", || Ok(matches(&mut cluster, "sz")?.len() >= 2))?;
-    assert!(started.elapsed() >= Duration::from_secs(3), "escalation waits for the window");
+    assert!(started.elapsed() >= Duration::from_secs(5), "escalation waits for the window");
     assert_eq!(tiers(&matches(&mut cluster, "sz")?), ["city", "province"]);
     eventually(SETTLE, "escalation to the nation", || Ok(matches(&mut cluster, "sz")?.len() >= 3))?;
-    assert!(started.elapsed() >= Duration::from_secs(6), "a second window");
+    assert!(started.elapsed() >= Duration::from_secs(10), "a second window");
     assert_eq!(tiers(&matches(&mut cluster, "sz")?), ["city", "national", "province"]);
     Ok(())
 }

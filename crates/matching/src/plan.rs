@@ -75,14 +75,7 @@ mod tests {
     use super::*;
 
     fn candidate(score: f64, strength: f64, tier: Tier) -> Candidate {
-        Candidate {
-            supply: RecordId::new(),
-            kind: SupplyKind::Outcome,
-            score,
-            strength,
-            tier,
-            linked: false,
-        }
+        Candidate { supply: RecordId::new(), kind: SupplyKind::Outcome, score, strength, tier, linked: false }
     }
 
     #[test]
