@@ -46,6 +46,16 @@ enum Scenario {
         #[arg(long, default_value_t = 2_000)]
         batch: usize,
     },
+    /// With N nodes connected, time from a demand pushed by a city node to the
+    /// proposal arriving at the university node holding the matching outcome.
+    Propagation {
+        /// Nodes connected (each with its own certificate and open feed).
+        #[arg(long, default_value_t = 100)]
+        nodes: usize,
+        /// Demands to time.
+        #[arg(long, default_value_t = 1_000)]
+        demands: usize,
+    },
     /// Matching one demand against N generated outcomes, in process.
     Match {
         /// Outcomes in the index.
@@ -72,10 +82,12 @@ fn main() -> anyhow::Result<()> {
         Scenario::Push { records, batch } => rt.block_on(push(records, batch)).map(drop),
         Scenario::Floor { records, batch } => floor(records, batch),
         Scenario::Match { outcomes, demands } => match_latency(outcomes, demands),
+        Scenario::Propagation { nodes, demands } => rt.block_on(propagation(nodes, demands)),
         Scenario::Footprint { records } => rt.block_on(footprint(records)),
         Scenario::All => {
             floor(100_000, 2_000)?;
             rt.block_on(push(100_000, 2_000))?;
+            rt.block_on(propagation(100, 1_000))?;
             match_latency(100_000, 300)?;
             rt.block_on(footprint(100_000))
         }
@@ -204,6 +216,97 @@ async fn push(records: usize, batch: usize) -> anyhow::Result<procs::Central> {
         ),
     );
     Ok(central)
+}
+
+/// Demand at a city node → proposal at the university node, with `nodes` connected.
+async fn propagation(nodes: usize, demands: usize) -> anyhow::Result<()> {
+    use kechuang_types::Body;
+    let central = procs::Central::start()?;
+    let city = central.issue("prop-city", "city", "440300")?;
+    let uni = central.issue("prop-uni", "university", "510100")?;
+    // Other stations, connected and following their feeds.
+    let kinds = [("provincial", "440000"), ("city", "440100"), ("university", "330100"), ("society", "110000")];
+    let mut followers = Vec::new();
+    for i in 0..nodes.saturating_sub(2) {
+        let (kind, region) = kinds[i % kinds.len()];
+        let kind = if kind == "provincial" && i >= kinds.len() { "city" } else { kind };
+        let dir = central.issue(
+            &format!("prop-{i}"),
+            kind,
+            if kind == "city" && region == "440000" { "440300" } else { region },
+        )?;
+        let mut c = procs::client(&central, &dir).await?;
+        c.hello(pb::HelloRequest {}).await?;
+        let mut feed = c.feed(pb::FeedRequest { cursor: 0 }).await?.into_inner();
+        followers.push(tokio::spawn(async move { while let Ok(Some(_)) = feed.message().await {} }));
+    }
+
+    eprintln!("propagation: {} nodes connected", followers.len() + 2);
+    // The university publishes one outcome per demand topic.
+    let mut uni_client = procs::client(&central, &uni).await?;
+    let mut uni_acked = uni_client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+    let outcomes = sample::paired_outcomes("prop-uni", demands);
+    for chunk in outcomes.chunks(1_000) {
+        uni_acked = uni_client.push(procs::push_request(uni_acked + 1, chunk)).await?.into_inner().acked_seq;
+    }
+    let wanted: Vec<kechuang_types::RecordId> = outcomes.iter().map(|o| o.meta.id).collect();
+    let mut uni_feed = uni_client.feed(pb::FeedRequest { cursor: 0 }).await?.into_inner();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(batch)) = uni_feed.message().await {
+            for r in batch.records {
+                if let Ok(record) = kechuang_types::Record::try_from(r)
+                    && let Body::Match(m) = record.body
+                {
+                    let _ = tx.send(m.supply);
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await; // let the index take in the outcomes
+
+    eprintln!("propagation: {demands} outcomes published");
+    let mut city_client = procs::client(&central, &city).await?;
+    let mut acked = city_client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+    let queries = sample::paired_demands("prop-city", demands);
+    let mut times = Vec::with_capacity(demands);
+    let mut missed = 0;
+    for (i, demand) in queries.iter().enumerate() {
+        let started = Instant::now();
+        acked = city_client
+            .push(procs::push_request(acked + 1, std::slice::from_ref(demand)))
+            .await?
+            .into_inner()
+            .acked_seq;
+        let deadline = started + Duration::from_secs(2);
+        loop {
+            match tokio::time::timeout_at(deadline.into(), rx.recv()).await {
+                Ok(Some(supply)) if supply == wanted[i] => {
+                    times.push(started.elapsed());
+                    break;
+                }
+                Ok(Some(_)) => continue,
+                _ => {
+                    missed += 1;
+                    break;
+                }
+            }
+        }
+    }
+    for f in followers {
+        f.abort();
+    }
+    times.sort();
+    let (p50, p99, max) = (percentile(&times, 0.5), percentile(&times, 0.99), percentile(&times, 1.0));
+    report(
+        json!({"scenario": "propagation", "nodes": nodes, "demands": demands, "delivered": times.len(), "missed": missed,
+               "p50_ms": p50, "p99_ms": p99, "max_ms": max}),
+        format!(
+            "propagation with {nodes} nodes: {} of {demands} proposals arrived; p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms",
+            times.len()
+        ),
+    );
+    Ok(())
 }
 
 /// Matching latency against N outcomes, and the indexing rate.

@@ -146,3 +146,55 @@ pub fn edited(record: &Record) -> Record {
     }
     r
 }
+
+/// A code word unique to pair `i`, so demand `i` matches outcome `i` strongly.
+fn code(i: usize) -> String {
+    // Letters only: jieba keeps a run of letters as one word (digits split off).
+    let mut n = i;
+    let letters: String = (0..5)
+        .map(|_| {
+            let c = char::from(b'a' + (n % 26) as u8);
+            n /= 26;
+            c
+        })
+        .collect();
+    format!("KC{letters}")
+}
+
+/// The subject and problem of pair `i`.
+fn topic(i: usize) -> (&'static str, &'static str) {
+    (SUBJECTS[i % SUBJECTS.len()], PROBLEMS[(i / SUBJECTS.len()) % PROBLEMS.len()])
+}
+
+/// `n` outcomes, the i-th answering [`paired_demands`]'s i-th demand.
+pub fn paired_outcomes(owner: &str, n: usize) -> Vec<Record> {
+    let mut out = outcomes(owner, n, 7);
+    for (i, r) in out.iter_mut().enumerate() {
+        if let Body::Outcome(o) = &mut r.body {
+            let (subject, problem) = topic(i);
+            o.title = format!("{}{subject}{problem}方法", code(i));
+            o.summary = format!("本成果面向{}型{subject}的{problem}，已完成中试验证。", code(i));
+            o.keywords = vec![code(i), subject.into(), problem.into()];
+            o.price_wan = Some(100.0);
+            o.trl = Trl::new("trl", 7).expect("trl");
+            o.region = Region::parse("region", "510100").expect("region");
+        }
+    }
+    out
+}
+
+/// `n` demands of a city node, the i-th answered by [`paired_outcomes`]'s i-th outcome.
+pub fn paired_demands(owner: &str, n: usize) -> Vec<Record> {
+    let mut out = records(owner, n, 8);
+    for (i, r) in out.iter_mut().enumerate() {
+        if let Body::Demand(d) = &mut r.body {
+            let (subject, problem) = topic(i);
+            d.title = format!("{}{subject}{problem}需求", code(i));
+            d.description = format!("我们的{}型{subject}面临{problem}难题。{}", code(i), d.description);
+            d.keywords = vec![code(i), subject.into(), problem.into()];
+            d.budget_wan = Some(200.0);
+            d.min_trl = Trl::new("min_trl", 6).expect("trl");
+        }
+    }
+    out
+}
