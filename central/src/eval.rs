@@ -12,8 +12,7 @@ use kechuang_matching::{DemandProfile, Engine, Params, plan};
 use kechuang_types::{Date, Hlc, Meta, NodeId, Record, RecordId, RecordKind, SupplyKind, Timestamp};
 use serde_json::{Value, json};
 
-/// Most proposals a demand receives over its escalation stages.
-pub const MAX_PROPOSALS: usize = 10;
+use crate::matcher::MAX_PROPOSALS;
 
 /// One demand's proposals, as `--rankings` writes them.
 pub struct Ranking {
@@ -62,14 +61,6 @@ pub fn run(dataset: &Path, rankings: Option<&Path>, today: Date) -> anyhow::Resu
     for (file_id, id) in &demands {
         let demand: &DemandProfile = engine.demand(id).context("demand profile")?;
         let ranked = engine.rank(demand, today)?;
-        if std::env::var_os("KECHUANG_EVAL_STRENGTH").is_some() {
-            let rel = grades.get(file_id);
-            for c in ranked.iter().take(15) {
-                let f = by_file_id.get(&c.supply).cloned().unwrap_or_default();
-                let g = rel.and_then(|r| r.get(&f)).copied().unwrap_or(0);
-                eprintln!("STRENGTH {g} {:?} {:.4} {:.3}", c.kind, c.strength, c.score);
-            }
-        }
         let proposals = plan(&ranked, MAX_PROPOSALS)
             .into_iter()
             .map(|p| {
