@@ -159,7 +159,7 @@ impl Matcher {
         }
         for record in records {
             match &record.body {
-                Body::Match(m) => writes.extend(self.release_contacts(store, record, m)?),
+                Body::Match(_) => writes.extend(self.release_contacts(store, record)?),
                 Body::Bid(b) if b.decision.value == BidState::Awarded => {
                     writes.extend(self.award(store, record)?);
                 }
@@ -269,12 +269,7 @@ impl Matcher {
 
     /// Once both sides have accepted, writes their contacts into the match
     /// (feeds show them to the two sides only).
-    fn release_contacts(
-        &self,
-        store: &CentralStore,
-        record: &Record,
-        _pushed: &Match,
-    ) -> anyhow::Result<Option<Record>> {
+    fn release_contacts(&self, store: &CentralStore, record: &Record) -> anyhow::Result<Option<Record>> {
         let Some(held) = store.get(&record.meta.id)? else { return Ok(None) };
         let Body::Match(m) = &held.body else { return Ok(None) };
         let accepted = |r: Response| matches!(r, Response::Accepted | Response::Contracted);
