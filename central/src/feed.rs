@@ -91,6 +91,7 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
                 if tx.send(Ok(pb::FeedBatch { records: views, cursor })).await.is_err() {
                     return;
                 }
+                kechuang_store::crash::point("feed-sent");
                 announced = cursor;
             }
             continue;

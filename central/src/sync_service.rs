@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use kechuang_proto::pb::{self, sync_server::Sync};
+use kechuang_store::crash;
 use kechuang_sync::{Digest, Peer, authorize, held_by};
 use kechuang_types::{Bid, Body, Date, Record, RecordId, limits};
 use tokio_stream::Stream;
@@ -153,7 +154,9 @@ impl Sync for SyncService {
         let changed_count = outcome.changed.len();
         let matcher = self.state.matcher.clone();
         tokio::spawn(async move { matcher.submit(outcome.changed).await });
+        crash::point("push-applied");
         self.state.durability.wait().await.map_err(error::storage)?;
+        crash::point("push-durable");
         debug!(node = %peer.id, acked = outcome.acked_seq, changed = changed_count, "push applied");
         Ok(Response::new(pb::PushResponse { acked_seq }))
     }

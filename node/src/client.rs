@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kechuang_proto::pb::{self, sync_client::SyncClient};
+use kechuang_store::crash;
 use kechuang_types::{Record, limits};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
@@ -110,6 +111,7 @@ async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::
         if acked < last {
             anyhow::bail!("central acknowledged {acked} of a batch up to {last}");
         }
+        crash::point("push-acked");
         let store = node.store.clone();
         tokio::task::spawn_blocking(move || store.ack(acked)).await??;
         debug!(acked, count, "push acknowledged");
@@ -134,6 +136,7 @@ async fn feed_loop(node: &Arc<Node>, mut feed: tonic::Streaming<pb::FeedBatch>) 
             n.store.apply_feed(&records, cursor, &mut clock)
         })
         .await??;
+        crash::point("feed-applied");
         Stats::add(&node.stats.feed_records, count);
         Stats::add(&node.stats.feed_bytes, bytes);
         debug!(count, changed, cursor, "feed batch applied");

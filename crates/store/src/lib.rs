@@ -9,6 +9,7 @@
 
 mod central;
 mod codec;
+pub mod crash;
 mod error;
 mod node;
 

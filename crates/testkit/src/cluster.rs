@@ -55,10 +55,16 @@ impl Cluster {
 
     /// Issues a node directory with `kechuang-central issue` and starts the node.
     pub fn add_node(&mut self, id: &str, kind: &str, region: &str) -> anyhow::Result<&mut Node> {
+        let node = self.add_stopped_node(id, kind, region)?;
+        node.start()?;
+        Ok(node)
+    }
+
+    /// Issues a node directory with `kechuang-central issue`; the node is not started.
+    pub fn add_stopped_node(&mut self, id: &str, kind: &str, region: &str) -> anyhow::Result<&mut Node> {
         let home = self.path().join(id);
         self.central.issue(id, kind, region, &home)?;
-        let mut node = Node { id: id.to_owned(), daemon: Daemon::new("kechuang-node", home.join("node.toml")) };
-        node.start()?;
+        let node = Node { id: id.to_owned(), daemon: Daemon::new("kechuang-node", home.join("node.toml")) };
         self.nodes.insert(id.to_owned(), node);
         Ok(self.node(id))
     }
@@ -150,6 +156,21 @@ impl Central {
         self.daemon.terminate()
     }
 
+    /// Whether the process is running.
+    pub fn is_running(&self) -> bool {
+        self.daemon.is_running()
+    }
+
+    /// Makes the next start crash itself at `point` (see [`Daemon::arm_crash`]).
+    pub fn arm_crash(&mut self, point: &str, pass: u64) {
+        self.daemon.arm_crash(point, pass);
+    }
+
+    /// Waits until the armed crash point has killed the process.
+    pub fn wait_crashed(&mut self) -> anyhow::Result<()> {
+        self.daemon.wait_crashed(std::time::Duration::from_secs(120))
+    }
+
     /// Starts central again on the same directory and ports.
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.daemon.start().map(drop)
@@ -225,6 +246,21 @@ impl Node {
     /// SIGTERM, expecting a clean exit.
     pub fn terminate(&mut self) -> anyhow::Result<()> {
         self.daemon.terminate()
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&self) -> bool {
+        self.daemon.is_running()
+    }
+
+    /// Makes the next start crash itself at `point` (see [`Daemon::arm_crash`]).
+    pub fn arm_crash(&mut self, point: &str, pass: u64) {
+        self.daemon.arm_crash(point, pass);
+    }
+
+    /// Waits until the armed crash point has killed the process.
+    pub fn wait_crashed(&mut self) -> anyhow::Result<()> {
+        self.daemon.wait_crashed(std::time::Duration::from_secs(120))
     }
 
     /// `kechuang-node publish --json FILE…`: the import summary.

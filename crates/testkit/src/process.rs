@@ -1,5 +1,6 @@
 //! One child process of ours: started, awaited until ready, stopped.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -7,6 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+
+/// The variable `kechuang_store::crash` reads.
+const CRASH_ENV: &str = "KECHUANG_CRASH_AT";
 
 /// The path of one of the workspace's binaries, next to the test executable.
 pub fn binary(name: &str) -> PathBuf {
@@ -76,13 +80,14 @@ pub struct Daemon {
     /// Where its stderr goes.
     pub log: PathBuf,
     child: Option<Child>,
+    crash_at: Option<String>,
 }
 
 impl Daemon {
     /// A daemon that is not running yet.
     pub fn new(program: &'static str, config: PathBuf) -> Self {
         let log = config.with_file_name("log.txt");
-        Self { program, config, log, child: None }
+        Self { program, config, log, child: None, crash_at: None }
     }
 
     /// The file the daemon writes once it listens.
@@ -90,13 +95,26 @@ impl Daemon {
         self.config.with_file_name("ready.json")
     }
 
-    /// Starts the daemon and waits until its ready file names its pid.
+    /// Makes the next start kill itself the `pass`-th time it reaches the
+    /// crash point `point` (see `kechuang_store::crash`); later starts run normally.
+    pub fn arm_crash(&mut self, point: &str, pass: u64) {
+        self.crash_at = Some(format!("{point}:{pass}"));
+    }
+
+    /// Starts the daemon and waits until its ready file names its pid, or,
+    /// when a crash is armed, until it is ready or has crashed.
     pub fn start(&mut self) -> anyhow::Result<serde_json::Value> {
         if self.child.is_some() {
             bail!("{} is already running", self.program);
         }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        let child = Command::new(binary(self.program))
+        let crash_at = self.crash_at.take();
+        let mut command = Command::new(binary(self.program));
+        match &crash_at {
+            Some(at) => command.env(CRASH_ENV, at),
+            None => command.env_remove(CRASH_ENV),
+        };
+        let child = command
             .args(["run", "--config"])
             .arg(&self.config)
             .env("KECHUANG_LOG", std::env::var("KECHUANG_LOG").unwrap_or_else(|_| "info".into()))
@@ -111,6 +129,9 @@ impl Daemon {
         let mut ready = serde_json::Value::Null;
         eventually(Duration::from_secs(30), &format!("{} to be ready", self.program), || {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                if crash_at.is_some() && status.signal() == Some(Signal::SIGKILL as i32) {
+                    return Ok(true);
+                }
                 bail!("{} exited with {status}:\n{}", self.program, self.log_text());
             }
             let Ok(text) = std::fs::read_to_string(&ready_file) else { return Ok(false) };
@@ -125,6 +146,22 @@ impl Daemon {
     /// Whether the daemon is running.
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// Waits until an armed crash point has killed the daemon.
+    pub fn wait_crashed(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let program = self.program;
+        let mut status = None;
+        eventually(timeout, &format!("{program} to reach its crash point"), || {
+            let Some(child) = self.child.as_mut() else { bail!("{program} is not running") };
+            status = child.try_wait()?;
+            Ok(status.is_some())
+        })?;
+        self.child = None;
+        match status {
+            Some(s) if s.signal() == Some(Signal::SIGKILL as i32) => Ok(()),
+            other => bail!("{program} exited with {other:?}, not by its crash point:\n{}", self.log_text()),
+        }
     }
 
     /// Sends SIGKILL and reaps the process.
