@@ -146,6 +146,16 @@ impl Central {
         format!("https://127.0.0.1:{}", self.port)
     }
 
+    /// The address central's sync service listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Central's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.home.join("data")
+    }
+
     /// SIGKILL.
     pub fn kill(&mut self) {
         self.daemon.kill();
@@ -159,6 +169,11 @@ impl Central {
     /// Whether the process is running.
     pub fn is_running(&self) -> bool {
         self.daemon.is_running()
+    }
+
+    /// Limits the size of files the next starts may write (see [`Daemon::limit_file_size`]).
+    pub fn limit_file_size(&mut self, bytes: Option<u64>) {
+        self.daemon.limit_file_size(bytes);
     }
 
     /// Makes the next start crash itself at `point` (see [`Daemon::arm_crash`]).
@@ -233,6 +248,24 @@ impl Node {
         self.daemon.config.parent().expect("node directory")
     }
 
+    /// Points the node at another central address (e.g. a fault proxy); takes effect at the next start.
+    pub fn set_central(&self, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+        self.set("central", &format!("\"https://{addr}\""))
+    }
+
+    /// Sets `key = value` (a TOML value) in node.toml; takes effect at the next start.
+    pub fn set(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        let path = &self.daemon.config;
+        let mut lines: Vec<String> = std::fs::read_to_string(path)?.lines().map(str::to_owned).collect();
+        let line = format!("{key} = {value}");
+        match lines.iter_mut().find(|l| l.split('=').next().map(str::trim) == Some(key)) {
+            Some(existing) => *existing = line,
+            None => lines.insert(0, line),
+        }
+        std::fs::write(path, lines.join("\n") + "\n")?;
+        Ok(())
+    }
+
     /// Starts (or restarts) the node on its directory.
     pub fn start(&mut self) -> anyhow::Result<()> {
         self.daemon.start().map(drop)
@@ -251,6 +284,11 @@ impl Node {
     /// Whether the process is running.
     pub fn is_running(&self) -> bool {
         self.daemon.is_running()
+    }
+
+    /// Limits the size of files the next starts may write (see [`Daemon::limit_file_size`]).
+    pub fn limit_file_size(&mut self, bytes: Option<u64>) {
+        self.daemon.limit_file_size(bytes);
     }
 
     /// Makes the next start crash itself at `point` (see [`Daemon::arm_crash`]).

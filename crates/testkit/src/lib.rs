@@ -8,7 +8,9 @@
 
 mod cluster;
 mod process;
+mod proxy;
 pub mod sample;
 
 pub use cluster::{Central, Cluster, Node};
 pub use process::{binary, eventually};
+pub use proxy::FaultProxy;

@@ -81,13 +81,14 @@ pub struct Daemon {
     pub log: PathBuf,
     child: Option<Child>,
     crash_at: Option<String>,
+    file_size_limit: Option<u64>,
 }
 
 impl Daemon {
     /// A daemon that is not running yet.
     pub fn new(program: &'static str, config: PathBuf) -> Self {
         let log = config.with_file_name("log.txt");
-        Self { program, config, log, child: None, crash_at: None }
+        Self { program, config, log, child: None, crash_at: None, file_size_limit: None }
     }
 
     /// The file the daemon writes once it listens.
@@ -101,6 +102,13 @@ impl Daemon {
         self.crash_at = Some(format!("{point}:{pass}"));
     }
 
+    /// Makes later starts run with files limited to about `bytes` (`ulimit -f`
+    /// in 512- or 1024-byte blocks, as the shell counts; SIGXFSZ ignored):
+    /// writes past it fail as on a full disk. `None` lifts it.
+    pub fn limit_file_size(&mut self, bytes: Option<u64>) {
+        self.file_size_limit = bytes;
+    }
+
     /// Starts the daemon and waits until its ready file names its pid, or,
     /// when a crash is armed, until it is ready or has crashed.
     pub fn start(&mut self) -> anyhow::Result<serde_json::Value> {
@@ -109,7 +117,16 @@ impl Daemon {
         }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
         let crash_at = self.crash_at.take();
-        let mut command = Command::new(binary(self.program));
+        let mut command = match self.file_size_limit {
+            // A shell applies the limit and ignores SIGXFSZ, then becomes the daemon.
+            Some(limit) => {
+                let mut c = Command::new("/bin/sh");
+                let blocks = limit.div_ceil(512);
+                c.arg("-c").arg(format!("trap '' XFSZ; ulimit -f {blocks} && exec \"$0\" \"$@\"")).arg(binary(self.program));
+                c
+            }
+            None => Command::new(binary(self.program)),
+        };
         match &crash_at {
             Some(at) => command.env(CRASH_ENV, at),
             None => command.env_remove(CRASH_ENV),
@@ -127,12 +144,11 @@ impl Daemon {
         self.child = Some(child);
         let ready_file = self.ready_file();
         let mut ready = serde_json::Value::Null;
+        let mut exited = None;
         eventually(Duration::from_secs(30), &format!("{} to be ready", self.program), || {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                if crash_at.is_some() && status.signal() == Some(Signal::SIGKILL as i32) {
-                    return Ok(true);
-                }
-                bail!("{} exited with {status}:\n{}", self.program, self.log_text());
+                exited = Some(status);
+                return Ok(true);
             }
             let Ok(text) = std::fs::read_to_string(&ready_file) else { return Ok(false) };
             let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(false) };
@@ -140,7 +156,13 @@ impl Daemon {
             ready = value;
             Ok(ok)
         })?;
-        Ok(ready)
+        match exited {
+            Some(status) if !(crash_at.is_some() && status.signal() == Some(Signal::SIGKILL as i32)) => {
+                self.child = None;
+                bail!("{} exited with {status}:\n{}", self.program, self.log_text())
+            }
+            _ => Ok(ready),
+        }
     }
 
     /// Whether the daemon is running.
