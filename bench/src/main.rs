@@ -5,6 +5,7 @@
 //! Build in release and run from the workspace:
 //! `cargo build --release && ./target/release/kechuang-bench all`.
 
+mod fanin;
 mod procs;
 mod sample;
 
@@ -65,13 +66,23 @@ enum Scenario {
         #[arg(long, default_value_t = 300)]
         demands: usize,
     },
+    /// N simulated nodes in this process, each with its own certificate and
+    /// connection, pushing to one central and receiving their feeds.
+    Fanin {
+        /// Simulated nodes.
+        #[arg(long, default_value_t = 1_000)]
+        nodes: usize,
+        /// Records each city and university node pushes.
+        #[arg(long, default_value_t = 4)]
+        per_node: usize,
+    },
     /// Central's RSS with N records, an idle node's RSS, binary sizes.
     Footprint {
         /// Records central holds.
         #[arg(long, default_value_t = 100_000)]
         records: usize,
     },
-    /// Floor, push (+ incremental, no-op), match and footprint with defaults.
+    /// Every scenario with its defaults.
     All,
 }
 
@@ -84,12 +95,14 @@ fn main() -> anyhow::Result<()> {
         Scenario::Match { outcomes, demands } => match_latency(outcomes, demands),
         Scenario::Propagation { nodes, demands } => rt.block_on(propagation(nodes, demands)),
         Scenario::Footprint { records } => rt.block_on(footprint(records)),
+        Scenario::Fanin { nodes, per_node } => rt.block_on(fanin::fanin(nodes, per_node)),
         Scenario::All => {
             floor(100_000, 2_000)?;
             rt.block_on(push(100_000, 2_000))?;
             rt.block_on(propagation(100, 1_000))?;
             match_latency(100_000, 300)?;
-            rt.block_on(footprint(100_000))
+            rt.block_on(footprint(100_000))?;
+            rt.block_on(fanin::fanin(1_000, 4))
         }
     }
 }

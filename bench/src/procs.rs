@@ -77,6 +77,16 @@ impl Central {
         self.child.id()
     }
 
+    /// Central's directory (central.toml, the CA, the store).
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("central")
+    }
+
+    /// The URL nodes reach central at.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Issues a node bundle; returns its directory.
     pub fn issue(&self, id: &str, kind: &str, region: &str) -> anyhow::Result<PathBuf> {
         let out = self.dir.path().join(id);

@@ -61,7 +61,7 @@ pub type Sender = mpsc::Sender<Result<pb::FeedBatch, Status>>;
 /// or central shuts down.
 pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, shutdown: CancellationToken) {
     let _guard = state.connections.enter(&peer.id);
-    let mut durable = state.durability.subscribe();
+    let mut end = state.tail.subscribe();
     let mut revocations = state.trust.subscribe();
     if cursor > state.store.head() {
         warn!(node = %peer.id, cursor, head = state.store.head(), "feed cursor is ahead of central's log; resending from the start");
@@ -69,22 +69,30 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
     }
     let mut announced = cursor;
     loop {
-        let head = *durable.borrow_and_update();
+        let head = *end.borrow_and_update();
         if cursor < head {
-            let store = state.store.clone();
-            let read = tokio::task::spawn_blocking(move || store.log_after(cursor, head, BATCH_ENTRIES)).await;
-            let (records, next) = match read {
-                Ok(Ok(read)) => read,
-                Ok(Err(e)) => {
-                    let _ = tx.send(Err(crate::error::storage(e))).await;
-                    return;
+            let (views, next) = match state.tail.after(cursor, BATCH_ENTRIES) {
+                Some((records, next)) => {
+                    (records.iter().filter_map(|r| view_for(r, &peer)).map(Into::into).collect(), next)
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(crate::error::join(e))).await;
-                    return;
+                None => {
+                    let store = state.store.clone();
+                    match tokio::task::spawn_blocking(move || store.log_after(cursor, head, BATCH_ENTRIES)).await {
+                        Ok(Ok((records, next))) => {
+                            (records.iter().filter_map(|r| view_for(r, &peer)).map(Into::into).collect(), next)
+                        }
+                        Ok(Err(e)) => {
+                            let _ = tx.send(Err(crate::error::storage(e))).await;
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(crate::error::join(e))).await;
+                            return;
+                        }
+                    }
                 }
             };
-            let views: Vec<pb::Record> = records.iter().filter_map(|r| view_for(r, &peer)).map(Into::into).collect();
+            let views: Vec<pb::Record> = views;
             cursor = next;
             if !views.is_empty() {
                 debug!(node = %peer.id, records = views.len(), cursor, "feed batch");
@@ -104,7 +112,7 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
             announced = cursor;
         }
         tokio::select! {
-            changed = durable.changed() => if changed.is_err() { return },
+            changed = end.changed() => if changed.is_err() { return },
             _ = revocations.changed() => {}
             () = tx.closed() => return,
             () = shutdown.cancelled() => return,

@@ -17,6 +17,7 @@ mod limit;
 mod matcher;
 mod server;
 mod sync_service;
+mod tail;
 
 pub use config::Config;
 pub use server::{Listeners, run};

@@ -177,6 +177,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         Command::Run { config } => {
             init_logging();
             let config = Config::load(&config)?;
+            raise_open_files();
             runtime()?.block_on(async {
                 let listeners = Listeners::bind(&config).await?;
                 let shutdown = CancellationToken::new();
@@ -290,4 +291,17 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+/// Central holds one connection per node: lift the soft open-file limit to the hard one.
+fn raise_open_files() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::debug!(from = soft, to = hard, "raised the open-file limit"),
+            Err(e) => tracing::warn!(limit = soft, error = %e, "could not raise the open-file limit"),
+        }
+    }
 }

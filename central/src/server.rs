@@ -40,6 +40,8 @@ pub struct State {
     pub matcher: Arc<Matcher>,
     /// Each node's expected digest, as of a log position.
     pub digests: DigestCache,
+    /// The end of the change log, shared by the feeds.
+    pub tail: crate::tail::Tail,
     /// Cancelled when central shuts down.
     pub shutdown: CancellationToken,
     /// Background tasks (feeds), drained on shutdown.
@@ -102,6 +104,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let state = Arc::new(State {
         matcher: Arc::new(matcher),
         digests: DigestCache::default(),
+        tail: crate::tail::Tail::new(store.head()),
         trust: Trust::load(&store)?,
         limit: RateLimit::new(config.rate_per_node, config.burst_per_node),
         durability: Durability::new(store.clone()),
@@ -111,6 +114,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         tasks: TaskTracker::new(),
     });
     state.tasks.spawn(crate::matcher::run(state.clone(), matching, shutdown.clone()));
+    state.tasks.spawn(crate::tail::follow(state.clone(), shutdown.clone()));
     let sync_addr = listeners.sync.local_addr()?;
     let admin_addr = listeners.admin.local_addr()?;
 

@@ -142,7 +142,8 @@ fn run_seed(seed: u64) -> anyhow::Result<()> {
             cluster.node(id).publish(&[file])?;
         }
         eventually(SETTLE, "convergence after the crash", || cluster.converged())?;
-        assert_consistent(&mut cluster, published).with_context(|| format!("round {round} after {victim:?} at {how}"))?;
+        assert_consistent(&mut cluster, published)
+            .with_context(|| format!("round {round} after {victim:?} at {how}"))?;
     }
     Ok(())
 }
@@ -245,7 +246,9 @@ fn central_restarted_mid_stream_and_a_node_offline_receives_only_what_it_missed(
     cluster.node("sz").publish(&[&missed])?;
     let other = cluster.write_rows(&sample::outcomes("GZ", 300, "440100", 44))?;
     cluster.node("gz").publish(&[&other])?;
-    eventually(SETTLE, "central to take the changes", || Ok(cluster.node("sz").converged()? && cluster.node("gz").converged()?))?;
+    eventually(SETTLE, "central to take the changes", || {
+        Ok(cluster.node("sz").converged()? && cluster.node("gz").converged()?)
+    })?;
     cluster.node("gd").start()?;
     eventually(SETTLE, "the offline node to catch up", || cluster.converged())?;
     let status = cluster.node("gd").status()?;

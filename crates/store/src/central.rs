@@ -294,17 +294,29 @@ impl CentralStore {
     /// entries, each record at its latest state (entries superseded by a
     /// later position are skipped), with the position to resume from.
     pub fn log_after(&self, cursor: u64, upto: u64, limit: usize) -> Result<(Vec<Record>, u64)> {
+        let (entries, next) = self.log_entries(cursor, upto, limit)?;
+        Ok((entries.into_iter().map(|(_, record)| record).collect(), next))
+    }
+
+    /// Like [`CentralStore::log_after`], with each record's log position.
+    /// Reading to the end of the range resumes from `upto`.
+    pub fn log_entries(&self, cursor: u64, upto: u64, limit: usize) -> Result<(Vec<(u64, Record)>, u64)> {
         let mut out = Vec::new();
         let mut next = cursor;
+        let mut scanned = 0;
         for entry in self.log.range(u64_key(cursor + 1)..=u64_key(upto)).take(limit) {
             let (position, id) = entry?;
             let position = read_u64("log position", &position)?;
             next = position;
+            scanned += 1;
             let Some(value) = self.records.get(&id)? else { continue };
             let stored: Stored = decode("record", &value)?;
             if stored.position == position {
-                out.push(stored.record);
+                out.push((position, stored.record));
             }
+        }
+        if scanned < limit {
+            next = next.max(upto);
         }
         Ok((out, next))
     }

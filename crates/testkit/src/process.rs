@@ -122,7 +122,9 @@ impl Daemon {
             Some(limit) => {
                 let mut c = Command::new("/bin/sh");
                 let blocks = limit.div_ceil(512);
-                c.arg("-c").arg(format!("trap '' XFSZ; ulimit -f {blocks} && exec \"$0\" \"$@\"")).arg(binary(self.program));
+                c.arg("-c")
+                    .arg(format!("trap '' XFSZ; ulimit -f {blocks} && exec \"$0\" \"$@\""))
+                    .arg(binary(self.program));
                 c
             }
             None => Command::new(binary(self.program)),

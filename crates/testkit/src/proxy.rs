@@ -115,7 +115,8 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         shared.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = client.set_nodelay(true);
         let _ = server.set_nodelay(true);
-        let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (client.try_clone(), server.try_clone(), client.try_clone(), server.try_clone())
+        let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) =
+            (client.try_clone(), server.try_clone(), client.try_clone(), server.try_clone())
         else {
             continue;
         };

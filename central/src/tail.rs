@@ -1,0 +1,167 @@
+//! The recent end of central's change log, read from the store once and
+//! shared by every open feed: with a thousand nodes following the head, a
+//! change is read and decoded once, not a thousand times. A feed whose
+//! cursor is older than the window reads the store itself.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use kechuang_types::Record;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::server::State;
+
+/// Log entries kept in memory (about 1.5 KB each).
+const CAPACITY: usize = 8_192;
+/// Log entries read from the store at a time.
+const READ_CHUNK: usize = 2_048;
+
+/// The shared window over the end of the log.
+#[derive(Debug)]
+pub struct Tail {
+    window: RwLock<Window>,
+    end: watch::Sender<u64>,
+}
+
+/// Entries at log positions in `(start, end]`, superseded ones left out.
+#[derive(Debug)]
+struct Window {
+    start: u64,
+    end: u64,
+    entries: VecDeque<(u64, Arc<Record>)>,
+}
+
+impl Tail {
+    /// An empty window at log position `head`.
+    pub fn new(head: u64) -> Self {
+        Self {
+            window: RwLock::new(Window { start: head, end: head, entries: VecDeque::new() }),
+            end: watch::channel(head).0,
+        }
+    }
+
+    /// Follows the log position the window reaches.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.end.subscribe()
+    }
+
+    /// Up to `limit` entries after `cursor` and the position to resume from,
+    /// or `None` when `cursor` is older than the window.
+    pub fn after(&self, cursor: u64, limit: usize) -> Option<(Vec<Arc<Record>>, u64)> {
+        let window = self.window.read().unwrap_or_else(|p| p.into_inner());
+        if cursor < window.start {
+            return None;
+        }
+        let first = window.entries.partition_point(|(position, _)| *position <= cursor);
+        let taken: Vec<&(u64, Arc<Record>)> = window.entries.range(first..).take(limit).collect();
+        let next = match taken.last() {
+            Some((position, _)) if taken.len() == limit => *position,
+            _ => window.end.max(cursor),
+        };
+        Some((taken.into_iter().map(|(_, record)| record.clone()).collect(), next))
+    }
+
+    fn end(&self) -> u64 {
+        self.window.read().unwrap_or_else(|p| p.into_inner()).end
+    }
+
+    fn extend(&self, entries: Vec<(u64, Record)>, upto: u64) {
+        {
+            let mut window = self.window.write().unwrap_or_else(|p| p.into_inner());
+            window.entries.extend(entries.into_iter().map(|(position, record)| (position, Arc::new(record))));
+            window.end = upto;
+            while window.entries.len() > CAPACITY {
+                if let Some((position, _)) = window.entries.pop_front() {
+                    window.start = position;
+                }
+            }
+        }
+        self.end.send_replace(upto);
+    }
+}
+
+/// Reads what becomes durable into the window until shutdown.
+pub async fn follow(state: Arc<State>, shutdown: CancellationToken) {
+    let mut durable = state.durability.subscribe();
+    loop {
+        let head = *durable.borrow_and_update();
+        let end = state.tail.end();
+        if end < head {
+            let store = state.store.clone();
+            match tokio::task::spawn_blocking(move || store.log_entries(end, head, READ_CHUNK)).await {
+                Ok(Ok((entries, next))) => state.tail.extend(entries, next),
+                failed => {
+                    let error = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        Err(e) => e.to_string(),
+                        Ok(Ok(_)) => unreachable!(),
+                    };
+                    warn!(%error, "reading the change log failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = shutdown.cancelled() => return,
+                    }
+                }
+            }
+            continue;
+        }
+        tokio::select! {
+            changed = durable.changed() => if changed.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(positions: &[u64]) -> Vec<(u64, Record)> {
+        use kechuang_types::*;
+        let record = Record {
+            meta: Meta {
+                id: RecordId::new(),
+                owner: NodeId::parse("owner", "sz").unwrap(),
+                version: Hlc::from_u64(1),
+                created_at: Timestamp(0),
+                updated_at: Timestamp(0),
+                deleted: false,
+                external_id: None,
+            },
+            body: Body::Demand(Demand {
+                title: "需求".into(),
+                description: "描述".into(),
+                industry: Industry::parse("industry", "C38").unwrap(),
+                keywords: vec![],
+                region: Region::parse("region", "440300").unwrap(),
+                budget_wan: None,
+                deadline: None,
+                min_trl: Trl::new("min_trl", 5).unwrap(),
+                is_challenge: false,
+                enterprise: String::new(),
+                contact: None,
+            }),
+        };
+        positions.iter().map(|p| (*p, record.clone())).collect()
+    }
+
+    #[test]
+    fn serves_what_it_holds_and_refuses_what_it_dropped() {
+        let tail = Tail::new(10);
+        assert_eq!(tail.after(10, 5).map(|(r, next)| (r.len(), next)), Some((0, 10)));
+        tail.extend(entries(&[11, 12, 14]), 15);
+        assert_eq!(tail.after(10, 5).map(|(r, next)| (r.len(), next)), Some((3, 15)));
+        assert_eq!(tail.after(10, 2).map(|(r, next)| (r.len(), next)), Some((2, 12)));
+        assert_eq!(tail.after(12, 5).map(|(r, next)| (r.len(), next)), Some((1, 15)));
+        assert_eq!(tail.after(9, 5), None, "older than the window");
+
+        let many: Vec<u64> = (16..16 + CAPACITY as u64 + 10).collect();
+        tail.extend(entries(&many), *many.last().unwrap());
+        assert!(tail.after(15, 5).is_none(), "the oldest entries left the window");
+        let (records, next) = tail.after(many[20], 3).unwrap();
+        assert_eq!((records.len(), next), (3, many[23]));
+    }
+}
