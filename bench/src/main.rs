@@ -360,9 +360,14 @@ fn match_latency(outcomes: usize, demands: usize) -> anyhow::Result<()> {
 
 /// Central's RSS holding N records, an idle node's RSS, binary sizes.
 async fn footprint(records: usize) -> anyhow::Result<()> {
+    let empty = procs::Central::start()?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let empty_rss = procs::rss_kib(empty.pid())?;
+    drop(empty);
     let central = push(records, 2_000).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let central_rss = procs::rss_kib(central.pid())?;
+    let (anon, file) = procs::rss_split_kib(central.pid())?;
     let node = procs::IdleNode::start(&central)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let node_rss = procs::rss_kib(node.pid())?;
@@ -370,11 +375,17 @@ async fn footprint(records: usize) -> anyhow::Result<()> {
     let (c, n) = (size("kechuang-central"), size("kechuang-node"));
     report(
         json!({"scenario": "footprint", "records": records, "central_rss_mib": central_rss as f64 / 1024.0,
+               "central_anon_mib": anon as f64 / 1024.0, "central_file_mib": file as f64 / 1024.0,
+               "empty_central_rss_mib": empty_rss as f64 / 1024.0,
                "idle_node_rss_mib": node_rss as f64 / 1024.0, "central_binary_mib": c as f64 / 1048576.0,
                "node_binary_mib": n as f64 / 1048576.0}),
         format!(
-            "footprint: central {:.1} MiB RSS with {records} records; idle node {:.1} MiB; binaries {:.1} / {:.1} MiB",
+            "footprint: central {:.1} MiB RSS with {records} records ({:.1} anonymous, {:.1} file-backed; {:.1} empty); \
+             idle node {:.1} MiB; binaries {:.1} / {:.1} MiB",
             central_rss as f64 / 1024.0,
+            anon as f64 / 1024.0,
+            file as f64 / 1024.0,
+            empty_rss as f64 / 1024.0,
             node_rss as f64 / 1024.0,
             c as f64 / 1048576.0,
             n as f64 / 1048576.0

@@ -170,6 +170,16 @@ impl Drop for IdleNode {
     }
 }
 
+/// Resident memory of a process split by kind, in KiB: (anonymous, file-backed).
+pub fn rss_split_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        let line = rollup.lines().find(|l| l.starts_with(name)).with_context(|| format!("no {name}"))?;
+        Ok(line.split_whitespace().nth(1).context("value")?.parse()?)
+    };
+    Ok((field("Anonymous:")?, field("Rss:")?.saturating_sub(field("Anonymous:")?)))
+}
+
 /// Resident set size of a process, in KiB.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

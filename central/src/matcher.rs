@@ -3,10 +3,11 @@
 //! whose proposals go unanswered, releases contacts once both sides
 //! accept, and turns an awarded challenge bid into a contracted match.
 //!
-//! Runs off the request path: pushes hand their changed records to a
-//! channel; one task indexes and matches them in blocking threads and
-//! writes the resulting matches through the store and the durable log, so
-//! feeds deliver them like any other change.
+//! Runs off the request path: one task follows the durable change log like
+//! a feed (so a burst of pushes waits on disk, not in memory), indexes and
+//! matches each chunk in a blocking thread and writes the resulting matches
+//! through the store and the durable log, so feeds deliver them like any
+//! other change.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -21,7 +22,6 @@ use kechuang_types::{
     Response, Timestamp,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
@@ -31,6 +31,8 @@ use crate::server::State;
 pub const MAX_PROPOSALS: usize = 10;
 /// Open demands re-examined when new supply arrives.
 const DEMANDS_PER_SUPPLY: usize = 50;
+/// Log entries matched at a time.
+const CHUNK: usize = 1_024;
 
 /// Where a demand is in its escalation, as central keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -49,7 +51,6 @@ pub struct Matcher {
     clock: Mutex<Clock>,
     window: Duration,
     index_dir: PathBuf,
-    tx: mpsc::Sender<Vec<Record>>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -65,31 +66,15 @@ fn marker(dir: &Path) -> PathBuf {
 impl Matcher {
     /// Opens the index in `index_dir`; matching starts once [`run`] has
     /// loaded (or rebuilt) it.
-    pub fn open(index_dir: &Path, window: Duration) -> anyhow::Result<(Self, mpsc::Receiver<Vec<Record>>)> {
+    pub fn open(index_dir: &Path, window: Duration) -> anyhow::Result<Self> {
         let engine = Engine::open(index_dir, Params::default())
             .with_context(|| format!("opening the index in {}", index_dir.display()))?;
-        let (tx, rx) = mpsc::channel(1024);
-        let matcher = Self {
+        Ok(Self {
             engine: Mutex::new(engine),
             clock: Mutex::new(Clock::resume(Hlc::ZERO)),
             window,
             index_dir: index_dir.to_owned(),
-            tx,
-        };
-        Ok((matcher, rx))
-    }
-
-    /// Hands records that changed to the matching loop.
-    pub async fn submit(&self, records: Vec<Record>) {
-        let relevant: Vec<Record> = records
-            .into_iter()
-            .filter(|r| {
-                matches!(r.body, Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Match(_) | Body::Bid(_))
-            })
-            .collect();
-        if !relevant.is_empty() && self.tx.send(relevant).await.is_err() {
-            warn!("matching loop has stopped; changes will be matched after a restart");
-        }
+        })
     }
 
     fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
@@ -101,14 +86,17 @@ impl Matcher {
     }
 
     /// Loads the profiles from the store, rebuilding the index if it is
-    /// missing or does not reflect the store's log head.
-    fn load(&self, store: &CentralStore) -> anyhow::Result<()> {
+    /// missing or was not closed cleanly; returns the log position to
+    /// follow the log from.
+    fn load(&self, store: &CentralStore) -> anyhow::Result<u64> {
         let head = store.head();
-        let indexed: Option<u64> =
-            std::fs::read_to_string(marker(&self.index_dir)).ok().and_then(|s| s.trim().parse().ok());
+        let indexed: Option<u64> = std::fs::read_to_string(marker(&self.index_dir))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|at| *at <= head);
         // From now on the index may move ahead of the marker: a crash must force a rebuild.
         let _ = std::fs::remove_file(marker(&self.index_dir));
-        let rebuild = indexed != Some(head);
+        let rebuild = indexed.is_none();
         let mut engine = self.engine();
         if rebuild {
             engine.clear()?;
@@ -126,12 +114,12 @@ impl Matcher {
         self.clock.lock().unwrap_or_else(|p| p.into_inner()).observe(max_version);
         let (outcomes, experts, demands) = engine.sizes();
         info!(rebuilt = rebuild, records = count, outcomes, experts, demands, "matching index ready");
-        Ok(())
+        Ok(indexed.unwrap_or(head))
     }
 
-    /// Notes that the index reflects the store up to its current head (on clean shutdown).
-    fn save_marker(&self, store: &CentralStore) {
-        if let Err(e) = std::fs::write(marker(&self.index_dir), store.head().to_string()) {
+    /// Notes that the index reflects the log up to `cursor` (on clean shutdown).
+    fn save_marker(&self, cursor: u64) {
+        if let Err(e) = std::fs::write(marker(&self.index_dir), cursor.to_string()) {
             warn!(error = %e, "could not record the index state; it will be rebuilt at start");
         }
     }
@@ -415,40 +403,63 @@ fn landing_node(demand: &DemandProfile, nodes: &[NodeEntry]) -> NodeId {
         .unwrap_or_else(|| demand.owner.clone())
 }
 
-/// The matching loop: loads the index, then matches submitted changes and
-/// escalates on a timer until shutdown.
-pub async fn run(state: Arc<State>, mut rx: mpsc::Receiver<Vec<Record>>, shutdown: CancellationToken) {
+/// The matching loop: loads the index, then follows the durable log,
+/// matching what changed, and escalates on a timer until shutdown.
+pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
     let matcher = state.matcher.clone();
     let store = state.store.clone();
     let loaded = {
         let (m, s) = (matcher.clone(), store.clone());
         tokio::task::spawn_blocking(move || m.load(&s)).await
     };
-    if let Err(e) = loaded.map_err(anyhow::Error::from).and_then(|r| r) {
-        error!(error = format!("{e:#}"), "loading the matching index failed; matching is off");
-        return;
-    }
+    let mut cursor = match loaded.map_err(anyhow::Error::from).and_then(|r| r) {
+        Ok(cursor) => cursor,
+        Err(e) => {
+            error!(error = format!("{e:#}"), "loading the matching index failed; matching is off");
+            return;
+        }
+    };
     let tick = (matcher.window / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
-    let mut timer = tokio::time::interval(tick);
-    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut end = state.tail.subscribe();
+    let mut next_escalation = tokio::time::Instant::now() + tick;
     loop {
-        let work: Option<Vec<Record>> = tokio::select! {
-            batch = rx.recv() => match batch {
-                Some(mut batch) => {
-                    while let Ok(more) = rx.try_recv() {
-                        batch.extend(more);
-                    }
-                    Some(batch)
+        let head = *end.borrow_and_update();
+        let work = if cursor < head {
+            match read_log(&state, cursor, head).await {
+                Ok((records, next)) => {
+                    cursor = next;
+                    Some(records)
                 }
-                None => break,
-            },
-            _ = timer.tick() => None,
-            () = shutdown.cancelled() => break,
+                Err(e) => {
+                    error!(error = format!("{e:#}"), "reading the change log for matching failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        () = shutdown.cancelled() => break,
+                    }
+                }
+            }
+        } else {
+            tokio::select! {
+                changed = end.changed() => if changed.is_err() { break } else { continue },
+                () = tokio::time::sleep_until(next_escalation) => None,
+                () = shutdown.cancelled() => break,
+            }
         };
+        // Escalation runs on time even while a backlog is being matched.
+        let escalate = tokio::time::Instant::now() >= next_escalation;
+        if escalate {
+            next_escalation = tokio::time::Instant::now() + tick;
+        }
         let (m, s) = (matcher.clone(), store.clone());
-        let result = tokio::task::spawn_blocking(move || match work {
-            Some(batch) => m.ingest(&s, &batch),
-            None => m.escalate(&s),
+        let result = tokio::task::spawn_blocking(move || {
+            let mut written = match work {
+                Some(records) if !records.is_empty() => m.ingest(&s, &records)?,
+                _ => Vec::new(),
+            };
+            if escalate {
+                written.extend(m.escalate(&s)?);
+            }
+            anyhow::Ok(written)
         })
         .await;
         match result.map_err(anyhow::Error::from).and_then(|r| r) {
@@ -461,11 +472,21 @@ pub async fn run(state: Arc<State>, mut rx: mpsc::Receiver<Vec<Record>>, shutdow
             Err(e) => error!(error = format!("{e:#}"), "matching failed"),
         }
     }
-    // Drain what is queued so the index reflects the store, then mark it current.
-    while let Ok(batch) = rx.try_recv() {
-        let (m, s) = (matcher.clone(), store.clone());
-        let _ = tokio::task::spawn_blocking(move || m.ingest(&s, &batch)).await;
-    }
     let _ = state.durability.wait().await;
-    matcher.save_marker(&store);
+    matcher.save_marker(cursor);
+}
+
+/// The next chunk of the log after `cursor` that matching cares about, and
+/// the position to resume from: from the shared tail when it still holds
+/// `cursor`, else from the store.
+async fn read_log(state: &Arc<State>, cursor: u64, head: u64) -> anyhow::Result<(Vec<Record>, u64)> {
+    let relevant = |r: &Record| {
+        matches!(r.body, Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Match(_) | Body::Bid(_))
+    };
+    if let Some((records, next)) = state.tail.after(cursor, CHUNK) {
+        return Ok((records.iter().filter(|r| relevant(r)).map(|r| (**r).clone()).collect(), next));
+    }
+    let store = state.store.clone();
+    let (records, next) = tokio::task::spawn_blocking(move || store.log_after(cursor, head, CHUNK)).await??;
+    Ok((records.into_iter().filter(relevant).collect(), next))
 }

@@ -100,7 +100,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         &kechuang_pki::read(&config.cert)?,
         &kechuang_pki::read(&config.key)?,
     );
-    let (matcher, matching) = Matcher::open(&config.index_dir, config.escalation)?;
+    let matcher = Matcher::open(&config.index_dir, config.escalation)?;
     let state = Arc::new(State {
         matcher: Arc::new(matcher),
         digests: DigestCache::default(),
@@ -113,7 +113,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         shutdown: shutdown.clone(),
         tasks: TaskTracker::new(),
     });
-    state.tasks.spawn(crate::matcher::run(state.clone(), matching, shutdown.clone()));
+    state.tasks.spawn(crate::matcher::run(state.clone(), shutdown.clone()));
     state.tasks.spawn(crate::tail::follow(state.clone(), shutdown.clone()));
     let sync_addr = listeners.sync.local_addr()?;
     let admin_addr = listeners.admin.local_addr()?;

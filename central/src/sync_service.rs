@@ -150,10 +150,7 @@ impl Sync for SyncService {
             Err(e) => return Err(error::storage(e)),
         };
         let acked_seq = outcome.acked_seq;
-        // Matching must see every applied change even if this call is dropped.
         let changed_count = outcome.changed.len();
-        let matcher = self.state.matcher.clone();
-        tokio::spawn(async move { matcher.submit(outcome.changed).await });
         crash::point("push-applied");
         self.state.durability.wait().await.map_err(error::storage)?;
         crash::point("push-durable");

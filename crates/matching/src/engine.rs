@@ -161,14 +161,14 @@ impl Engine {
                 let parts = SupplyProfile::index_text(record);
                 let refs: Vec<(&str, u32)> = parts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
                 let target = if profile.kind == SupplyKind::Outcome { &self.outcomes } else { &self.experts };
-                target.upsert(id, &self.analyzer.weighted(&refs))?;
+                target.upsert(id, &self.analyzer.weighted(&refs), !self.supplies.contains_key(&id))?;
             }
             self.supplies.insert(id, profile);
         } else if let Some(profile) = DemandProfile::from_record(record) {
             if index {
                 let parts = profile.query_text();
                 let refs: Vec<(&str, u32)> = parts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-                self.demands_index.upsert(id, &self.analyzer.weighted(&refs))?;
+                self.demands_index.upsert(id, &self.analyzer.weighted(&refs), !self.demands.contains_key(&id))?;
             }
             self.demands.insert(id, profile);
         } else if record.meta.deleted {

@@ -78,8 +78,10 @@ impl KindIndex {
         Ok(Self { reader, writer: Mutex::new(writer), id: f.id, id_hi: f.id_hi, id_lo: f.id_lo, text: f.text })
     }
 
-    /// Replaces the document of `id` with `terms` (not visible until [`KindIndex::commit`]).
-    pub fn upsert(&self, id: RecordId, terms: &HashMap<String, u32>) -> Result<()> {
+    /// Replaces the document of `id` with `terms` (not visible until
+    /// [`KindIndex::commit`]); `fresh` says no document of `id` exists yet,
+    /// sparing a delete that tantivy would hold in memory until the next merge.
+    pub fn upsert(&self, id: RecordId, terms: &HashMap<String, u32>, fresh: bool) -> Result<()> {
         let mut text = String::new();
         for (term, count) in terms {
             for _ in 0..*count {
@@ -88,7 +90,9 @@ impl KindIndex {
             }
         }
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        writer.delete_term(Term::from_field_text(self.id, &id.to_string()));
+        if !fresh {
+            writer.delete_term(Term::from_field_text(self.id, &id.to_string()));
+        }
         let bytes = id.as_bytes();
         let (hi, lo) = bytes.split_at(8);
         let hi = u64::from_be_bytes(hi.try_into().unwrap_or_default());

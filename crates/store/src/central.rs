@@ -50,6 +50,13 @@ struct Stored {
     record: Record,
 }
 
+/// [`Stored`] by reference, for writing without a copy.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    position: u64,
+    record: &'a Record,
+}
+
 /// Central's store.
 #[derive(Debug)]
 pub struct CentralStore {
@@ -108,7 +115,7 @@ fn merge_and_log(
     let Some(merged) = merge(held.as_ref(), record) else { return Ok(None) };
     *position += 1;
     log.insert(&u64_key(*position), key.as_slice())?;
-    records.insert(key.as_slice(), encode(&Stored { position: *position, record: merged.clone() }))?;
+    records.insert(key.as_slice(), encode(&StoredRef { position: *position, record: &merged }))?;
     Ok(Some(merged))
 }
 
@@ -345,6 +352,21 @@ impl CentralStore {
 mod tests {
     use kechuang_types::{Body, Clock, Demand, Hlc, Industry, Meta, Timestamp, Trl};
 
+    /// Opens the store again; sled's background threads may hold the file
+    /// lock for a moment after the previous handle is dropped.
+    fn reopen(dir: &std::path::Path) -> CentralStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match CentralStore::open(dir) {
+                Ok(store) => return store,
+                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("reopening the store: {e}"),
+            }
+        }
+    }
+
     use super::*;
 
     fn record(clock: &mut Clock, owner: &NodeId, id: RecordId, title: &str) -> Record {
@@ -440,7 +462,7 @@ mod tests {
             store.apply_push(&node, &[(1, record(&mut clock, &node, RecordId::new(), "甲"))], &allow).unwrap();
             store.flush().unwrap();
         }
-        let store = CentralStore::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert_eq!(store.head(), 1);
         assert_eq!(store.node(&node).unwrap().unwrap().acked_seq, 1);
     }

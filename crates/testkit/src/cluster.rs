@@ -100,6 +100,12 @@ impl Drop for Cluster {
             eprintln!("===== central log =====\n{}", self.central.daemon.log_text());
             for (id, node) in &self.nodes {
                 eprintln!("===== node {id} log =====\n{}", node.daemon.log_text());
+                if node.daemon.is_running() {
+                    match node.status() {
+                        Ok(status) => eprintln!("===== node {id} status =====\n{status:#}"),
+                        Err(e) => eprintln!("===== node {id} status =====\n{e:#}"),
+                    }
+                }
             }
         }
         if std::env::var_os("KECHUANG_TEST_KEEP_DIR").is_some()
