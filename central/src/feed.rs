@@ -67,7 +67,8 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
         warn!(node = %peer.id, cursor, head = state.store.head(), "feed cursor is ahead of central's log; resending from the start");
         cursor = 0;
     }
-    let mut announced = cursor;
+    // Nothing announced yet: a caught-up node hears so once when its feed opens.
+    let mut announced = None;
     loop {
         let head = *end.borrow_and_update();
         if cursor < head {
@@ -100,16 +101,16 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
                     return;
                 }
                 kechuang_store::crash::point("feed-sent");
-                announced = cursor;
+                announced = Some(cursor);
             }
             continue;
         }
-        if announced < cursor {
+        if announced != Some(cursor) {
             // Caught up: let the node persist how far it has been scanned.
             if tx.send(Ok(pb::FeedBatch { records: vec![], cursor })).await.is_err() {
                 return;
             }
-            announced = cursor;
+            announced = Some(cursor);
         }
         tokio::select! {
             changed = end.changed() => if changed.is_err() { return },

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use kechuang_proto::pb::{self, sync_server::Sync};
 use kechuang_store::crash;
-use kechuang_sync::{Digest, Peer, authorize, held_by};
+use kechuang_sync::{Digest, Peer, RANGES, authorize, held_by, range_of};
 use kechuang_types::{Bid, Body, Date, Record, RecordId, limits};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -195,7 +195,68 @@ impl Sync for SyncService {
         self.state.digests.put(id, head, digest.clone());
         Ok(Response::new(pb::DigestResponse { digest }))
     }
+
+    async fn range_digests(
+        &self,
+        request: Request<pb::DigestRequest>,
+    ) -> Result<Response<pb::RangeDigestsResponse>, Status> {
+        let peer = self.admit(&request)?;
+        let store = self.state.store.clone();
+        let digests = tokio::task::spawn_blocking(move || {
+            let mut digests = vec![Digest::default(); RANGES];
+            store.for_each(|record| {
+                if let Some(view) = held_by(&record, &peer) {
+                    digests[range_of(&view.meta.id)].add(&view);
+                }
+            })?;
+            Ok::<_, kechuang_store::Error>(digests)
+        })
+        .await
+        .map_err(error::join)?
+        .map_err(error::storage)?;
+        Ok(Response::new(pb::RangeDigestsResponse { digests: digests.iter().map(Digest::to_string).collect() }))
+    }
+
+    type ResyncStream = FeedStream;
+
+    async fn resync(&self, request: Request<pb::ResyncRequest>) -> Result<Response<Self::ResyncStream>, Status> {
+        let peer = self.admit(&request)?;
+        let mut wanted = [false; RANGES];
+        for (i, range) in request.into_inner().ranges.into_iter().enumerate() {
+            let slot = wanted
+                .get_mut(range as usize)
+                .ok_or_else(|| Status::invalid_argument(format!("ranges[{i}]: {range} is not below {RANGES}")))?;
+            *slot = true;
+        }
+        info!(node = %peer.id, ranges = wanted.iter().filter(|w| **w).count(), "resync requested");
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let store = self.state.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::with_capacity(RESYNC_BATCH);
+            let scanned = store.for_each(|record| {
+                if !wanted[range_of(&record.meta.id)] {
+                    return;
+                }
+                if let Some(view) = held_by(&record, &peer) {
+                    batch.push(view.into());
+                }
+                if batch.len() == RESYNC_BATCH {
+                    let records = std::mem::replace(&mut batch, Vec::with_capacity(RESYNC_BATCH));
+                    let _ = tx.blocking_send(Ok(pb::FeedBatch { records, cursor: 0 }));
+                }
+            });
+            let last = match scanned {
+                Ok(()) => Ok(pb::FeedBatch { records: batch, cursor: 0 }),
+                Err(e) => Err(error::storage(e)),
+            };
+            let _ = tx.blocking_send(last);
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
 }
+
+/// Records sent per resync batch.
+const RESYNC_BATCH: usize = 512;
 
 /// `changes[3] (record 0190…)`: how errors name the record they are about.
 fn record_label(index: usize, record: &pb::Record) -> String {

@@ -184,6 +184,8 @@ impl Operator for Api {
             pushed_records: stats.pushed_records.load(Ordering::Relaxed),
             feed_bytes: stats.feed_bytes.load(Ordering::Relaxed),
             pushed_bytes: stats.pushed_bytes.load(Ordering::Relaxed),
+            repairs: stats.repairs.load(Ordering::Relaxed),
+            repaired_records: stats.repaired_records.load(Ordering::Relaxed),
         }))
     }
 }

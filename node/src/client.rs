@@ -83,12 +83,14 @@ async fn session(node: &Arc<Node>) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || store.ack(acked)).await??;
     let cursor = node.store.cursor()?;
     let feed = client.feed(pb::FeedRequest { cursor }).await?.into_inner();
+    node.stats.caught_up.store(false, Ordering::Relaxed);
     node.stats.connected.store(true, Ordering::Relaxed);
     node.central.send_replace(Some(channel));
     info!(node = %node.config.id, acked, cursor, "connected to central");
     tokio::select! {
-        r = push_loop(node, client, acked) => r,
+        r = push_loop(node, client.clone(), acked) => r,
         r = feed_loop(node, feed) => r,
+        r = repair_loop(node, client) => r,
     }
 }
 
@@ -137,9 +139,81 @@ async fn feed_loop(node: &Arc<Node>, mut feed: tonic::Streaming<pb::FeedBatch>) 
         })
         .await??;
         crash::point("feed-applied");
+        node.stats.caught_up.store(count == 0, Ordering::Relaxed);
         Stats::add(&node.stats.feed_records, count);
         Stats::add(&node.stats.feed_bytes, bytes);
         debug!(count, changed, cursor, "feed batch applied");
     }
     anyhow::bail!("central closed the feed")
+}
+
+/// Every `repair_every`, while the feed is caught up and nothing waits to be
+/// pushed, compares this node's digest with what central says it should
+/// hold; a difference seen twice in a row (so not a batch on its way) is
+/// repaired by resyncing only the id ranges whose digests differ.
+async fn repair_loop(node: &Arc<Node>, mut client: Client) -> anyhow::Result<()> {
+    let mut suspect = false;
+    loop {
+        tokio::time::sleep(node.config.repair_every).await;
+        if !node.stats.caught_up.load(Ordering::Relaxed) {
+            suspect = false;
+            continue;
+        }
+        let store = node.store.clone();
+        let (unacked, ours) = tokio::task::spawn_blocking(move || {
+            let (_, digest) = store.summary()?;
+            Ok::<_, kechuang_store::Error>((store.unacked()?, digest))
+        })
+        .await??;
+        let theirs = client.digest(pb::DigestRequest {}).await?.into_inner().digest;
+        if unacked > 0 || theirs == ours.to_string() {
+            suspect = false;
+            continue;
+        }
+        if !suspect {
+            suspect = true;
+            continue;
+        }
+        suspect = false;
+        repair(node, &mut client).await?;
+    }
+}
+
+/// Resyncs the id ranges whose digest differs from central's.
+async fn repair(node: &Arc<Node>, client: &mut Client) -> anyhow::Result<()> {
+    let theirs = client.range_digests(pb::DigestRequest {}).await?.into_inner().digests;
+    let store = node.store.clone();
+    let ours = tokio::task::spawn_blocking(move || store.range_digests()).await??;
+    anyhow::ensure!(theirs.len() == ours.len(), "central sent {} range digests, expected {}", theirs.len(), ours.len());
+    let ranges: Vec<usize> =
+        ours.iter().zip(&theirs).enumerate().filter(|(_, (o, t))| o.to_string() != **t).map(|(i, _)| i).collect();
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    let request = pb::ResyncRequest { ranges: ranges.iter().map(|r| *r as u32).collect() };
+    let mut stream = client.resync(request).await?.into_inner();
+    let mut records = Vec::new();
+    while let Some(batch) = stream.message().await? {
+        for record in batch.records {
+            records.push(Record::try_from(record).map_err(|e| anyhow::anyhow!("central sent an invalid record: {e}"))?);
+        }
+    }
+    let received = records.len() as u64;
+    let (store, me, repaired) = (node.store.clone(), node.config.id.clone(), ranges.clone());
+    let report = tokio::task::spawn_blocking(move || store.repair(&repaired, &records, &me)).await??;
+    Stats::add(&node.stats.repairs, 1);
+    Stats::add(&node.stats.repaired_records, received);
+    if report.requeued > 0 {
+        node.outbox_grew.notify_one();
+    }
+    info!(
+        node = %node.config.id,
+        ranges = ranges.len(),
+        received,
+        written = report.written,
+        removed = report.removed,
+        requeued = report.requeued,
+        "repaired the id ranges whose digest differed from central's"
+    );
+    Ok(())
 }

@@ -28,6 +28,10 @@ pub struct ConfigFile {
     /// Longest wait between reconnect attempts, in milliseconds.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// How often, in seconds, a connected node compares its digest with
+    /// central's and repairs the id ranges that differ.
+    #[serde(default = "default_repair_secs")]
+    pub repair_secs: f64,
     /// The CA certificate central is verified against.
     #[serde(default = "default_ca_cert")]
     pub ca_cert: PathBuf,
@@ -63,6 +67,10 @@ fn default_max_backoff_ms() -> u64 {
     5_000
 }
 
+fn default_repair_secs() -> f64 {
+    60.0
+}
+
 /// A node's validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -82,6 +90,8 @@ pub struct Config {
     pub home: PathBuf,
     /// Longest wait between reconnect attempts.
     pub max_backoff: std::time::Duration,
+    /// How often a connected node checks its digest and repairs differences.
+    pub repair_every: std::time::Duration,
     /// The CA certificate.
     pub ca_cert: PathBuf,
     /// This node's certificate.
@@ -101,8 +111,19 @@ impl Config {
 
     /// Validates a parsed file; relative paths are taken from `home`.
     pub fn from_file(file: ConfigFile, home: &Path) -> anyhow::Result<Self> {
-        let ConfigFile { node_id, kind, region, central, api_listen, data_dir, max_backoff_ms, ca_cert, cert, key } =
-            file;
+        let ConfigFile {
+            node_id,
+            kind,
+            region,
+            central,
+            api_listen,
+            data_dir,
+            max_backoff_ms,
+            repair_secs,
+            ca_cert,
+            cert,
+            key,
+        } = file;
         let id = NodeId::parse("node_id", &node_id)?;
         let kind = kechuang_types::NodeKind::parse("kind", &kind)?;
         if kind == NodeKind::Central {
@@ -120,6 +141,9 @@ impl Config {
         if max_backoff_ms == 0 {
             bail!("max_backoff_ms: must be positive");
         }
+        if !(repair_secs.is_finite() && repair_secs >= 0.1) {
+            bail!("repair_secs: must be at least 0.1, got {repair_secs}");
+        }
         let home = std::path::absolute(home).context("resolving the config directory")?;
         Ok(Self {
             id,
@@ -133,6 +157,7 @@ impl Config {
             key: home.join(key),
             home,
             max_backoff: std::time::Duration::from_millis(max_backoff_ms),
+            repair_every: std::time::Duration::from_secs_f64(repair_secs),
         })
     }
 
@@ -173,6 +198,7 @@ mod tests {
             api_listen: "0.0.0.0:7450".into(),
             data_dir: "data".into(),
             max_backoff_ms: 1000,
+            repair_secs: 60.0,
             ca_cert: "ca.crt".into(),
             cert: "node.crt".into(),
             key: "node.key".into(),
@@ -185,6 +211,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("region"), "{err}");
+        let never = ConfigFile { repair_secs: 0.0, api_listen: "127.0.0.1:1".into(), ..file.clone() };
+        let err = Config::from_file(never, Path::new("/tmp")).unwrap_err();
+        assert!(err.to_string().contains("repair_secs"), "{err}");
         let plaintext =
             ConfigFile { central: "http://127.0.0.1:7443".into(), api_listen: "127.0.0.1:1".into(), ..file };
         let err = Config::from_file(plaintext, Path::new("/tmp")).unwrap_err();

@@ -28,6 +28,12 @@ pub struct Stats {
     pub pushed_records: AtomicU64,
     /// Encoded bytes of changes sent in pushes.
     pub pushed_bytes: AtomicU64,
+    /// Whether the feed has announced that it is caught up with central's log.
+    pub caught_up: AtomicBool,
+    /// Repairs of id ranges whose digest differed from central's.
+    pub repairs: AtomicU64,
+    /// Records received in repairs.
+    pub repaired_records: AtomicU64,
 }
 
 impl Stats {

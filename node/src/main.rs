@@ -215,6 +215,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     "acked_seq": s.acked_seq, "feed_cursor": s.feed_cursor,
                     "feed_records": s.feed_records, "feed_bytes": s.feed_bytes,
                     "pushed_records": s.pushed_records, "pushed_bytes": s.pushed_bytes,
+                    "repairs": s.repairs, "repaired_records": s.repaired_records,
                 });
                 println!("{out}");
             } else {
@@ -232,6 +233,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     vec!["converged".into(), converged.to_string()],
                     vec!["received".into(), format!("{} records, {} bytes", s.feed_records, s.feed_bytes)],
                     vec!["pushed".into(), format!("{} changes, {} bytes", s.pushed_records, s.pushed_bytes)],
+                    vec!["repaired".into(), format!("{} records in {} repairs", s.repaired_records, s.repairs)],
                 ];
                 print!("{}", table(&["", ""], &rows).lines().skip(1).map(|l| format!("{l}\n")).collect::<String>());
             }

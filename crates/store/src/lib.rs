@@ -15,4 +15,4 @@ mod node;
 
 pub use central::{CentralStore, NodeEntry, PushOutcome, WriteCheck};
 pub use error::{Error, Result};
-pub use node::{NodeStore, PublishReport};
+pub use node::{NodeStore, PublishReport, RepairReport};

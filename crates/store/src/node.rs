@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kechuang_sync::{Digest, merge};
+use kechuang_sync::{Digest, merge, range_digests, range_of};
 use kechuang_types::{Body, Clock, Hlc, Meta, NodeId, Record, RecordId, RecordKind, Timestamp};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -33,6 +33,17 @@ pub struct PublishReport {
     pub updated: u32,
     /// Records identical to what was stored: nothing written.
     pub unchanged: u32,
+}
+
+/// What a repair changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Records written from central's copy.
+    pub written: u64,
+    /// Copies of others' records central says this node should not hold.
+    pub removed: u64,
+    /// Own records central lacks or holds older, queued to be pushed again.
+    pub requeued: u64,
 }
 
 /// The store of one station.
@@ -265,6 +276,81 @@ impl NodeStore {
             }
         }
         Ok(out)
+    }
+
+    /// The digest of each id range of what this node holds.
+    pub fn range_digests(&self) -> Result<Vec<Digest>> {
+        Ok(range_digests(&self.list(None)?))
+    }
+
+    /// Makes what this node holds in the id ranges `ranges` equal central's
+    /// copies `authoritative`: others' records are replaced or removed, and
+    /// this node's own records that central lacks or holds older are queued
+    /// to be pushed again. One transaction, flushed.
+    pub fn repair(&self, ranges: &[usize], authoritative: &[Record], me: &NodeId) -> Result<RepairReport> {
+        let in_ranges = |id: &RecordId| ranges.contains(&range_of(id));
+        let central: BTreeMap<RecordId, &Record> = authoritative.iter().map(|r| (r.meta.id, r)).collect();
+        let mut held_only = Vec::new();
+        for key in self.records.iter().keys() {
+            let key = key?;
+            let id = RecordId::from_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| Error::Corrupt { what: "record key", reason: format!("{} bytes", key.len()) })?,
+            );
+            if in_ranges(&id) && !central.contains_key(&id) {
+                held_only.push(id);
+            }
+        }
+        let trees = (&self.records, &self.outbox, &self.meta);
+        let report = trees.transaction(|(records, outbox, meta)| {
+            let mut report = RepairReport::default();
+            let mut next_seq = tx_u64(meta, NEXT_SEQ, "next_seq")?.max(1);
+            let mut requeue = |id: &RecordId, report: &mut RepairReport| -> Tx<()> {
+                outbox.insert(&u64_key(next_seq), id.as_bytes().as_slice())?;
+                next_seq += 1;
+                report.requeued += 1;
+                Ok(())
+            };
+            for id in &held_only {
+                let Some(bytes) = records.get(id.as_bytes())? else { continue };
+                let held: Record = decode("record", &bytes).or_else(abort)?;
+                if held.meta.owner == *me {
+                    requeue(id, &mut report)?;
+                } else {
+                    records.remove(id.as_bytes().as_slice())?;
+                    report.removed += 1;
+                }
+            }
+            for (id, copy) in &central {
+                let held: Option<Record> = match records.get(id.as_bytes())? {
+                    Some(bytes) => Some(decode("record", &bytes).or_else(abort)?),
+                    None => None,
+                };
+                if held.as_ref() == Some(*copy) {
+                    continue;
+                }
+                let mine = held.as_ref().is_some_and(|h| h.meta.owner == *me);
+                let value = match (&held, mine) {
+                    (Some(held), true) => {
+                        let merged = merge(Some(held), copy).unwrap_or_else(|| held.clone());
+                        if merged != **copy {
+                            requeue(id, &mut report)?;
+                        }
+                        merged
+                    }
+                    _ => (*copy).clone(),
+                };
+                if held.as_ref() != Some(&value) {
+                    records.insert(id.as_bytes().as_slice(), encode(&value))?;
+                    report.written += 1;
+                }
+            }
+            meta.insert(NEXT_SEQ, &u64_key(next_seq))?;
+            Ok(report)
+        })?;
+        self.db.flush()?;
+        Ok(report)
     }
 
     /// How many records of each kind this node holds, and their digest.

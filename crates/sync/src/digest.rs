@@ -6,8 +6,25 @@
 
 use std::fmt;
 
-use kechuang_types::{Body, Record};
+use kechuang_types::{Body, Record, RecordId};
 use sha2::{Digest as _, Sha256};
+
+/// How many id ranges a node's holdings are split into for repair.
+pub const RANGES: usize = 64;
+
+/// The id range a record falls in: its id's last byte, which is random in a UUIDv7.
+pub fn range_of(id: &RecordId) -> usize {
+    usize::from(id.as_bytes()[15]) % RANGES
+}
+
+/// The digest of each id range of a set of records.
+pub fn range_digests<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<Digest> {
+    let mut out = vec![Digest::default(); RANGES];
+    for record in records {
+        out[range_of(&record.meta.id)].add(record);
+    }
+    out
+}
 
 /// The digest of a set of records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
