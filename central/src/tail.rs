@@ -48,20 +48,25 @@ impl Tail {
         self.end.subscribe()
     }
 
-    /// Up to `limit` entries after `cursor` and the position to resume from,
-    /// or `None` when `cursor` is older than the window.
+    /// About `limit` records after `cursor` (never part of one log
+    /// position's records) and the position to resume from, or `None` when
+    /// `cursor` is older than the window.
     pub fn after(&self, cursor: u64, limit: usize) -> Option<(Vec<Arc<Record>>, u64)> {
         let window = self.window.read().unwrap_or_else(|p| p.into_inner());
         if cursor < window.start {
             return None;
         }
         let first = window.entries.partition_point(|(position, _)| *position <= cursor);
-        let taken: Vec<&(u64, Arc<Record>)> = window.entries.range(first..).take(limit).collect();
-        let next = match taken.last() {
-            Some((position, _)) if taken.len() == limit => *position,
-            _ => window.end.max(cursor),
-        };
-        Some((taken.into_iter().map(|(_, record)| record.clone()).collect(), next))
+        let mut taken: Vec<Arc<Record>> = Vec::new();
+        let mut last = None;
+        for (position, record) in window.entries.range(first..) {
+            if taken.len() >= limit && last != Some(*position) {
+                return Some((taken, last.unwrap_or(cursor)));
+            }
+            taken.push(record.clone());
+            last = Some(*position);
+        }
+        Some((taken, window.end.max(cursor)))
     }
 
     fn end(&self) -> u64 {
@@ -74,9 +79,11 @@ impl Tail {
             window.entries.extend(entries.into_iter().map(|(position, record)| (position, Arc::new(record))));
             window.end = upto;
             while window.entries.len() > CAPACITY {
-                if let Some((position, _)) = window.entries.pop_front() {
-                    window.start = position;
+                let Some(&(oldest, _)) = window.entries.front() else { break };
+                while window.entries.front().is_some_and(|(position, _)| *position == oldest) {
+                    window.entries.pop_front();
                 }
+                window.start = oldest;
             }
         }
         self.end.send_replace(upto);
@@ -157,8 +164,14 @@ mod tests {
         assert_eq!(tail.after(10, 2).map(|(r, next)| (r.len(), next)), Some((2, 12)));
         assert_eq!(tail.after(12, 5).map(|(r, next)| (r.len(), next)), Some((1, 15)));
         assert_eq!(tail.after(9, 5), None, "older than the window");
+        tail.extend(entries(&[16, 16, 16]), 16);
+        assert_eq!(
+            tail.after(14, 1).map(|(r, next)| (r.len(), next)),
+            Some((3, 16)),
+            "one position's records come together"
+        );
 
-        let many: Vec<u64> = (16..16 + CAPACITY as u64 + 10).collect();
+        let many: Vec<u64> = (17..17 + CAPACITY as u64 + 10).collect();
         tail.extend(entries(&many), *many.last().unwrap());
         assert!(tail.after(15, 5).is_none(), "the oldest entries left the window");
         let (records, next) = tail.after(many[20], 3).unwrap();

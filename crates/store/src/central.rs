@@ -1,23 +1,28 @@
 //! Central's store: every record, the change log that feeds are cut from,
 //! and the nodes central knows with how far it applied their pushes.
 //!
-//! Trees: `records` (id → log position + record), `log` (position → id),
-//! `nodes` (node id → kind, region, acknowledged sequence). A push is one
-//! transaction over all three; a log entry whose record has since moved to
-//! a later position is skipped when read, so each record is sent once per
-//! feed at its latest state. One writer at a time assigns log positions,
-//! so a reader never sees a gap fill in behind it.
+//! One sled tree with prefixed keys: `r` + id → log position + record,
+//! `l` + position → the ids one write changed, `n` + node id → kind, region
+//! and acknowledged sequence, `g` + demand id → routing state, `p` + demand
+//! id + supply id → match id. Revocations live in their own tree.
+//!
+//! A write (a push batch, central's matching) is one atomic `Batch` with
+//! one log entry for all the records it changed: sled's cost is per key
+//! written, so a record costs one key, not two or three. Writers take turns
+//! on the head lock (which also makes their reads consistent), so a reader
+//! never sees a gap fill in behind it. A log entry whose record has since
+//! moved to a later position is skipped when read, so each record is sent
+//! once per feed at its latest state.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
 use kechuang_sync::merge;
 use kechuang_types::{NodeId, NodeKind, Record, RecordId, Region};
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use crate::codec::{decode, encode, read_u64, u64_key};
+use crate::codec::{decode, encode, read_u64};
 use crate::{Error, Result};
 
 /// A node as central's registry holds it.
@@ -61,12 +66,8 @@ struct StoredRef<'a> {
 #[derive(Debug)]
 pub struct CentralStore {
     db: sled::Db,
-    records: sled::Tree,
-    log: sled::Tree,
-    nodes: sled::Tree,
+    main: sled::Tree,
     revoked: sled::Tree,
-    routing: sled::Tree,
-    pairs: sled::Tree,
     /// The last assigned log position; the lock makes writers take turns.
     head: Mutex<u64>,
 }
@@ -74,70 +75,95 @@ pub struct CentralStore {
 /// sled's page cache: central keeps its memory bounded (sled defaults to 1 GiB).
 const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
-type Tx<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
+const RECORD: u8 = b'r';
+const LOG: u8 = b'l';
+const NODE: u8 = b'n';
+const ROUTING: u8 = b'g';
+const PAIR: u8 = b'p';
 
-fn abort<T>(e: Error) -> Tx<T> {
-    Err(ConflictableTransactionError::Abort(e))
+fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + rest.len());
+    key.push(prefix);
+    key.extend_from_slice(rest);
+    key
+}
+
+fn log_key(position: u64) -> [u8; 9] {
+    let mut key = [LOG; 9];
+    key[1..].copy_from_slice(&position.to_be_bytes());
+    key
 }
 
 /// Decides whether a change may be applied over the held record; `Err`
 /// says which field the writer may not change.
 pub type WriteCheck<'a> = dyn Fn(Option<&Record>, &Record) -> std::result::Result<(), String> + 'a;
 
-fn pair_key(demand: &RecordId, supply: &RecordId) -> Vec<u8> {
-    let mut key = demand.as_bytes().to_vec();
-    key.extend_from_slice(supply.as_bytes());
-    key
+/// One write being assembled under the head lock: what it changed so far
+/// (later changes of the same record merge with earlier ones) and the batch.
+struct Write<'a> {
+    store: &'a CentralStore,
+    position: u64,
+    pending: HashMap<RecordId, Record>,
+    order: Vec<RecordId>,
+    batch: sled::Batch,
 }
 
-/// A change's index in its batch and the check it must pass.
-type Check<'a> = (usize, &'a WriteCheck<'a>);
-
-/// Checks `record` against the held one (if a check is given), merges it
-/// and, if it changed anything, stores it at the next log position.
-fn merge_and_log(
-    records: &TransactionalTree,
-    log: &TransactionalTree,
-    position: &mut u64,
-    record: &Record,
-    check: Option<Check<'_>>,
-) -> Tx<Option<Record>> {
-    let key = record.meta.id.as_bytes();
-    let held = match records.get(key)? {
-        Some(v) => Some(decode::<Stored>("record", &v).or_else(abort)?.record),
-        None => None,
-    };
-    if let Some((index, check)) = check
-        && let Err(reason) = check(held.as_ref(), record)
-    {
-        return abort(Error::Rejected { index, reason });
+impl<'a> Write<'a> {
+    fn new(store: &'a CentralStore, head: u64) -> Self {
+        Self { store, position: head + 1, pending: HashMap::new(), order: Vec::new(), batch: sled::Batch::default() }
     }
-    let Some(merged) = merge(held.as_ref(), record) else { return Ok(None) };
-    *position += 1;
-    log.insert(&u64_key(*position), key.as_slice())?;
-    records.insert(key.as_slice(), encode(&StoredRef { position: *position, record: &merged }))?;
-    Ok(Some(merged))
+
+    /// Merges `record` over what is held; `check` may refuse it.
+    fn merge(&mut self, record: &Record, check: Option<(usize, &WriteCheck<'_>)>) -> Result<()> {
+        let id = record.meta.id;
+        let held = match self.pending.get(&id) {
+            Some(pending) => Some(pending.clone()),
+            None => self.store.get(&id)?,
+        };
+        if let Some((index, check)) = check
+            && let Err(reason) = check(held.as_ref(), record)
+        {
+            return Err(Error::Rejected { index, reason });
+        }
+        if let Some(merged) = merge(held.as_ref(), record) {
+            if self.pending.insert(id, merged).is_none() {
+                self.order.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the batch atomically; returns the changed records and the new head.
+    fn commit(mut self, head: u64) -> Result<(Vec<Record>, u64)> {
+        if self.order.is_empty() {
+            self.store.main.apply_batch(self.batch)?;
+            return Ok((Vec::new(), head));
+        }
+        let mut ids = Vec::with_capacity(self.order.len() * 16);
+        let mut changed = Vec::with_capacity(self.order.len());
+        for id in &self.order {
+            let record = self.pending.remove(id).expect("every ordered id is pending");
+            self.batch
+                .insert(key(RECORD, id.as_bytes()), encode(&StoredRef { position: self.position, record: &record }));
+            ids.extend_from_slice(id.as_bytes());
+            changed.push(record);
+        }
+        self.batch.insert(&log_key(self.position), ids);
+        self.store.main.apply_batch(self.batch)?;
+        Ok((changed, self.position))
+    }
 }
 
 impl CentralStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).cache_capacity(CACHE_BYTES).open()?;
-        let log = db.open_tree("log")?;
-        let head = match log.last()? {
-            Some((k, _)) => read_u64("log position", &k)?,
+        let main = db.open_tree("central")?;
+        let head = match main.scan_prefix([LOG]).keys().next_back() {
+            Some(k) => read_u64("log position", &k?[1..])?,
             None => 0,
         };
-        Ok(Self {
-            records: db.open_tree("records")?,
-            nodes: db.open_tree("nodes")?,
-            revoked: db.open_tree("revoked")?,
-            routing: db.open_tree("routing")?,
-            pairs: db.open_tree("pairs")?,
-            head: Mutex::new(head),
-            log,
-            db,
-        })
+        Ok(Self { revoked: db.open_tree("revoked")?, main, head: Mutex::new(head), db })
     }
 
     /// Registers a node, or updates its kind and region; keeps its sequence.
@@ -151,13 +177,13 @@ impl CentralStore {
         }
         let acked_seq = held.map_or(0, |n| n.acked_seq);
         let entry = NodeEntry { id: id.clone(), kind, region, acked_seq };
-        self.nodes.insert(id.as_str(), encode(&entry))?;
+        self.main.insert(key(NODE, id.as_str().as_bytes()), encode(&entry))?;
         Ok((entry, true))
     }
 
     /// The registry entry of a node.
     pub fn node(&self, id: &NodeId) -> Result<Option<NodeEntry>> {
-        self.nodes.get(id.as_str())?.map(|v| decode("node", &v)).transpose()
+        self.main.get(key(NODE, id.as_str().as_bytes()))?.map(|v| decode("node", &v)).transpose()
     }
 
     /// Records that `node` is revoked; durable on return.
@@ -182,58 +208,42 @@ impl CentralStore {
 
     /// Every registered node.
     pub fn nodes(&self) -> Result<Vec<NodeEntry>> {
-        self.nodes.iter().values().map(|v| decode("node", &v?)).collect()
+        self.main.scan_prefix([NODE]).values().map(|v| decode("node", &v?)).collect()
     }
 
-    /// Applies a node's batch of `(sequence, record)` changes in one
-    /// transaction: changes at or below the node's acknowledged sequence are
-    /// skipped, each other change is checked against the held record by
-    /// `check` (a refusal aborts the whole batch), merged, and the sequence
+    /// Applies a node's batch of `(sequence, record)` changes atomically:
+    /// changes at or below the node's acknowledged sequence are skipped,
+    /// each other change is checked against the held record by `check` (a
+    /// refusal leaves the whole batch unapplied), merged, and the sequence
     /// advances. Not yet durable: call [`CentralStore::flush`] before
     /// acknowledging.
     pub fn apply_push(&self, node: &NodeId, changes: &[(u64, Record)], check: &WriteCheck<'_>) -> Result<PushOutcome> {
         let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
-        let trees = (&self.records, &self.log, &self.nodes);
-        let outcome = trees.transaction(|(records, log, nodes)| {
-            let mut entry: NodeEntry = match nodes.get(node.as_str())? {
-                Some(v) => decode("node", &v).or_else(abort)?,
-                None => return abort(Error::Storage(format!("node {node} is not registered"))),
-            };
-            let mut position = *head;
-            let mut changed = Vec::new();
-            for (index, (seq, record)) in changes.iter().enumerate() {
-                if *seq <= entry.acked_seq {
-                    continue;
-                }
-                entry.acked_seq = *seq;
-                changed.extend(merge_and_log(records, log, &mut position, record, Some((index, check)))?);
+        let Some(mut entry) = self.node(node)? else {
+            return Err(Error::Storage(format!("node {node} is not registered")));
+        };
+        let mut write = Write::new(self, *head);
+        for (index, (seq, record)) in changes.iter().enumerate() {
+            if *seq <= entry.acked_seq {
+                continue;
             }
-            nodes.insert(node.as_str(), encode(&entry))?;
-            Ok(PushOutcome { acked_seq: entry.acked_seq, changed, head: position })
-        })?;
-        *head = outcome.head;
-        Ok(outcome)
-    }
-
-    /// Stores records written by central itself (matches), each merged and logged.
-    pub fn apply_own(&self, incoming: &[Record]) -> Result<Vec<Record>> {
-        let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
-        let trees = (&self.records, &self.log);
-        let (changed, position) = trees.transaction(|(records, log)| {
-            let mut position = *head;
-            let mut changed = Vec::new();
-            for record in incoming {
-                changed.extend(merge_and_log(records, log, &mut position, record, None)?);
-            }
-            Ok((changed, position))
-        })?;
+            entry.acked_seq = *seq;
+            write.merge(record, Some((index, check)))?;
+        }
+        write.batch.insert(key(NODE, node.as_str().as_bytes()), encode(&entry));
+        let (changed, position) = write.commit(*head)?;
         *head = position;
-        Ok(changed)
+        Ok(PushOutcome { acked_seq: entry.acked_seq, changed, head: position })
     }
 
-    /// Stores what matching decided, in one transaction: new or changed
-    /// matches (merged and logged), each demand's routing state (opaque to
-    /// the store), and the match id of each new (demand, supply) pair.
+    /// Stores records written by central itself (matches), merged and logged.
+    pub fn apply_own(&self, incoming: &[Record]) -> Result<Vec<Record>> {
+        self.apply_matching(incoming, &[], &[])
+    }
+
+    /// Stores what matching decided, atomically: new or changed matches
+    /// (merged and logged), each demand's routing state (opaque to the
+    /// store), and the match id of each new (demand, supply) pair.
     pub fn apply_matching(
         &self,
         matches: &[Record],
@@ -241,39 +251,35 @@ impl CentralStore {
         pairs: &[(RecordId, RecordId, RecordId)],
     ) -> Result<Vec<Record>> {
         let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
-        let trees = (&self.records, &self.log, &self.routing, &self.pairs);
-        let (changed, position) = trees.transaction(|(records, log, routing_tree, pairs_tree)| {
-            let mut position = *head;
-            let mut changed = Vec::new();
-            for record in matches {
-                changed.extend(merge_and_log(records, log, &mut position, record, None)?);
-            }
-            for (demand, state) in routing {
-                routing_tree.insert(demand.as_bytes().as_slice(), state.as_slice())?;
-            }
-            for (demand, supply, id) in pairs {
-                pairs_tree.insert(pair_key(demand, supply), id.as_bytes().as_slice())?;
-            }
-            Ok((changed, position))
-        })?;
+        let mut write = Write::new(self, *head);
+        for record in matches {
+            write.merge(record, None)?;
+        }
+        for (demand, state) in routing {
+            write.batch.insert(key(ROUTING, demand.as_bytes()), state.as_slice());
+        }
+        for (demand, supply, id) in pairs {
+            let mut pair = key(PAIR, demand.as_bytes());
+            pair.extend_from_slice(supply.as_bytes());
+            write.batch.insert(pair, id.as_bytes().as_slice());
+        }
+        let (changed, position) = write.commit(*head)?;
         *head = position;
         Ok(changed)
     }
 
     /// A demand's routing state, as last stored.
     pub fn routing(&self, demand: &RecordId) -> Result<Option<Vec<u8>>> {
-        Ok(self.routing.get(demand.as_bytes())?.map(|v| v.to_vec()))
+        Ok(self.main.get(key(ROUTING, demand.as_bytes()))?.map(|v| v.to_vec()))
     }
 
     /// Every demand's routing state.
     pub fn routing_all(&self) -> Result<Vec<(RecordId, Vec<u8>)>> {
         let mut out = Vec::new();
-        for entry in self.routing.iter() {
+        for entry in self.main.scan_prefix([ROUTING]) {
             let (k, v) = entry?;
-            let id: [u8; 16] = k
-                .as_ref()
-                .try_into()
-                .map_err(|_| Error::Corrupt { what: "routing key", reason: "not 16 bytes".into() })?;
+            let id: [u8; 16] =
+                k[1..].try_into().map_err(|_| Error::Corrupt { what: "routing key", reason: "not 16 bytes".into() })?;
             out.push((RecordId::from_bytes(id), v.to_vec()));
         }
         Ok(out)
@@ -282,10 +288,10 @@ impl CentralStore {
     /// The matches proposed for `demand`: (supply, match id).
     pub fn pairs_of(&self, demand: &RecordId) -> Result<Vec<(RecordId, RecordId)>> {
         let mut out = Vec::new();
-        for entry in self.pairs.scan_prefix(demand.as_bytes()) {
+        for entry in self.main.scan_prefix(key(PAIR, demand.as_bytes())) {
             let (k, v) = entry?;
             let bad = || Error::Corrupt { what: "pair", reason: "not 16-byte ids".into() };
-            let supply: [u8; 16] = k.get(16..32).and_then(|s| s.try_into().ok()).ok_or_else(bad)?;
+            let supply: [u8; 16] = k.get(17..33).and_then(|s| s.try_into().ok()).ok_or_else(bad)?;
             let id: [u8; 16] = v.as_ref().try_into().map_err(|_| bad())?;
             out.push((RecordId::from_bytes(supply), RecordId::from_bytes(id)));
         }
@@ -297,9 +303,10 @@ impl CentralStore {
         *self.head.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads the log after `cursor` up to position `upto`: at most `limit`
-    /// entries, each record at its latest state (entries superseded by a
-    /// later position are skipped), with the position to resume from.
+    /// Reads the log after `cursor` up to position `upto`: about `limit`
+    /// records (never half of one write's entry), each at its latest state
+    /// (records since moved to a later position are skipped), with the
+    /// position to resume from.
     pub fn log_after(&self, cursor: u64, upto: u64, limit: usize) -> Result<(Vec<Record>, u64)> {
         let (entries, next) = self.log_entries(cursor, upto, limit)?;
         Ok((entries.into_iter().map(|(_, record)| record).collect(), next))
@@ -311,31 +318,39 @@ impl CentralStore {
         let mut out = Vec::new();
         let mut next = cursor;
         let mut scanned = 0;
-        for entry in self.log.range(u64_key(cursor + 1)..=u64_key(upto)).take(limit) {
-            let (position, id) = entry?;
-            let position = read_u64("log position", &position)?;
+        if cursor >= upto {
+            return Ok((out, cursor));
+        }
+        for entry in self.main.range(log_key(cursor + 1)..=log_key(upto)) {
+            if scanned >= limit {
+                return Ok((out, next));
+            }
+            let (position, ids) = entry?;
+            let position = read_u64("log position", &position[1..])?;
             next = position;
-            scanned += 1;
-            let Some(value) = self.records.get(&id)? else { continue };
-            let stored: Stored = decode("record", &value)?;
-            if stored.position == position {
-                out.push((position, stored.record));
+            for id in ids.chunks(16) {
+                scanned += 1;
+                let id: [u8; 16] = id
+                    .try_into()
+                    .map_err(|_| Error::Corrupt { what: "log entry", reason: "not 16-byte ids".into() })?;
+                let Some(value) = self.main.get(key(RECORD, &id))? else { continue };
+                let stored: Stored = decode("record", &value)?;
+                if stored.position == position {
+                    out.push((position, stored.record));
+                }
             }
         }
-        if scanned < limit {
-            next = next.max(upto);
-        }
-        Ok((out, next))
+        Ok((out, upto))
     }
 
     /// One record by id.
     pub fn get(&self, id: &RecordId) -> Result<Option<Record>> {
-        self.records.get(id.as_bytes())?.map(|v| decode::<Stored>("record", &v).map(|s| s.record)).transpose()
+        self.main.get(key(RECORD, id.as_bytes()))?.map(|v| decode::<Stored>("record", &v).map(|s| s.record)).transpose()
     }
 
     /// Calls `f` on every record.
     pub fn for_each(&self, mut f: impl FnMut(Record)) -> Result<()> {
-        for value in self.records.iter().values() {
+        for value in self.main.scan_prefix([RECORD]).values() {
             f(decode::<Stored>("record", &value?)?.record);
         }
         Ok(())
