@@ -125,10 +125,10 @@ impl<'a> Write<'a> {
         {
             return Err(Error::Rejected { index, reason });
         }
-        if let Some(merged) = merge(held.as_ref(), record) {
-            if self.pending.insert(id, merged).is_none() {
-                self.order.push(id);
-            }
+        if let Some(merged) = merge(held.as_ref(), record)
+            && self.pending.insert(id, merged).is_none()
+        {
+            self.order.push(id);
         }
         Ok(())
     }
