@@ -87,7 +87,9 @@ impl Matcher {
 
     /// Loads the profiles from the store, rebuilding the index if it is
     /// missing or was not closed cleanly; returns the log position to
-    /// follow the log from.
+    /// follow the log from: where the clean index ends, or after a crash
+    /// where matching last recorded its progress, so changes acknowledged
+    /// but not yet matched are matched now.
     fn load(&self, store: &CentralStore) -> anyhow::Result<u64> {
         let head = store.head();
         let indexed: Option<u64> = std::fs::read_to_string(marker(&self.index_dir))
@@ -114,7 +116,10 @@ impl Matcher {
         self.clock.lock().unwrap_or_else(|p| p.into_inner()).observe(max_version);
         let (outcomes, experts, demands) = engine.sizes();
         info!(rebuilt = rebuild, records = count, outcomes, experts, demands, "matching index ready");
-        Ok(indexed.unwrap_or(head))
+        match indexed {
+            Some(at) => Ok(at),
+            None => Ok(store.matched_upto()?.min(head)),
+        }
     }
 
     /// Notes that the index reflects the log up to `cursor` (on clean shutdown).
@@ -427,8 +432,9 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
         let work = if cursor < head {
             match read_log(&state, cursor, head).await {
                 Ok((records, next)) => {
+                    kechuang_store::crash::point("matching-read");
                     cursor = next;
-                    Some(records)
+                    Some((records, next))
                 }
                 Err(e) => {
                     error!(error = format!("{e:#}"), "reading the change log for matching failed");
@@ -453,8 +459,12 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
         let (m, s) = (matcher.clone(), store.clone());
         let result = tokio::task::spawn_blocking(move || {
             let mut written = match work {
-                Some(records) if !records.is_empty() => m.ingest(&s, &records)?,
-                _ => Vec::new(),
+                Some((records, upto)) => {
+                    let written = if records.is_empty() { Vec::new() } else { m.ingest(&s, &records)? };
+                    s.set_matched_upto(upto)?;
+                    written
+                }
+                None => Vec::new(),
             };
             if escalate {
                 written.extend(m.escalate(&s)?);

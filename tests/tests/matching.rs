@@ -247,3 +247,26 @@ fn a_deleted_index_is_rebuilt_from_the_store() -> anyhow::Result<()> {
     assert_eq!(matches(&mut cluster, "sz")?[0]["supply_title"], "基于电化学阻抗谱的锂电池热失控早期预警方法");
     Ok(())
 }
+
+#[test]
+fn a_demand_acknowledged_just_before_central_crashes_is_still_matched() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    let outcome = cluster.write_rows(&[battery_outcome("CG-1", "440100", "华南理工大学")])?;
+    cluster.node("gzu").publish(&[&outcome])?;
+    eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1))?;
+
+    // Central dies as matching reads the demand's push: durable, maybe acknowledged, not matched.
+    cluster.central.terminate()?;
+    cluster.central.arm_crash("matching-read", 1);
+    cluster.central.restart()?;
+    let demand = cluster.write_rows(&[battery_demand("XQ-1", "440300")])?;
+    cluster.node("sz").publish(&[&demand])?;
+    cluster.central.wait_crashed()?;
+    cluster.central.restart()?;
+    eventually(SETTLE, "the proposal after the restart", || Ok(!matches(&mut cluster, "sz")?.is_empty()))?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    assert_eq!(matches(&mut cluster, "sz")?.len(), 1, "proposed once");
+    Ok(())
+}

@@ -4,7 +4,8 @@
 //! One sled tree with prefixed keys: `r` + id → log position + record,
 //! `l` + position → the ids one write changed, `n` + node id → kind, region
 //! and acknowledged sequence, `g` + demand id → routing state, `p` + demand
-//! id + supply id → match id. Revocations live in their own tree.
+//! id + supply id → match id, `m` → how far matching has processed the
+//! log. Revocations live in their own tree.
 //!
 //! A write (a push batch, central's matching) is one atomic `Batch` with
 //! one log entry for all the records it changed: sled's cost is per key
@@ -80,6 +81,7 @@ const LOG: u8 = b'l';
 const NODE: u8 = b'n';
 const ROUTING: u8 = b'g';
 const PAIR: u8 = b'p';
+const MATCHED: &[u8] = b"m";
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + rest.len());
@@ -296,6 +298,18 @@ impl CentralStore {
             out.push((RecordId::from_bytes(supply), RecordId::from_bytes(id)));
         }
         Ok(out)
+    }
+
+    /// How far matching has processed the log, as last recorded.
+    pub fn matched_upto(&self) -> Result<u64> {
+        self.main.get(MATCHED)?.map_or(Ok(0), |v| read_u64("matched position", &v))
+    }
+
+    /// Records that matching has processed the log up to `position`
+    /// (durable with the next flush).
+    pub fn set_matched_upto(&self, position: u64) -> Result<()> {
+        self.main.insert(MATCHED, &position.to_be_bytes())?;
+        Ok(())
     }
 
     /// The last log position written.
