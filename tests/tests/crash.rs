@@ -19,9 +19,9 @@ fn central_killed_during_a_large_push_loses_and_duplicates_nothing() -> anyhow::
         cluster.central.terminate()?;
         let file = cluster.write_rows(&sample::demands(&format!("SZ{round}"), RECORDS / 2, "440300", 8))?;
         cluster.node("sz").publish(&[&file])?;
-        cluster.central.arm_crash(point, 5);
+        cluster.central.process().arm_crash(point, 5);
         cluster.central.restart()?;
-        cluster.central.wait_crashed()?;
+        cluster.central.process().wait_crashed()?;
         let unacked_at_kill = cluster.node("sz").status()?["unacked"].as_u64().unwrap_or(0);
         assert!(unacked_at_kill > 0, "{point}: the crash left part of the push unacknowledged");
         let killed = Instant::now();
@@ -53,9 +53,9 @@ fn node_killed_while_applying_its_feed_resumes_without_loss_or_duplicates() -> a
     eventually(SETTLE, "central to hold the second half", || cluster.converged())?;
     // Killed right after applying its third batch of the second half:
     // deterministic, and always in the middle of the stream.
-    cluster.node("gd").arm_crash("feed-applied", 3);
+    cluster.node("gd").process().arm_crash("feed-applied", 3);
     cluster.node("gd").start()?;
-    cluster.node("gd").wait_crashed()?;
+    cluster.node("gd").process().wait_crashed()?;
     let killed = Instant::now();
     cluster.node("gd").start()?;
     eventually(SETTLE, "the provincial node to converge", || cluster.converged())?;

@@ -92,12 +92,12 @@ fn run_seed(seed: u64) -> anyhow::Result<()> {
             match victim {
                 Victim::Central => {
                     cluster.central.terminate()?;
-                    cluster.central.arm_crash(point, pass);
+                    cluster.central.process().arm_crash(point, pass);
                     cluster.central.restart()?;
                 }
                 Victim::Node(id) => {
                     cluster.node(id).terminate()?;
-                    cluster.node(id).arm_crash(point, pass);
+                    cluster.node(id).process().arm_crash(point, pass);
                     cluster.node(id).start()?;
                 }
             }
@@ -119,8 +119,8 @@ fn run_seed(seed: u64) -> anyhow::Result<()> {
 
         let how = if at_point {
             match victim {
-                Victim::Central => cluster.central.wait_crashed()?,
-                Victim::Node(id) => cluster.node(id).wait_crashed()?,
+                Victim::Central => cluster.central.process().wait_crashed()?,
+                Victim::Node(id) => cluster.node(id).process().wait_crashed()?,
             }
             format!("{point}:{pass}")
         } else {
@@ -222,10 +222,10 @@ fn central_restarted_mid_stream_and_a_node_offline_receives_only_what_it_missed(
     cluster.node("sz").publish(&[&rows])?;
     eventually(SETTLE, "central to hold the records", || cluster.node("sz").converged())?;
     cluster.central.terminate()?;
-    cluster.central.arm_crash("feed-sent", 4);
+    cluster.central.process().arm_crash("feed-sent", 4);
     cluster.central.restart()?;
     cluster.node("gd").start()?;
-    cluster.central.wait_crashed()?;
+    cluster.central.process().wait_crashed()?;
     cluster.central.restart()?;
     eventually(SETTLE, "convergence after the crash mid-stream", || cluster.converged())?;
     let received = cluster.node("gd").status()?["feed_records"].as_u64().unwrap_or(0);
@@ -320,7 +320,7 @@ fn a_full_disk_refuses_new_writes_clearly_and_keeps_what_was_acknowledged() -> a
 
     cluster.node("sz").terminate()?;
     let used = dir_size(&cluster.node("sz").dir().join("data"))?;
-    cluster.node("sz").limit_file_size(Some(used + 256 * 1024));
+    cluster.node("sz").process().limit_file_size(Some(used + 256 * 1024));
     cluster.node("sz").start()?;
     let big = cluster.write_rows(&sample::demands("SZB", 20_000, "440300", 52))?;
     let error = cluster.node("sz").publish_failing(&[&big])?;
@@ -328,7 +328,7 @@ fn a_full_disk_refuses_new_writes_clearly_and_keeps_what_was_acknowledged() -> a
     assert!(error.to_lowercase().contains("storage") || error.contains("File too large"), "a clear error: {error}");
 
     cluster.node("sz").kill();
-    cluster.node("sz").limit_file_size(None);
+    cluster.node("sz").process().limit_file_size(None);
     cluster.node("sz").start()?;
     let held = ids_versions(&cluster.node("sz").list(None)?)?;
     for (id, version) in &acknowledged {

@@ -259,11 +259,11 @@ fn a_demand_acknowledged_just_before_central_crashes_is_still_matched() -> anyho
 
     // Central dies as matching reads the demand's push: durable, maybe acknowledged, not matched.
     cluster.central.terminate()?;
-    cluster.central.arm_crash("matching-read", 1);
+    cluster.central.process().arm_crash("matching-read", 1);
     cluster.central.restart()?;
     let demand = cluster.write_rows(&[battery_demand("XQ-1", "440300")])?;
     cluster.node("sz").publish(&[&demand])?;
-    cluster.central.wait_crashed()?;
+    cluster.central.process().wait_crashed()?;
     cluster.central.restart()?;
     eventually(SETTLE, "the proposal after the restart", || Ok(!matches(&mut cluster, "sz")?.is_empty()))?;
     eventually(SETTLE, "convergence", || cluster.converged())?;

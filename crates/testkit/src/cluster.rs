@@ -172,24 +172,9 @@ impl Central {
         self.daemon.terminate()
     }
 
-    /// Whether the process is running.
-    pub fn is_running(&self) -> bool {
-        self.daemon.is_running()
-    }
-
-    /// Limits the size of files the next starts may write (see [`Daemon::limit_file_size`]).
-    pub fn limit_file_size(&mut self, bytes: Option<u64>) {
-        self.daemon.limit_file_size(bytes);
-    }
-
-    /// Makes the next start crash itself at `point` (see [`Daemon::arm_crash`]).
-    pub fn arm_crash(&mut self, point: &str, pass: u64) {
-        self.daemon.arm_crash(point, pass);
-    }
-
-    /// Waits until the armed crash point has killed the process.
-    pub fn wait_crashed(&mut self) -> anyhow::Result<()> {
-        self.daemon.wait_crashed(std::time::Duration::from_secs(120))
+    /// The process, for crash points, file-size limits and its state.
+    pub fn process(&mut self) -> &mut Daemon {
+        &mut self.daemon
     }
 
     /// Starts central again on the same directory and ports.
@@ -287,24 +272,9 @@ impl Node {
         self.daemon.terminate()
     }
 
-    /// Whether the process is running.
-    pub fn is_running(&self) -> bool {
-        self.daemon.is_running()
-    }
-
-    /// Limits the size of files the next starts may write (see [`Daemon::limit_file_size`]).
-    pub fn limit_file_size(&mut self, bytes: Option<u64>) {
-        self.daemon.limit_file_size(bytes);
-    }
-
-    /// Makes the next start crash itself at `point` (see [`Daemon::arm_crash`]).
-    pub fn arm_crash(&mut self, point: &str, pass: u64) {
-        self.daemon.arm_crash(point, pass);
-    }
-
-    /// Waits until the armed crash point has killed the process.
-    pub fn wait_crashed(&mut self) -> anyhow::Result<()> {
-        self.daemon.wait_crashed(std::time::Duration::from_secs(120))
+    /// The process, for crash points, file-size limits and its state.
+    pub fn process(&mut self) -> &mut Daemon {
+        &mut self.daemon
     }
 
     /// `kechuang-node publish --json FILE…`: the import summary.

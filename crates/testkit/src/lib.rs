@@ -12,5 +12,5 @@ mod proxy;
 pub mod sample;
 
 pub use cluster::{Central, Cluster, Node};
-pub use process::{binary, eventually};
+pub use process::{Daemon, binary, eventually};
 pub use proxy::FaultProxy;

@@ -172,8 +172,9 @@ impl Daemon {
         self.child.is_some()
     }
 
-    /// Waits until an armed crash point has killed the daemon.
-    pub fn wait_crashed(&mut self, timeout: Duration) -> anyhow::Result<()> {
+    /// Waits (up to two minutes) until an armed crash point has killed the daemon.
+    pub fn wait_crashed(&mut self) -> anyhow::Result<()> {
+        let timeout = Duration::from_secs(120);
         let program = self.program;
         let mut status = None;
         eventually(timeout, &format!("{program} to reach its crash point"), || {
