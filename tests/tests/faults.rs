@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use common::{SETTLE, ids_versions};
 use kechuang_testkit::sample::{self, Rng};
-use kechuang_testkit::{Cluster, FaultProxy, eventually};
+use kechuang_testkit::{Cluster, Daemon, FaultProxy, eventually};
 
 /// The seeds to run: `KECHUANG_FAULT_SEEDS` as `1-300` or `4,17,90`; 1, 2, 3 by default.
 fn seeds() -> anyhow::Result<Vec<u64>> {
@@ -65,6 +65,15 @@ enum Victim {
     Node(&'static str),
 }
 
+impl Victim {
+    fn process(self, cluster: &mut Cluster) -> &mut Daemon {
+        match self {
+            Victim::Central => cluster.central.process(),
+            Victim::Node(id) => cluster.node(id).process(),
+        }
+    }
+}
+
 /// Three rounds of publishing outcomes (nothing to match, so every record
 /// is one the test published) at both cities; each round one process is
 /// crashed, either at a crash point the seed picks or by `kill -9` after a
@@ -89,18 +98,10 @@ fn run_seed(seed: u64) -> anyhow::Result<()> {
         let at_point = rng.below(2) == 0;
         let pass = 1 + rng.below(2) as u64;
         if at_point {
-            match victim {
-                Victim::Central => {
-                    cluster.central.terminate()?;
-                    cluster.central.process().arm_crash(point, pass);
-                    cluster.central.restart()?;
-                }
-                Victim::Node(id) => {
-                    cluster.node(id).terminate()?;
-                    cluster.node(id).process().arm_crash(point, pass);
-                    cluster.node(id).start()?;
-                }
-            }
+            let process = victim.process(&mut cluster);
+            process.terminate()?;
+            process.arm_crash(point, pass);
+            process.start()?;
         }
 
         let sz_rows = 1_500 + rng.below(1_500);
@@ -109,35 +110,25 @@ fn run_seed(seed: u64) -> anyhow::Result<()> {
         let gz = cluster.write_rows(&sample::outcomes(&format!("GZ{round}"), gz_rows, "440100", seed * 10 + round))?;
         let both = [(sz, "sz"), (gz, "gz")];
         for (file, id) in &both {
-            let published = cluster.node(id).publish(&[file]);
+            let answer = cluster.node(id).publish(&[file]);
             // The victim may die before its answer is out; it publishes again below.
             if !matches!(victim, Victim::Node(v) if v == *id) {
-                published?;
+                answer?;
             }
         }
         published += sz_rows + gz_rows;
 
         let how = if at_point {
-            match victim {
-                Victim::Central => cluster.central.process().wait_crashed()?,
-                Victim::Node(id) => cluster.node(id).process().wait_crashed()?,
-            }
+            victim.process(&mut cluster).wait_crashed()?;
             format!("{point}:{pass}")
         } else {
             let delay = Duration::from_millis(rng.below(1_500) as u64);
             std::thread::sleep(delay);
-            match victim {
-                Victim::Central => cluster.central.kill(),
-                Victim::Node(id) => cluster.node(id).kill(),
-            }
+            victim.process(&mut cluster).kill();
             format!("kill -9 after {delay:?}")
         };
         eprintln!("seed {seed} round {round}: crashed {victim:?} at {how}");
-
-        match victim {
-            Victim::Central => cluster.central.restart()?,
-            Victim::Node(id) => cluster.node(id).start()?,
-        }
+        victim.process(&mut cluster).start()?;
         // A node that crashed before its publish returned publishes again:
         // the import is idempotent, so the acknowledged rows are not doubled.
         for (file, id) in &both {
