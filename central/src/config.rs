@@ -130,9 +130,7 @@ pub struct Config {
 impl Config {
     /// Reads and validates `central.toml`.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let file: ConfigFile = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        let home = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let (file, home): (ConfigFile, _) = kechuang_daemon::read_toml(path)?;
         Self::from_file(file, &home).with_context(|| format!("in {}", path.display()))
     }
 

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kechuang_central::init::{self, NodeSpec};
 use kechuang_central::{Config, Listeners, run};
+use kechuang_daemon::{init_logging, runtime, stop_on_signal};
 use kechuang_proto::pb;
 use kechuang_proto::pb::admin_client::AdminClient;
 use kechuang_types::{NodeId, NodeKind, Record, Region};
@@ -175,7 +176,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { config } => {
-            init_logging();
+            init_logging("warn,kechuang_central=info");
             let config = Config::load(&config)?;
             raise_open_files();
             runtime()?.block_on(async {
@@ -268,29 +269,6 @@ async fn admin(config: &Config) -> anyhow::Result<AdminClient<tonic::transport::
         .await
         .with_context(|| format!("connecting to central's admin API at {addr}"))?;
     Ok(client.max_decoding_message_size(256 * 1024 * 1024))
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KECHUANG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kechuang_central=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
-}
-
-async fn stop_on_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
-    tracing::info!("shutting down");
-    shutdown.cancel();
 }
 
 /// Central holds one connection per node: lift the soft open-file limit to the hard one.

@@ -147,11 +147,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
 }
 
 fn write_ready(config: &Config, sync: std::net::SocketAddr, admin: std::net::SocketAddr) -> anyhow::Result<()> {
-    let ready =
-        serde_json::json!({ "listen": sync.to_string(), "admin": admin.to_string(), "pid": std::process::id() });
-    let path = config.ready_file();
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, ready.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    let mut fields = serde_json::Map::new();
+    fields.insert("listen".into(), sync.to_string().into());
+    fields.insert("admin".into(), admin.to_string().into());
+    kechuang_daemon::write_ready(&config.ready_file(), fields)
 }

@@ -106,10 +106,7 @@ pub async fn run(config: Config, api: TcpListener, shutdown: CancellationToken) 
 }
 
 fn write_ready(config: &Config, api: std::net::SocketAddr) -> anyhow::Result<()> {
-    let ready = serde_json::json!({ "api": api.to_string(), "pid": std::process::id() });
-    let path = config.ready_file();
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, ready.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    let mut fields = serde_json::Map::new();
+    fields.insert("api".into(), api.to_string().into());
+    kechuang_daemon::write_ready(&config.ready_file(), fields)
 }

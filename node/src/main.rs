@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use kechuang_daemon::{init_logging, runtime, stop_on_signal};
 use kechuang_interchange as import;
 use kechuang_node::api::{PUBLISH_BATCH, bearer};
 use kechuang_node::{Config, run};
@@ -124,7 +125,7 @@ fn main() -> std::process::ExitCode {
 fn run_cli(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run { config } => {
-            init_logging();
+            init_logging("warn,kechuang_node=info");
             let config = Config::load(&config)?;
             runtime()?.block_on(async {
                 let api = tokio::net::TcpListener::bind(config.api_listen)
@@ -324,27 +325,4 @@ async fn connect(config: &Path) -> anyhow::Result<Api> {
         .await
         .with_context(|| format!("node {} is not answering at {addr}", config.id))?;
     Ok(OperatorClient::with_interceptor(channel, authorize).max_decoding_message_size(256 * 1024 * 1024))
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KECHUANG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kechuang_node=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
-}
-
-async fn stop_on_signal(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
-    tracing::info!("shutting down");
-    shutdown.cancel();
 }
