@@ -14,8 +14,29 @@ use tracing::{debug, info, warn};
 
 use crate::server::State;
 
-/// Most log entries read per feed batch.
+/// About how many records are read per feed batch.
 const BATCH_ENTRIES: usize = 512;
+/// Most encoded bytes of records in one feed message, well under the message limit.
+const BATCH_BYTES: usize = kechuang_types::limits::MESSAGE_BYTES / 2;
+
+/// Splits records, in order, into parts of at most [`BATCH_BYTES`] each.
+fn split_by_size(records: Vec<pb::Record>) -> Vec<Vec<pb::Record>> {
+    use prost::Message;
+    let mut parts = vec![Vec::new()];
+    let mut size = 0;
+    for record in records {
+        let len = record.encoded_len();
+        let current = parts.last_mut().expect("at least one part");
+        if !current.is_empty() && size + len > BATCH_BYTES {
+            parts.push(vec![record]);
+            size = len;
+        } else {
+            current.push(record);
+            size += len;
+        }
+    }
+    parts
+}
 
 /// Which nodes have a feed open right now.
 #[derive(Debug, Default)]
@@ -94,15 +115,23 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
                 }
             };
             let views: Vec<pb::Record> = views;
-            cursor = next;
             if !views.is_empty() {
-                debug!(node = %peer.id, records = views.len(), cursor, "feed batch");
-                if tx.send(Ok(pb::FeedBatch { records: views, cursor })).await.is_err() {
-                    return;
+                // One write's records may exceed a message: all but the last
+                // part keep the old cursor, so a node that stops halfway
+                // receives the whole write again.
+                let parts = split_by_size(views);
+                let count = parts.len();
+                for (i, records) in parts.into_iter().enumerate() {
+                    let at = if i + 1 == count { next } else { cursor };
+                    debug!(node = %peer.id, records = records.len(), cursor = at, "feed batch");
+                    if tx.send(Ok(pb::FeedBatch { records, cursor: at })).await.is_err() {
+                        return;
+                    }
+                    kechuang_store::crash::point("feed-sent");
                 }
-                kechuang_store::crash::point("feed-sent");
-                announced = Some(cursor);
+                announced = Some(next);
             }
+            cursor = next;
             continue;
         }
         if announced != Some(cursor) {
@@ -123,5 +152,28 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
             let _ = tx.send(Err(Status::permission_denied(format!("node {} is revoked", peer.id)))).await;
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    #[test]
+    fn long_records_are_split_into_messages_under_the_limit_in_order() {
+        let long = "本成果面向产业化应用，技术成熟度高。".repeat(222);
+        let records: Vec<pb::Record> = (0..1_000).map(|_| crate::testing::demand(&long).into()).collect();
+        let total: usize = records.iter().map(Message::encoded_len).sum();
+        assert!(total > kechuang_types::limits::MESSAGE_BYTES, "the test needs more than a message: {total}");
+        let ids: Vec<_> = records.iter().map(|r| r.meta.clone()).collect();
+        let parts = split_by_size(records);
+        assert!(parts.len() >= 3, "{} parts", parts.len());
+        for part in &parts {
+            assert!(part.iter().map(Message::encoded_len).sum::<usize>() <= BATCH_BYTES);
+        }
+        let again: Vec<_> = parts.into_iter().flatten().map(|r| r.meta).collect();
+        assert_eq!(again, ids, "every record once, in order");
     }
 }

@@ -18,6 +18,8 @@ mod matcher;
 mod server;
 mod sync_service;
 mod tail;
+#[cfg(test)]
+mod testing;
 
 pub use config::Config;
 pub use server::{Listeners, run};

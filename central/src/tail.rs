@@ -127,31 +127,7 @@ mod tests {
     use super::*;
 
     fn entries(positions: &[u64]) -> Vec<(u64, Record)> {
-        use kechuang_types::*;
-        let record = Record {
-            meta: Meta {
-                id: RecordId::new(),
-                owner: NodeId::parse("owner", "sz").unwrap(),
-                version: Hlc::from_u64(1),
-                created_at: Timestamp(0),
-                updated_at: Timestamp(0),
-                deleted: false,
-                external_id: None,
-            },
-            body: Body::Demand(Demand {
-                title: "需求".into(),
-                description: "描述".into(),
-                industry: Industry::parse("industry", "C38").unwrap(),
-                keywords: vec![],
-                region: Region::parse("region", "440300").unwrap(),
-                budget_wan: None,
-                deadline: None,
-                min_trl: Trl::new("min_trl", 5).unwrap(),
-                is_challenge: false,
-                enterprise: String::new(),
-                contact: None,
-            }),
-        };
+        let record = crate::testing::demand("描述");
         positions.iter().map(|p| (*p, record.clone())).collect()
     }
 

@@ -17,8 +17,11 @@ use tracing::{debug, info, warn};
 
 use crate::daemon::{Node, Stats};
 
-/// Changes sent per push.
+/// Most changes sent per push.
 const PUSH_BATCH: usize = 1_000;
+/// Most encoded bytes per push, well under the message limit (1,000
+/// records of the longest allowed text would exceed it).
+const PUSH_BYTES: usize = limits::MESSAGE_BYTES / 2;
 /// The first reconnect delay; doubles up to the configured maximum.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -98,13 +101,21 @@ async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::
     let mut sent = acked;
     loop {
         let store = node.store.clone();
-        let changes = tokio::task::spawn_blocking(move || store.outbox_after(sent, PUSH_BATCH)).await??;
-        let Some(&(last, _)) = changes.last() else {
+        let pending = tokio::task::spawn_blocking(move || store.outbox_after(sent, PUSH_BATCH)).await??;
+        if pending.is_empty() {
             node.outbox_grew.notified().await;
             continue;
-        };
-        let changes: Vec<pb::Change> =
-            changes.into_iter().map(|(seq, record)| pb::Change { seq, record: Some(record.into()) }).collect();
+        }
+        let (mut changes, mut size) = (Vec::new(), 0);
+        for (seq, record) in pending {
+            let change = pb::Change { seq, record: Some(record.into()) };
+            size += change.encoded_len();
+            if !changes.is_empty() && size > PUSH_BYTES {
+                break;
+            }
+            changes.push(change);
+        }
+        let last = changes.last().map_or(sent, |c| c.seq);
         let request = pb::PushRequest { changes };
         let (count, bytes) = (request.changes.len() as u64, request.encoded_len() as u64);
         let acked = client.push(request).await?.into_inner().acked_seq;

@@ -12,7 +12,7 @@ use kechuang_node::{Config, run};
 use kechuang_proto::draft_to_wire;
 use kechuang_proto::pb::{self, operator_client::OperatorClient};
 use kechuang_types::present::{record_json, records_table, table};
-use kechuang_types::{Record, RecordKind};
+use kechuang_types::{Record, RecordKind, limits};
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::{Interceptor, interceptor::InterceptedService};
@@ -266,17 +266,27 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let mut api = connect(config).await?;
         let mut done = 0;
-        for chunk in drafts.chunks(PUBLISH_BATCH) {
-            let drafts = chunk.iter().cloned().filter_map(draft_to_wire).collect();
+        let mut wire = drafts.into_iter().filter_map(draft_to_wire).peekable();
+        while wire.peek().is_some() {
+            // At most PUBLISH_BATCH rows and half a message per call.
+            let (mut chunk, mut size) = (Vec::new(), 0);
+            while let Some(next) = wire.peek() {
+                size += prost::Message::encoded_len(next);
+                if chunk.len() == PUBLISH_BATCH || (!chunk.is_empty() && size > limits::MESSAGE_BYTES / 2) {
+                    break;
+                }
+                chunk.extend(wire.next());
+            }
+            let count = chunk.len();
             let r = api
-                .publish(pb::PublishRequest { drafts })
+                .publish(pb::PublishRequest { drafts: chunk })
                 .await
                 .map_err(|s| anyhow::anyhow!("{}", s.message()))?
                 .into_inner();
             created += u64::from(r.created);
             updated += u64::from(r.updated);
             unchanged += u64::from(r.unchanged);
-            done += chunk.len();
+            done += count;
             if total > PUBLISH_BATCH && !json {
                 eprintln!("published {done}/{total}");
             }

@@ -53,3 +53,23 @@ fn a_provincial_node_that_joins_late_receives_its_whole_province() -> anyhow::Re
     eventually(SETTLE, "convergence", || cluster.converged())?;
     Ok(())
 }
+
+#[test]
+fn records_of_the_longest_allowed_text_travel_in_messages_under_the_limit() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("gd", "provincial", "440000")?;
+    cluster.add_node("sz", "city", "440300")?;
+    // 1,000 abstracts of ~3,900 characters: ~12 MB, more than a message may carry.
+    let mut rows = sample::outcomes("SZ", 1_000, "440300", 3);
+    for (i, row) in rows.iter_mut().enumerate() {
+        row["abstract"] = format!("第{i}项成果。{}", "本成果面向产业化应用，技术成熟度高。".repeat(216)).into();
+    }
+    let file = cluster.write_rows(&rows)?;
+    cluster.node("sz").publish(&[&file])?;
+    eventually(SETTLE, "the province to receive every long record", || cluster.converged())?;
+    let held = cluster.node("gd").list(Some("outcomes"))?;
+    assert_eq!(held.len(), 1_000);
+    assert!(held.iter().all(|r| r["abstract"].as_str().is_some_and(|a| a.chars().count() > 3_850)));
+    assert!(cluster.node("gd").status()?["feed_bytes"].as_u64() > Some(10_000_000));
+    Ok(())
+}
