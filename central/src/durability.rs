@@ -2,6 +2,10 @@
 //! one flush among all who arrive while another is running; the durable
 //! log head is published to the feeds, which never send what a crash
 //! could still take back.
+//!
+//! The flush runs in a task of its own: a request dropped while waiting
+//! (its node disconnected) must not leave its write applied but never
+//! flushed, with the durable head, and so every feed, stuck before it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,8 +14,13 @@ use kechuang_store::CentralStore;
 use tokio::sync::{Mutex, watch};
 
 /// Flushes central's store on behalf of many writers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Durability {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     store: Arc<CentralStore>,
     written: AtomicU64,
     flushed: Mutex<u64>,
@@ -22,11 +31,26 @@ impl Durability {
     /// Starts with everything already on disk durable.
     pub fn new(store: Arc<CentralStore>) -> Self {
         let (head, _) = watch::channel(store.head());
-        Self { store, written: AtomicU64::new(0), flushed: Mutex::new(0), head }
+        Self { inner: Arc::new(Inner { store, written: AtomicU64::new(0), flushed: Mutex::new(0), head }) }
     }
 
-    /// Returns once every write committed before this call is on disk.
+    /// Returns once every write committed before this call is on disk; the
+    /// flush completes even if the caller stops waiting.
     pub async fn wait(&self) -> kechuang_store::Result<()> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move { inner.flush().await })
+            .await
+            .map_err(|e| kechuang_store::Error::Storage(e.to_string()))?
+    }
+
+    /// Follows the durable log head.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.head.subscribe()
+    }
+}
+
+impl Inner {
+    async fn flush(&self) -> kechuang_store::Result<()> {
         let mine = self.written.fetch_add(1, Ordering::SeqCst) + 1;
         let mut flushed = self.flushed.lock().await;
         if *flushed >= mine {
@@ -45,10 +69,5 @@ impl Durability {
             moved
         });
         Ok(())
-    }
-
-    /// Follows the durable log head.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.head.subscribe()
     }
 }

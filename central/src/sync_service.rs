@@ -85,13 +85,12 @@ impl Sync for SyncService {
         let peer = self.admit(&request)?;
         let store = self.state.store.clone();
         let p = peer.clone();
-        let (entry, written) = tokio::task::spawn_blocking(move || store.register(&p.id, p.kind, p.region))
+        let (entry, _) = tokio::task::spawn_blocking(move || store.register(&p.id, p.kind, p.region))
             .await
             .map_err(error::join)?
             .map_err(error::storage)?;
-        if written {
-            self.state.durability.wait().await.map_err(error::storage)?;
-        }
+        // The sequence reported acknowledges: it must be on disk, whoever applied it.
+        self.state.durability.wait().await.map_err(error::storage)?;
         info!(node = %peer.id, kind = %peer.kind, region = %peer.region, acked = entry.acked_seq, "node session opened");
         Ok(Response::new(pb::HelloResponse { acked_seq: entry.acked_seq }))
     }
@@ -127,15 +126,29 @@ impl Sync for SyncService {
             batch.push((change.seq, record));
             labels.push(label);
         }
-        let store = self.state.store.clone();
+        // Applied and flushed in a task of its own: if the node goes away
+        // mid-call, its write is still made durable and reaches the feeds.
+        let state = self.state.clone();
         let writer = peer.id.clone();
-        let applied = tokio::task::spawn_blocking(move || {
-            let check = |held: Option<&Record>, incoming: &Record| {
-                authorize(&writer, held, incoming).map_err(|denied| denied.field.to_owned())
-            };
-            store.apply_push(&writer, &batch, &check)
+        let applied = tokio::spawn(async move {
+            let store = state.store.clone();
+            let applied = tokio::task::spawn_blocking(move || {
+                let check = |held: Option<&Record>, incoming: &Record| {
+                    authorize(&writer, held, incoming).map_err(|denied| denied.field.to_owned())
+                };
+                store.apply_push(&writer, &batch, &check)
+            })
+            .await;
+            if let Ok(Ok(_)) = &applied {
+                crash::point("push-applied");
+                state.durability.wait().await?;
+                crash::point("push-durable");
+            }
+            Ok::<_, kechuang_store::Error>(applied)
         })
         .await
+        .map_err(error::join)?
+        .map_err(error::storage)?
         .map_err(error::join)?;
         let outcome = match applied {
             Ok(outcome) => outcome,
@@ -150,11 +163,7 @@ impl Sync for SyncService {
             Err(e) => return Err(error::storage(e)),
         };
         let acked_seq = outcome.acked_seq;
-        let changed_count = outcome.changed.len();
-        crash::point("push-applied");
-        self.state.durability.wait().await.map_err(error::storage)?;
-        crash::point("push-durable");
-        debug!(node = %peer.id, acked = outcome.acked_seq, changed = changed_count, "push applied");
+        debug!(node = %peer.id, acked = acked_seq, changed = outcome.changed.len(), "push applied");
         Ok(Response::new(pb::PushResponse { acked_seq }))
     }
 
