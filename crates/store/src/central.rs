@@ -169,18 +169,17 @@ impl CentralStore {
     }
 
     /// Registers a node, or updates its kind and region; keeps its sequence.
-    /// Returns the entry and whether it was written (new or changed).
-    pub fn register(&self, id: &NodeId, kind: NodeKind, region: Region) -> Result<(NodeEntry, bool)> {
+    pub fn register(&self, id: &NodeId, kind: NodeKind, region: Region) -> Result<NodeEntry> {
         // Writers take turns, so a concurrent push's sequence is not overwritten.
         let _writer = self.head.lock().unwrap_or_else(|p| p.into_inner());
         let held = self.node(id)?;
         if let Some(entry) = held.as_ref().filter(|e| e.kind == kind && e.region == region) {
-            return Ok((entry.clone(), false));
+            return Ok(entry.clone());
         }
         let acked_seq = held.map_or(0, |n| n.acked_seq);
         let entry = NodeEntry { id: id.clone(), kind, region, acked_seq };
         self.main.insert(key(NODE, id.as_str().as_bytes()), encode(&entry))?;
-        Ok((entry, true))
+        Ok(entry)
     }
 
     /// The registry entry of a node.
@@ -381,21 +380,6 @@ impl CentralStore {
 mod tests {
     use kechuang_types::{Body, Clock, Demand, Hlc, Industry, Meta, Timestamp, Trl};
 
-    /// Opens the store again; sled's background threads may hold the file
-    /// lock for a moment after the previous handle is dropped.
-    fn reopen(dir: &std::path::Path) -> CentralStore {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            match CentralStore::open(dir) {
-                Ok(store) => return store,
-                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) => panic!("reopening the store: {e}"),
-            }
-        }
-    }
-
     use super::*;
 
     fn record(clock: &mut Clock, owner: &NodeId, id: RecordId, title: &str) -> Record {
@@ -491,7 +475,7 @@ mod tests {
             store.apply_push(&node, &[(1, record(&mut clock, &node, RecordId::new(), "甲"))], &allow).unwrap();
             store.flush().unwrap();
         }
-        let store = reopen(dir.path());
+        let store = crate::testing::reopen(|| CentralStore::open(dir.path()));
         assert_eq!(store.head(), 1);
         assert_eq!(store.node(&node).unwrap().unwrap().acked_seq, 1);
     }

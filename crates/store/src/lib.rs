@@ -12,6 +12,8 @@ mod codec;
 pub mod crash;
 mod error;
 mod node;
+#[cfg(test)]
+mod testing;
 
 pub use central::{CentralStore, NodeEntry, PushOutcome, WriteCheck};
 pub use error::{Error, Result};

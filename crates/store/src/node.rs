@@ -386,21 +386,6 @@ impl NodeStore {
 mod tests {
     use kechuang_types::{Demand, Industry, Region, Trl};
 
-    /// Opens the store again; sled's background threads may hold the file
-    /// lock for a moment after the previous handle is dropped.
-    fn reopen(dir: &std::path::Path) -> NodeStore {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            match NodeStore::open(dir) {
-                Ok(store) => return store,
-                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) => panic!("reopening the store: {e}"),
-            }
-        }
-    }
-
     use super::*;
 
     fn demand(title: &str) -> Body {
@@ -464,7 +449,7 @@ mod tests {
             store.ack(3).unwrap();
             store.flush().unwrap();
         }
-        let store = reopen(dir.path());
+        let store = crate::testing::reopen(|| NodeStore::open(dir.path()));
         let rest: Vec<u64> = store.outbox_after(store.acked().unwrap(), 10).unwrap().iter().map(|(s, _)| *s).collect();
         assert_eq!(rest, vec![4, 5]);
         assert!(store.clock().unwrap() > Hlc::ZERO);
