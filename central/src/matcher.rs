@@ -34,6 +34,14 @@ const DEMANDS_PER_SUPPLY: usize = 50;
 /// Log entries matched at a time.
 const CHUNK: usize = 1_024;
 
+/// What indexing and matching one chunk of the log wrote.
+struct Ingested {
+    /// Matches and other records written.
+    written: Vec<Record>,
+    /// Every demand the chunk touched was routed (false when stopped).
+    complete: bool,
+}
+
 /// Where a demand is in its escalation, as central keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Routing {
@@ -90,7 +98,9 @@ impl Matcher {
     /// follow the log from: where the clean index ends, or after a crash
     /// where matching last recorded its progress, so changes acknowledged
     /// but not yet matched are matched now.
-    fn load(&self, store: &CentralStore) -> anyhow::Result<u64> {
+    /// `None` when `stop` came first: the index is then left without its
+    /// marker, so the next start rebuilds it.
+    fn load(&self, store: &CentralStore, stop: &CancellationToken) -> anyhow::Result<Option<u64>> {
         let head = store.head();
         let indexed: Option<u64> = std::fs::read_to_string(marker(&self.index_dir))
             .ok()
@@ -105,20 +115,24 @@ impl Matcher {
         }
         let mut max_version = Hlc::ZERO;
         let mut count = 0u64;
-        store.for_each(|record| {
+        for record in store.records() {
+            if stop.is_cancelled() {
+                return Ok(None);
+            }
+            let record = record?;
             max_version = max_version.max(record.meta.version);
             if let Err(e) = engine.upsert(&record, rebuild) {
                 error!(error = %e, "indexing a record failed");
             }
             count += 1;
-        })?;
+        }
         engine.commit()?;
         self.clock.lock().unwrap_or_else(|p| p.into_inner()).observe(max_version);
         let (outcomes, experts, demands) = engine.sizes();
         info!(rebuilt = rebuild, records = count, outcomes, experts, demands, "matching index ready");
         match indexed {
-            Some(at) => Ok(at),
-            None => Ok(store.matched_upto()?.min(head)),
+            Some(at) => Ok(Some(at)),
+            None => Ok(Some(store.matched_upto()?.min(head))),
         }
     }
 
@@ -129,10 +143,15 @@ impl Matcher {
         }
     }
 
-    /// Indexes `records` and works out the matching they cause.
-    fn ingest(&self, store: &CentralStore, records: &[Record]) -> anyhow::Result<Vec<Record>> {
+    /// Indexes `records` and works out the matching they cause; stops
+    /// between demands once `stop` is cancelled, leaving the rest for the
+    /// next start (routing a demand twice proposes nothing new).
+    fn ingest(&self, store: &CentralStore, records: &[Record], stop: &CancellationToken) -> anyhow::Result<Ingested> {
         let mut demands: Vec<RecordId> = Vec::new();
         let mut writes: Vec<Record> = Vec::new();
+        if stop.is_cancelled() {
+            return Ok(Ingested { written: writes, complete: false });
+        }
         {
             let mut engine = self.engine();
             for record in records {
@@ -144,6 +163,9 @@ impl Matcher {
                 match &record.body {
                     Body::Demand(_) => demands.push(record.meta.id),
                     Body::Outcome(_) | Body::Expert(_) if !record.meta.deleted => {
+                        if stop.is_cancelled() {
+                            return Ok(Ingested { written: writes, complete: false });
+                        }
                         demands.extend(engine.demands_for(record, DEMANDS_PER_SUPPLY)?);
                     }
                     _ => {}
@@ -164,10 +186,16 @@ impl Matcher {
         }
         let mut seen = HashSet::new();
         let mut out = writes;
-        for demand in demands.into_iter().filter(|d| seen.insert(*d)) {
-            out.extend(self.route(store, demand, None)?);
+        let demands: Vec<RecordId> = demands.into_iter().filter(|d| seen.insert(*d)).collect();
+        for (routed, demand) in demands.iter().enumerate() {
+            if stop.is_cancelled() {
+                info!(routed, left = demands.len() - routed, "matching stopped part-way; the rest is matched at start");
+                return Ok(Ingested { written: out, complete: false });
+            }
+            out.extend(self.route(store, *demand, None)?);
+            kechuang_store::crash::point("matching-routed");
         }
-        Ok(out)
+        Ok(Ingested { written: out, complete: true })
     }
 
     /// Proposes the demand's candidates up to its current stage (or `stage`,
@@ -346,11 +374,14 @@ impl Matcher {
 
     /// Escalates every demand whose stage has waited a whole window with no
     /// accepted proposal.
-    fn escalate(&self, store: &CentralStore) -> anyhow::Result<Vec<Record>> {
+    fn escalate(&self, store: &CentralStore, stop: &CancellationToken) -> anyhow::Result<Vec<Record>> {
         let now = Timestamp::now().0;
         let window = self.window.as_millis() as i64;
         let mut out = Vec::new();
         for (demand, bytes) in store.routing_all()? {
+            if stop.is_cancelled() {
+                break; // the rest escalate at the next start
+            }
             let mut routing: Routing = serde_json::from_slice(&bytes).context("routing state")?;
             if routing.settled || now - routing.since_ms < window {
                 continue;
@@ -414,11 +445,12 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
     let matcher = state.matcher.clone();
     let store = state.store.clone();
     let loaded = {
-        let (m, s) = (matcher.clone(), store.clone());
-        tokio::task::spawn_blocking(move || m.load(&s)).await
+        let (m, s, stop) = (matcher.clone(), store.clone(), shutdown.clone());
+        tokio::task::spawn_blocking(move || m.load(&s, &stop)).await
     };
     let mut cursor = match loaded.map_err(anyhow::Error::from).and_then(|r| r) {
-        Ok(cursor) => cursor,
+        Ok(Some(cursor)) => cursor,
+        Ok(None) => return, // stopped while loading
         Err(e) => {
             error!(error = format!("{e:#}"), "loading the matching index failed; matching is off");
             return;
@@ -427,13 +459,15 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
     let tick = (matcher.window / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
     let mut end = state.tail.subscribe();
     let mut next_escalation = tokio::time::Instant::now() + tick;
-    loop {
+    // A chunk in debug builds or on a slow disk can take many seconds to
+    // match: every blocking step below checks `shutdown` between demands,
+    // and a chunk left half done is matched again from its start.
+    while !shutdown.is_cancelled() {
         let head = *end.borrow_and_update();
         let work = if cursor < head {
             match read_log(&state, cursor, head).await {
                 Ok((records, next)) => {
                     kechuang_store::crash::point("matching-read");
-                    cursor = next;
                     Some((records, next))
                 }
                 Err(e) => {
@@ -456,30 +490,43 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
         if escalate {
             next_escalation = tokio::time::Instant::now() + tick;
         }
-        let (m, s) = (matcher.clone(), store.clone());
+        let (m, s, stop) = (matcher.clone(), store.clone(), shutdown.clone());
         let result = tokio::task::spawn_blocking(move || {
-            let mut written = match work {
-                Some((records, upto)) => {
-                    let written = if records.is_empty() { Vec::new() } else { m.ingest(&s, &records)? };
-                    s.set_matched_upto(upto)?;
-                    written
+            let mut pass = Ingested { written: Vec::new(), complete: true };
+            let mut matched_upto = None;
+            if let Some((records, upto)) = work {
+                if !records.is_empty() {
+                    pass = m.ingest(&s, &records, &stop)?;
                 }
-                None => Vec::new(),
-            };
-            if escalate {
-                written.extend(m.escalate(&s)?);
+                if pass.complete {
+                    s.set_matched_upto(upto)?;
+                    matched_upto = Some(upto);
+                }
             }
-            anyhow::Ok(written)
+            if escalate {
+                pass.written.extend(m.escalate(&s, &stop)?);
+            }
+            anyhow::Ok((pass.written, matched_upto))
         })
         .await;
         match result.map_err(anyhow::Error::from).and_then(|r| r) {
-            Ok(written) if !written.is_empty() => {
-                if let Err(e) = state.durability.wait().await {
+            Ok((written, matched_upto)) => {
+                if let Some(upto) = matched_upto {
+                    cursor = upto;
+                }
+                if !written.is_empty()
+                    && let Err(e) = state.durability.wait().await
+                {
                     error!(error = %e, "flushing matches failed");
                 }
             }
-            Ok(_) => {}
-            Err(e) => error!(error = format!("{e:#}"), "matching failed"),
+            Err(e) => {
+                error!(error = format!("{e:#}"), "matching failed; retrying the chunk");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = shutdown.cancelled() => break,
+                }
+            }
         }
     }
     let _ = state.durability.wait().await;

@@ -270,3 +270,40 @@ fn a_demand_acknowledged_just_before_central_crashes_is_still_matched() -> anyho
     assert_eq!(matches(&mut cluster, "sz")?.len(), 1, "proposed once");
     Ok(())
 }
+
+#[test]
+fn central_stopped_part_way_through_matching_matches_the_rest_at_its_next_start() -> anyhow::Result<()> {
+    const DEMANDS: usize = 30;
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    let outcome = cluster.write_rows(&[battery_outcome("CG-1", "440100", "华南理工大学")])?;
+    cluster.node("gzu").publish(&[&outcome])?;
+    eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1))?;
+
+    // One push of many demands is one chunk of the log; central is told to
+    // stop after routing the fifth of them.
+    cluster.central.terminate()?;
+    cluster.central.process().arm_stop("matching-routed", 5);
+    cluster.central.restart()?;
+    let rows: Vec<Value> = (0..DEMANDS).map(|i| battery_demand(&format!("XQ-{i}"), "440300")).collect();
+    let demands = cluster.write_rows(&rows)?;
+    cluster.node("sz").publish(&[&demands])?;
+    cluster.central.process().wait_stopped()?;
+    let log = cluster.central.process().log_text();
+    assert!(log.contains("matching stopped part-way"), "the stop came between demands:\n{log}");
+
+    cluster.central.restart()?;
+    eventually(
+        SETTLE,
+        "every demand proposed after the restart",
+        || Ok(matches(&mut cluster, "sz")?.len() == DEMANDS),
+    )?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    let proposed: Vec<Value> = matches(&mut cluster, "sz")?;
+    let mut demands: Vec<&str> = proposed.iter().filter_map(|m| m["demand"].as_str()).collect();
+    demands.sort_unstable();
+    demands.dedup();
+    assert_eq!(demands.len(), DEMANDS, "one proposal per demand, none twice");
+    Ok(())
+}

@@ -361,10 +361,15 @@ impl CentralStore {
         self.main.get(key(RECORD, id.as_bytes()))?.map(|v| decode::<Stored>("record", &v).map(|s| s.record)).transpose()
     }
 
+    /// Every record, in id order.
+    pub fn records(&self) -> impl Iterator<Item = Result<Record>> + '_ {
+        self.main.scan_prefix([RECORD]).values().map(|value| Ok(decode::<Stored>("record", &value?)?.record))
+    }
+
     /// Calls `f` on every record.
     pub fn for_each(&self, mut f: impl FnMut(Record)) -> Result<()> {
-        for value in self.main.scan_prefix([RECORD]).values() {
-            f(decode::<Stored>("record", &value?)?.record);
+        for record in self.records() {
+            f(record?);
         }
         Ok(())
     }

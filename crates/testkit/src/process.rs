@@ -2,7 +2,7 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -102,6 +102,12 @@ impl Daemon {
         self.crash_at = Some(format!("{point}:{pass}"));
     }
 
+    /// Makes the next start shut itself down cleanly (SIGTERM) the
+    /// `pass`-th time it reaches `point`; later starts run normally.
+    pub fn arm_stop(&mut self, point: &str, pass: u64) {
+        self.crash_at = Some(format!("{point}:{pass}:stop"));
+    }
+
     /// Makes later starts run with files limited to about `bytes` (`ulimit -f`
     /// in 512- or 1024-byte blocks, as the shell counts; SIGXFSZ ignored):
     /// writes past it fail as on a full disk. `None` lifts it.
@@ -159,7 +165,7 @@ impl Daemon {
             Ok(ok)
         })?;
         match exited {
-            Some(status) if !(crash_at.is_some() && status.signal() == Some(Signal::SIGKILL as i32)) => {
+            Some(status) if !(crash_at.is_some() && (killed(status) || status.success())) => {
                 self.child = None;
                 bail!("{} exited with {status}:\n{}", self.program, self.log_text())
             }
@@ -174,18 +180,28 @@ impl Daemon {
 
     /// Waits (up to two minutes) until an armed crash point has killed the daemon.
     pub fn wait_crashed(&mut self) -> anyhow::Result<()> {
+        self.wait_exit("crash", killed)
+    }
+
+    /// Waits (up to two minutes) until an armed stop point has shut the
+    /// daemon down and it has exited cleanly.
+    pub fn wait_stopped(&mut self) -> anyhow::Result<()> {
+        self.wait_exit("stop", |status| status.success())
+    }
+
+    fn wait_exit(&mut self, point: &str, expected: fn(ExitStatus) -> bool) -> anyhow::Result<()> {
         let timeout = Duration::from_secs(120);
         let program = self.program;
         let mut status = None;
-        eventually(timeout, &format!("{program} to reach its crash point"), || {
+        eventually(timeout, &format!("{program} to reach its {point} point"), || {
             let Some(child) = self.child.as_mut() else { bail!("{program} is not running") };
             status = child.try_wait()?;
             Ok(status.is_some())
         })?;
         self.child = None;
         match status {
-            Some(s) if s.signal() == Some(Signal::SIGKILL as i32) => Ok(()),
-            other => bail!("{program} exited with {other:?}, not by its crash point:\n{}", self.log_text()),
+            Some(s) if expected(s) => Ok(()),
+            other => bail!("{program} exited with {other:?}, not by its {point} point:\n{}", self.log_text()),
         }
     }
 
@@ -203,7 +219,7 @@ impl Daemon {
         }
     }
 
-    fn stop(&mut self, signal: Signal) -> Option<std::process::ExitStatus> {
+    fn stop(&mut self, signal: Signal) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         let _ = kill(Pid::from_raw(child.id() as i32), signal);
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -223,6 +239,10 @@ impl Daemon {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+fn killed(status: ExitStatus) -> bool {
+    status.signal() == Some(Signal::SIGKILL as i32)
 }
 
 impl Drop for Daemon {
