@@ -229,14 +229,20 @@ fn a_challenge_takes_bids_and_the_award_becomes_a_contracted_match() -> anyhow::
     Ok(())
 }
 
-#[test]
-fn a_deleted_index_is_rebuilt_from_the_store() -> anyhow::Result<()> {
+/// A Shenzhen city node, and a Guangzhou university whose battery outcome central holds.
+fn shenzhen_and_a_guangzhou_outcome() -> anyhow::Result<Cluster> {
     let mut cluster = Cluster::start()?;
     cluster.add_node("sz", "city", "440300")?;
     cluster.add_node("gzu", "university", "440100")?;
-    let outcome = cluster.write_rows(&[battery_outcome("CG-1", "440100", "岭南大学")])?;
+    let outcome = cluster.write_rows(&[battery_outcome("CG-1", "440100", "华南理工大学")])?;
     cluster.node("gzu").publish(&[&outcome])?;
     eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1))?;
+    Ok(cluster)
+}
+
+#[test]
+fn a_deleted_index_is_rebuilt_from_the_store() -> anyhow::Result<()> {
+    let mut cluster = shenzhen_and_a_guangzhou_outcome()?;
 
     cluster.central.terminate()?;
     std::fs::remove_dir_all(cluster.central.home.join("index"))?;
@@ -250,12 +256,7 @@ fn a_deleted_index_is_rebuilt_from_the_store() -> anyhow::Result<()> {
 
 #[test]
 fn a_demand_acknowledged_just_before_central_crashes_is_still_matched() -> anyhow::Result<()> {
-    let mut cluster = Cluster::start()?;
-    cluster.add_node("sz", "city", "440300")?;
-    cluster.add_node("gzu", "university", "440100")?;
-    let outcome = cluster.write_rows(&[battery_outcome("CG-1", "440100", "华南理工大学")])?;
-    cluster.node("gzu").publish(&[&outcome])?;
-    eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1))?;
+    let mut cluster = shenzhen_and_a_guangzhou_outcome()?;
 
     // Central dies as matching reads the demand's push: durable, maybe acknowledged, not matched.
     cluster.central.terminate()?;
@@ -274,12 +275,7 @@ fn a_demand_acknowledged_just_before_central_crashes_is_still_matched() -> anyho
 #[test]
 fn central_stopped_part_way_through_matching_matches_the_rest_at_its_next_start() -> anyhow::Result<()> {
     const DEMANDS: usize = 30;
-    let mut cluster = Cluster::start()?;
-    cluster.add_node("sz", "city", "440300")?;
-    cluster.add_node("gzu", "university", "440100")?;
-    let outcome = cluster.write_rows(&[battery_outcome("CG-1", "440100", "华南理工大学")])?;
-    cluster.node("gzu").publish(&[&outcome])?;
-    eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1))?;
+    let mut cluster = shenzhen_and_a_guangzhou_outcome()?;
 
     // One push of many demands is one chunk of the log; central is told to
     // stop after routing the fifth of them.
