@@ -6,11 +6,17 @@
 //! acknowledged sequence, feed cursor). Every operator write and every feed
 //! batch is one transaction; operator writes are flushed before they are
 //! acknowledged.
+//!
+//! What the store holds is also summed up in memory (a digest per id range,
+//! a count per kind): derived from disk at open, so damage done while the
+//! node was down shows, and kept current by every write, so `status` and the
+//! repair check cost nothing however many records a provincial node holds.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use kechuang_sync::{Digest, merge, range_digests, range_of};
+use kechuang_sync::{Digest, RANGES, merge, range_of};
 use kechuang_types::{Body, Clock, Hlc, Meta, NodeId, Record, RecordId, RecordKind, Timestamp};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -54,6 +60,51 @@ pub struct NodeStore {
     external: sled::Tree,
     outbox: sled::Tree,
     meta: sled::Tree,
+    holdings: Arc<Mutex<Holdings>>,
+}
+
+/// A summary of the records held: a digest per id range, a count per kind.
+#[derive(Debug, Clone)]
+struct Holdings {
+    ranges: Vec<Digest>,
+    counts: BTreeMap<RecordKind, u64>,
+}
+
+/// A record a transaction wrote: what it replaced, and what it is now.
+type Change = (Option<Record>, Record);
+
+impl Holdings {
+    /// The summary of every record in `records`.
+    fn scan(records: &sled::Tree) -> Result<Self> {
+        let mut holdings =
+            Self { ranges: vec![Digest::default(); RANGES], counts: RecordKind::ALL.iter().map(|k| (*k, 0)).collect() };
+        for value in records.iter().values() {
+            holdings.add(&decode("record", &value?)?);
+        }
+        Ok(holdings)
+    }
+
+    fn add(&mut self, record: &Record) {
+        self.ranges[range_of(&record.meta.id)].add(record);
+        *self.counts.entry(record.kind()).or_default() += 1;
+    }
+
+    fn remove(&mut self, record: &Record) {
+        self.ranges[range_of(&record.meta.id)].remove(record);
+        if let Some(n) = self.counts.get_mut(&record.kind()) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Takes in what a committed transaction wrote.
+    fn apply(&mut self, changes: &[Change]) {
+        for (old, new) in changes {
+            if let Some(old) = old {
+                self.remove(old);
+            }
+            self.add(new);
+        }
+    }
 }
 
 /// sled's page cache: a station stays lightweight (sled defaults to 1 GiB).
@@ -83,13 +134,20 @@ impl NodeStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).cache_capacity(CACHE_BYTES).open()?;
+        let records = db.open_tree("records")?;
+        let holdings = Arc::new(Mutex::new(Holdings::scan(&records)?));
         Ok(Self {
-            records: db.open_tree("records")?,
+            records,
             external: db.open_tree("external")?,
             outbox: db.open_tree("outbox")?,
             meta: db.open_tree("meta")?,
             db,
+            holdings,
         })
+    }
+
+    fn holdings(&self) -> MutexGuard<'_, Holdings> {
+        self.holdings.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn meta_u64(&self, key: &[u8], what: &'static str) -> Result<u64> {
@@ -110,8 +168,12 @@ impl NodeStore {
         drafts: &[(Option<String>, Body)],
     ) -> Result<PublishReport> {
         let trees = (&self.records, &self.external, &self.outbox, &self.meta);
-        let (report, last) = trees.transaction(|(records, external, outbox, meta)| {
+        // Held from before the transaction to after its changes are counted,
+        // so no other write or rescan interleaves.
+        let mut holdings = self.holdings();
+        let (report, last, changes) = trees.transaction(|(records, external, outbox, meta)| {
             let mut report = PublishReport::default();
+            let mut changes: Vec<Change> = Vec::new();
             let mut tx_clock = clock.clone();
             let mut next_seq = tx_u64(meta, NEXT_SEQ, "next_seq")?.max(1);
             for (external_id, body) in drafts {
@@ -126,14 +188,15 @@ impl NodeStore {
                     None => None,
                 };
                 let now = Timestamp::now();
-                let record = match existing {
+                let record = match &existing {
                     Some(old) if old.body == *body && !old.meta.deleted => {
                         report.unchanged += 1;
                         continue;
                     }
                     Some(old) => {
                         report.updated += 1;
-                        let meta = Meta { version: tx_clock.tick(), updated_at: now, deleted: false, ..old.meta };
+                        let meta =
+                            Meta { version: tx_clock.tick(), updated_at: now, deleted: false, ..old.meta.clone() };
                         Record { meta, body: body.clone() }
                     }
                     None => {
@@ -157,11 +220,14 @@ impl NodeStore {
                 }
                 outbox.insert(&u64_key(next_seq), id.as_slice())?;
                 next_seq += 1;
+                changes.push((existing, record));
             }
             meta.insert(NEXT_SEQ, &u64_key(next_seq))?;
             meta.insert(CLOCK, &u64_key(tx_clock.last().as_u64()))?;
-            Ok((report, tx_clock.last()))
+            Ok((report, tx_clock.last(), changes))
         })?;
+        holdings.apply(&changes);
+        drop(holdings);
         *clock = Clock::resume(last);
         self.db.flush()?;
         Ok(report)
@@ -172,18 +238,26 @@ impl NodeStore {
     /// durable on return.
     pub fn write_local(&self, changed: &[Record], clock: &Clock) -> Result<()> {
         let trees = (&self.records, &self.outbox, &self.meta);
-        trees.transaction(|(records, outbox, meta)| {
+        let mut holdings = self.holdings();
+        let changes = trees.transaction(|(records, outbox, meta)| {
             let mut next_seq = tx_u64(meta, NEXT_SEQ, "next_seq")?.max(1);
+            let mut changes: Vec<Change> = Vec::with_capacity(changed.len());
             for record in changed {
                 let id = record.meta.id.as_bytes().as_slice();
-                records.insert(id, encode(record))?;
+                let old = match records.insert(id, encode(record))? {
+                    Some(bytes) => Some(decode::<Record>("record", &bytes).or_else(abort)?),
+                    None => None,
+                };
                 outbox.insert(&u64_key(next_seq), id)?;
                 next_seq += 1;
+                changes.push((old, record.clone()));
             }
             meta.insert(NEXT_SEQ, &u64_key(next_seq))?;
             meta.insert(CLOCK, &u64_key(clock.last().as_u64()))?;
-            Ok(())
+            Ok(changes)
         })?;
+        holdings.apply(&changes);
+        drop(holdings);
         self.db.flush()?;
         Ok(())
     }
@@ -243,8 +317,9 @@ impl NodeStore {
     /// returns how many records changed.
     pub fn apply_feed(&self, incoming: &[Record], cursor: u64, clock: &mut Clock) -> Result<usize> {
         let trees = (&self.records, &self.meta);
-        let (changed, last) = trees.transaction(|(records, meta)| {
-            let mut changed = 0;
+        let mut holdings = self.holdings();
+        let (changes, last) = trees.transaction(|(records, meta)| {
+            let mut changes: Vec<Change> = Vec::new();
             let mut tx_clock = clock.clone();
             for record in incoming {
                 tx_clock.observe(record.meta.version);
@@ -255,15 +330,16 @@ impl NodeStore {
                 };
                 if let Some(merged) = merge(held.as_ref(), record) {
                     records.insert(key.as_slice(), encode(&merged))?;
-                    changed += 1;
+                    changes.push((held, merged));
                 }
             }
             meta.insert(CURSOR, &u64_key(cursor))?;
             meta.insert(CLOCK, &u64_key(tx_clock.last().as_u64()))?;
-            Ok((changed, tx_clock.last()))
+            Ok((changes, tx_clock.last()))
         })?;
+        holdings.apply(&changes);
         *clock = Clock::resume(last);
-        Ok(changed)
+        Ok(changes.len())
     }
 
     /// Every record of `kind` this node holds, oldest first.
@@ -280,7 +356,7 @@ impl NodeStore {
 
     /// The digest of each id range of what this node holds.
     pub fn range_digests(&self) -> Result<Vec<Digest>> {
-        Ok(range_digests(&self.list(None)?))
+        Ok(self.holdings().ranges.clone())
     }
 
     /// Makes what this node holds in the id ranges `ranges` equal central's
@@ -303,6 +379,7 @@ impl NodeStore {
             }
         }
         let trees = (&self.records, &self.outbox, &self.meta);
+        let mut holdings = self.holdings();
         let report = trees.transaction(|(records, outbox, meta)| {
             let mut report = RepairReport::default();
             let mut next_seq = tx_u64(meta, NEXT_SEQ, "next_seq")?.max(1);
@@ -349,19 +426,19 @@ impl NodeStore {
             meta.insert(NEXT_SEQ, &u64_key(next_seq))?;
             Ok(report)
         })?;
+        // Rare, and the summary may be what was wrong: derive it afresh.
+        *holdings = Holdings::scan(&self.records)?;
+        drop(holdings);
         self.db.flush()?;
         Ok(report)
     }
 
     /// How many records of each kind this node holds, and their digest.
     pub fn summary(&self) -> Result<(BTreeMap<RecordKind, u64>, Digest)> {
-        let mut counts: BTreeMap<RecordKind, u64> = RecordKind::ALL.iter().map(|k| (*k, 0)).collect();
+        let holdings = self.holdings();
         let mut digest = Digest::default();
-        for record in self.list(None)? {
-            *counts.entry(record.kind()).or_default() += 1;
-            digest.add(&record);
-        }
-        Ok((counts, digest))
+        holdings.ranges.iter().for_each(|d| digest.combine(d));
+        Ok((holdings.counts.clone(), digest))
     }
 
     /// Remembers the digest central says this node should hold.
@@ -466,5 +543,52 @@ mod tests {
         assert_eq!(store.cursor().unwrap(), 7);
         assert_eq!(store.summary().unwrap().1, other.summary().unwrap().1);
         assert!(clock.last() >= records[1].meta.version);
+    }
+
+    #[test]
+    fn the_running_summary_equals_the_one_derived_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = NodeId::parse("n", "sz").unwrap();
+        let (running, ranges) = {
+            let store = NodeStore::open(dir.path()).unwrap();
+            let mut clock = Clock::resume(Hlc::ZERO);
+            let drafts: Vec<_> = (0..50).map(|i| (Some(format!("D-{i}")), demand(&format!("需求{i}")))).collect();
+            store.publish(&owner, &mut clock, &drafts).unwrap();
+            let edited: Vec<_> = (0..10).map(|i| (Some(format!("D-{i}")), demand(&format!("改{i}")))).collect();
+            store.publish(&owner, &mut clock, &edited).unwrap();
+            let (_d2, other, mut other_clock, other_owner) = open();
+            other.publish(&other_owner, &mut other_clock, &[(None, demand("甲")), (None, demand("乙"))]).unwrap();
+            store.apply_feed(&other.list(None).unwrap(), 3, &mut clock).unwrap();
+            let mut answered = store.list(None).unwrap().remove(0);
+            answered.meta.version = clock.tick();
+            store.write_local(&[answered], &clock).unwrap();
+            store.flush().unwrap();
+            (store.summary().unwrap(), store.range_digests().unwrap())
+        };
+        assert_eq!(running.0[&RecordKind::Demand], 52);
+        assert_eq!(running.1.count(), 52);
+        let store = crate::testing::reopen(|| NodeStore::open(dir.path()));
+        assert_eq!(store.summary().unwrap(), running);
+        assert_eq!(store.range_digests().unwrap(), ranges);
+    }
+
+    #[test]
+    fn a_record_lost_while_the_node_was_down_shows_in_the_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = NodeId::parse("n", "sz").unwrap();
+        let (before, lost) = {
+            let store = NodeStore::open(dir.path()).unwrap();
+            let mut clock = Clock::resume(Hlc::ZERO);
+            store.publish(&owner, &mut clock, &[(None, demand("甲")), (None, demand("乙"))]).unwrap();
+            let lost = store.list(None).unwrap().remove(0);
+            store.records.remove(lost.meta.id.as_bytes()).unwrap();
+            store.flush().unwrap();
+            (store.summary().unwrap().1, lost)
+        };
+        assert_eq!(before.count(), 2, "the running summary does not see damage behind the store's back");
+        let store = crate::testing::reopen(|| NodeStore::open(dir.path()));
+        let mut expected = before;
+        expected.remove(&lost);
+        assert_eq!(store.summary().unwrap().1, expected);
     }
 }

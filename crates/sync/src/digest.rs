@@ -46,6 +46,14 @@ impl Digest {
         self.count = self.count.saturating_sub(1);
     }
 
+    /// Adds every record of another, disjoint set (an id range's digest to the whole).
+    pub fn combine(&mut self, other: &Digest) {
+        for (x, b) in self.xor.iter_mut().zip(other.xor.iter()) {
+            *x ^= b;
+        }
+        self.count += other.count;
+    }
+
     /// How many records the set holds.
     pub fn count(&self) -> u64 {
         self.count
@@ -81,6 +89,8 @@ impl fmt::Display for Digest {
 
 #[cfg(test)]
 mod tests {
+    use kechuang_types::Meta;
+
     use super::*;
     use crate::tests::demand;
 
@@ -99,5 +109,21 @@ mod tests {
         z.add(&a);
         assert_eq!(y, z);
         assert_ne!(x, z);
+    }
+
+    #[test]
+    fn range_digests_combine_into_the_digest_of_the_whole() {
+        let records: Vec<Record> = (1..=200u8)
+            .map(|n| Record {
+                meta: Meta { id: RecordId::from_bytes([n; 16]), ..demand(1, "甲").meta },
+                ..demand(1, "甲")
+            })
+            .collect();
+        let mut whole = Digest::default();
+        records.iter().for_each(|r| whole.add(r));
+        let mut combined = Digest::default();
+        range_digests(&records).iter().for_each(|d| combined.combine(d));
+        assert_eq!(combined, whole);
+        assert_eq!(combined.count(), 200);
     }
 }
