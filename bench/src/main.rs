@@ -371,6 +371,8 @@ async fn footprint(records: usize) -> anyhow::Result<()> {
     let node = procs::IdleNode::start(&central)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let node_rss = procs::rss_kib(node.pid())?;
+    drop(node);
+    let (held, sync_secs, provincial_rss, status_ms) = provincial_footprint(&central).await?;
     let size = |name: &str| std::fs::metadata(procs::binary(name)).map(|m| m.len()).unwrap_or(0);
     let (c, n) = (size("kechuang-central"), size("kechuang-node"));
     report(
@@ -378,18 +380,49 @@ async fn footprint(records: usize) -> anyhow::Result<()> {
                "central_anon_mib": anon as f64 / 1024.0, "central_file_mib": file as f64 / 1024.0,
                "empty_central_rss_mib": empty_rss as f64 / 1024.0,
                "idle_node_rss_mib": node_rss as f64 / 1024.0, "central_binary_mib": c as f64 / 1048576.0,
-               "node_binary_mib": n as f64 / 1048576.0}),
+               "node_binary_mib": n as f64 / 1048576.0, "provincial_records": held,
+               "provincial_sync_seconds": sync_secs, "provincial_rss_mib": provincial_rss as f64 / 1024.0,
+               "provincial_status_ms_p50": status_ms}),
         format!(
             "footprint: central {:.1} MiB RSS with {records} records ({:.1} anonymous, {:.1} file-backed; {:.1} empty); \
-             idle node {:.1} MiB; binaries {:.1} / {:.1} MiB",
+             idle node {:.1} MiB; provincial node holding {held} records: synced in {sync_secs:.1} s, {:.1} MiB, \
+             status p50 {status_ms:.1} ms; binaries {:.1} / {:.1} MiB",
             central_rss as f64 / 1024.0,
             anon as f64 / 1024.0,
             file as f64 / 1024.0,
             empty_rss as f64 / 1024.0,
             node_rss as f64 / 1024.0,
+            provincial_rss as f64 / 1024.0,
             c as f64 / 1048576.0,
             n as f64 / 1048576.0
         ),
     );
     Ok(())
+}
+
+/// A provincial node joining a loaded central: how many records it
+/// receives, how long its initial sync takes, its RSS once caught up, and
+/// the p50 of `kechuang-node status` (a CLI process and an API call).
+async fn provincial_footprint(central: &procs::Central) -> anyhow::Result<(u64, f64, u64, f64)> {
+    let started = Instant::now();
+    let node = procs::IdleNode::start_as(central, "gd-province", "provincial", "440000")?;
+    let held = loop {
+        let status = node.status()?;
+        if status["converged"] == true {
+            break status["counts"].as_object().map_or(0, |c| c.values().filter_map(|v| v.as_u64()).sum());
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "the provincial node did not converge");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let sync_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss = procs::rss_kib(node.pid())?;
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let t = Instant::now();
+        node.status()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((held, sync_secs, rss, times[times.len() / 2]))
 }

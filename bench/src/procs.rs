@@ -139,12 +139,18 @@ pub fn push_request(first: u64, records: &[Record]) -> pb::PushRequest {
 /// A real node that connects and then sits idle.
 pub struct IdleNode {
     child: Child,
+    dir: PathBuf,
 }
 
 impl IdleNode {
-    /// Issues and starts a node of `central`, waiting until its API is up.
+    /// Issues and starts a university node of `central`, waiting until its API is up.
     pub fn start(central: &Central) -> anyhow::Result<Self> {
-        let dir = central.issue("idle-node", "university", "510100")?;
+        Self::start_as(central, "idle-node", "university", "510100")
+    }
+
+    /// Issues and starts a node of `central` of the given identity.
+    pub fn start_as(central: &Central, id: &str, kind: &str, region: &str) -> anyhow::Result<Self> {
+        let dir = central.issue(id, kind, region)?;
         let log = std::fs::File::create(dir.join("log.txt"))?;
         let mut child = Command::new(binary("kechuang-node"))
             .args(["run", "--config"])
@@ -154,12 +160,22 @@ impl IdleNode {
             .stderr(log)
             .spawn()?;
         wait_ready(&dir.join("ready.json"), &mut child)?;
-        Ok(Self { child })
+        Ok(Self { child, dir })
     }
 
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// What `kechuang-node status --json` prints.
+    pub fn status(&self) -> anyhow::Result<serde_json::Value> {
+        let out = Command::new(binary("kechuang-node"))
+            .args(["status", "--json", "--config"])
+            .arg(self.dir.join("node.toml"))
+            .output()?;
+        anyhow::ensure!(out.status.success(), "status: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(serde_json::from_slice(&out.stdout)?)
     }
 }
 
