@@ -122,9 +122,11 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
                 let parts = split_by_size(views);
                 let count = parts.len();
                 for (i, records) in parts.into_iter().enumerate() {
-                    let at = if i + 1 == count { next } else { cursor };
-                    debug!(node = %peer.id, records = records.len(), cursor = at, "feed batch");
-                    if tx.send(Ok(pb::FeedBatch { records, cursor: at })).await.is_err() {
+                    let last = i + 1 == count;
+                    let at = if last { next } else { cursor };
+                    let caught_up = last && next >= *end.borrow();
+                    debug!(node = %peer.id, records = records.len(), cursor = at, caught_up, "feed batch");
+                    if tx.send(Ok(pb::FeedBatch { records, cursor: at, caught_up })).await.is_err() {
                         return;
                     }
                     kechuang_store::crash::point("feed-sent");
@@ -136,7 +138,7 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
         }
         if announced != Some(cursor) {
             // Caught up: let the node persist how far it has been scanned.
-            if tx.send(Ok(pb::FeedBatch { records: vec![], cursor })).await.is_err() {
+            if tx.send(Ok(pb::FeedBatch { records: vec![], cursor, caught_up: true })).await.is_err() {
                 return;
             }
             announced = Some(cursor);

@@ -251,11 +251,11 @@ impl Sync for SyncService {
                 }
                 if batch.len() == RESYNC_BATCH {
                     let records = std::mem::replace(&mut batch, Vec::with_capacity(RESYNC_BATCH));
-                    let _ = tx.blocking_send(Ok(pb::FeedBatch { records, cursor: 0 }));
+                    let _ = tx.blocking_send(Ok(pb::FeedBatch { records, cursor: 0, caught_up: false }));
                 }
             });
             let last = match scanned {
-                Ok(()) => Ok(pb::FeedBatch { records: batch, cursor: 0 }),
+                Ok(()) => Ok(pb::FeedBatch { records: batch, cursor: 0, caught_up: true }),
                 Err(e) => Err(error::storage(e)),
             };
             let _ = tx.blocking_send(last);

@@ -24,6 +24,8 @@ const PUSH_BATCH: usize = 1_000;
 const PUSH_BYTES: usize = limits::MESSAGE_BYTES / 2;
 /// The first reconnect delay; doubles up to the configured maximum.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How often a node receiving a backlog logs how far it has got.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 type Client = SyncClient<Channel>;
 
@@ -132,7 +134,12 @@ async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::
     }
 }
 
+/// Applies feed batches as they come; while a backlog streams in (an
+/// initial sync, or catching up after time offline) logs its progress
+/// every few seconds, and once when caught up.
 async fn feed_loop(node: &Arc<Node>, mut feed: tonic::Streaming<pb::FeedBatch>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (mut received, mut reported, mut was_caught_up) = (0u64, Instant::now(), false);
     while let Some(batch) = feed.message().await? {
         let bytes: u64 = batch.records.iter().map(|r| r.encoded_len() as u64).sum();
         let records: Vec<Record> = batch
@@ -143,6 +150,7 @@ async fn feed_loop(node: &Arc<Node>, mut feed: tonic::Streaming<pb::FeedBatch>) 
             .map_err(|e| anyhow::anyhow!("central sent an invalid record: {e}"))?;
         let count = records.len() as u64;
         let cursor = batch.cursor;
+        let caught_up = batch.caught_up || count == 0;
         let n = node.clone();
         let changed = tokio::task::spawn_blocking(move || {
             let mut clock = n.clock();
@@ -150,10 +158,19 @@ async fn feed_loop(node: &Arc<Node>, mut feed: tonic::Streaming<pb::FeedBatch>) 
         })
         .await??;
         crash::point("feed-applied");
-        node.stats.caught_up.store(count == 0, Ordering::Relaxed);
+        node.stats.caught_up.store(caught_up, Ordering::Relaxed);
         Stats::add(&node.stats.feed_records, count);
         Stats::add(&node.stats.feed_bytes, bytes);
         debug!(count, changed, cursor, "feed batch applied");
+        received += count;
+        if caught_up && !was_caught_up && received > 0 {
+            let secs = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+            info!(node = %node.config.id, records = received, cursor, secs, "caught up with central");
+        } else if !caught_up && reported.elapsed() >= PROGRESS_EVERY {
+            info!(node = %node.config.id, records = received, cursor, "receiving from central");
+            reported = Instant::now();
+        }
+        was_caught_up = caught_up;
     }
     anyhow::bail!("central closed the feed")
 }

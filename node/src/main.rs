@@ -208,6 +208,9 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 .map(|k| (k.as_str().to_owned(), s.counts.get(k.as_str()).copied().unwrap_or(0).into()))
                 .collect();
             let converged = !s.expected_digest.is_empty() && s.expected_digest == s.digest;
+            // A digest reads `count:hash`: how far a sync has got, in records.
+            let records_in = |digest: &str| digest.split_once(':').and_then(|(n, _)| n.parse::<u64>().ok());
+            let (held, expected) = (records_in(&s.digest), records_in(&s.expected_digest));
             if json {
                 let out = serde_json::json!({
                     "node_id": s.node_id, "kind": s.kind, "region": s.region,
@@ -217,6 +220,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     "feed_records": s.feed_records, "feed_bytes": s.feed_bytes,
                     "pushed_records": s.pushed_records, "pushed_bytes": s.pushed_bytes,
                     "repairs": s.repairs, "repaired_records": s.repaired_records,
+                    "held_records": held, "expected_records": expected,
                 });
                 println!("{out}");
             } else {
@@ -232,6 +236,16 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                         if s.expected_digest.is_empty() { "(not known yet)".into() } else { s.expected_digest.clone() },
                     ],
                     vec!["converged".into(), converged.to_string()],
+                    vec![
+                        "sync".into(),
+                        match (held, expected) {
+                            _ if converged => "complete".into(),
+                            (Some(held), Some(expected)) => {
+                                format!("holds {held} of the {expected} records central says it should")
+                            }
+                            _ => "(waiting for central)".into(),
+                        },
+                    ],
                     vec!["received".into(), format!("{} records, {} bytes", s.feed_records, s.feed_bytes)],
                     vec!["pushed".into(), format!("{} changes, {} bytes", s.pushed_records, s.pushed_bytes)],
                     vec!["repaired".into(), format!("{} records in {} repairs", s.repaired_records, s.repairs)],

@@ -71,5 +71,11 @@ fn node_killed_while_applying_its_feed_resumes_without_loss_or_duplicates() -> a
     let expected = ids_versions(&cluster.central.list(None, Some("gd"))?)?;
     assert_eq!(held.len(), RECORDS);
     assert_eq!(held, expected, "same ids and versions as central's view");
+
+    let status = cluster.node("gd").status()?;
+    assert_eq!(status["held_records"], RECORDS, "{status}");
+    assert_eq!(status["expected_records"], RECORDS, "{status}");
+    let log = cluster.node("gd").process().log_text();
+    assert!(log.contains("caught up with central"), "the node says when it has caught up:\n{log}");
     Ok(())
 }
