@@ -383,35 +383,16 @@ impl CentralStore {
 
 #[cfg(test)]
 mod tests {
-    use kechuang_types::{Body, Clock, Demand, Hlc, Industry, Meta, Timestamp, Trl};
+    use kechuang_types::{Clock, Hlc};
 
     use super::*;
 
     fn record(clock: &mut Clock, owner: &NodeId, id: RecordId, title: &str) -> Record {
-        Record {
-            meta: Meta {
-                id,
-                owner: owner.clone(),
-                version: clock.tick(),
-                created_at: Timestamp(0),
-                updated_at: Timestamp(0),
-                deleted: false,
-                external_id: None,
-            },
-            body: Body::Demand(Demand {
-                title: title.into(),
-                description: "描述".into(),
-                industry: Industry::parse("industry", "C38").unwrap(),
-                keywords: vec![],
-                region: Region::parse("region", "440300").unwrap(),
-                budget_wan: None,
-                deadline: None,
-                min_trl: Trl::new("min_trl", 3).unwrap(),
-                is_challenge: false,
-                enterprise: String::new(),
-                contact: None,
-            }),
-        }
+        let mut record = kechuang_types::testing::demand(title);
+        record.meta.id = id;
+        record.meta.owner = owner.clone();
+        record.meta.version = clock.tick();
+        record
     }
 
     fn allow(_: Option<&Record>, _: &Record) -> std::result::Result<(), String> {

@@ -23,31 +23,10 @@ pub(crate) mod tests {
     use kechuang_types::*;
 
     pub fn demand(version: u64, title: &str) -> Record {
-        let id = RecordId::from_bytes([7; 16]);
-        Record {
-            meta: Meta {
-                id,
-                owner: NodeId::parse("owner", "sz").unwrap(),
-                version: Hlc::from_u64(version),
-                created_at: Timestamp(0),
-                updated_at: Timestamp(0),
-                deleted: false,
-                external_id: None,
-            },
-            body: Body::Demand(Demand {
-                title: title.into(),
-                description: "描述".into(),
-                industry: Industry::parse("industry", "C38").unwrap(),
-                keywords: vec![],
-                region: Region::parse("region", "440300").unwrap(),
-                budget_wan: None,
-                deadline: None,
-                min_trl: Trl::new("min_trl", 5).unwrap(),
-                is_challenge: false,
-                enterprise: String::new(),
-                contact: None,
-            }),
-        }
+        let mut record = kechuang_types::testing::demand(title);
+        record.meta.id = RecordId::from_bytes([7; 16]);
+        record.meta.version = Hlc::from_u64(version);
+        record
     }
 
     pub fn match_record(core: u64, demand_side: (u64, Response), supply_side: (u64, Response)) -> Record {

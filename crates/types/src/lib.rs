@@ -15,6 +15,8 @@ mod id;
 pub mod limits;
 pub mod present;
 mod record;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use clock::{Clock, Hlc};
 pub use codes::{Industry, NodeKind, Region, SERVICE_MODES, Tier, TransferMode, Trl, service_mode};

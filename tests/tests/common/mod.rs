@@ -37,7 +37,7 @@ pub mod wire {
     use anyhow::Context;
     use kechuang_proto::pb;
     use kechuang_proto::pb::sync_client::SyncClient;
-    use kechuang_types::{Body, Demand, Hlc, Industry, Meta, NodeId, Record, RecordId, Region, Timestamp, Trl};
+    use kechuang_types::{Body, Hlc, NodeId, Record, Trl};
     use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
     /// A sync client to `url` trusting `ca_pem`, presenting `identity` (cert, key) if given.
@@ -64,30 +64,16 @@ pub mod wire {
 
     /// A valid demand owned by `owner`.
     pub fn demand(owner: &str, title: &str, version: u64) -> Record {
-        Record {
-            meta: Meta {
-                id: RecordId::new(),
-                owner: NodeId::parse("owner", owner).expect("node id"),
-                version: Hlc::from_u64(version),
-                created_at: Timestamp(0),
-                updated_at: Timestamp(0),
-                deleted: false,
-                external_id: None,
-            },
-            body: Body::Demand(Demand {
-                title: title.into(),
-                description: "储能电站需要提前发现电芯热失控".into(),
-                industry: Industry::parse("industry", "C38").expect("industry"),
-                keywords: vec!["储能".into()],
-                region: Region::parse("region", "440300").expect("region"),
-                budget_wan: Some(80.0),
-                deadline: None,
-                min_trl: Trl::new("min_trl", 6).expect("trl"),
-                is_challenge: false,
-                enterprise: String::new(),
-                contact: None,
-            }),
+        let mut record = kechuang_types::testing::demand(title);
+        record.meta.owner = NodeId::parse("owner", owner).expect("node id");
+        record.meta.version = Hlc::from_u64(version);
+        if let Body::Demand(d) = &mut record.body {
+            d.description = "储能电站需要提前发现电芯热失控".into();
+            d.keywords = vec!["储能".into()];
+            d.budget_wan = Some(80.0);
+            d.min_trl = Trl::new("min_trl", 6).expect("trl");
         }
+        record
     }
 
     /// A push of `records` with sequence numbers from `first`.

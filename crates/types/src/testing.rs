@@ -1,0 +1,32 @@
+//! Valid records for the tests of crates built on this one (feature `testing`).
+
+use crate::{Body, Demand, Hlc, Industry, Meta, NodeId, Record, RecordId, Region, Timestamp, Trl};
+
+/// A valid demand of node `sz` in Shenzhen (C38, TRL ≥ 5) titled `title`:
+/// a fresh id, version 1; tests adjust what they need.
+pub fn demand(title: &str) -> Record {
+    Record {
+        meta: Meta {
+            id: RecordId::new(),
+            owner: NodeId::parse("owner", "sz").expect("node id"),
+            version: Hlc::from_u64(1),
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            deleted: false,
+            external_id: None,
+        },
+        body: Body::Demand(Demand {
+            title: title.into(),
+            description: "描述".into(),
+            industry: Industry::parse("industry", "C38").expect("industry"),
+            keywords: vec![],
+            region: Region::parse("region", "440300").expect("region"),
+            budget_wan: None,
+            deadline: None,
+            min_trl: Trl::new("min_trl", 5).expect("trl"),
+            is_challenge: false,
+            enterprise: String::new(),
+            contact: None,
+        }),
+    }
+}
