@@ -56,7 +56,7 @@ CENTRAL="https://$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$DEMO/central/ready
 NODES=(
   "gd-provincial provincial 440000 gd-provincial.json"
   "sz-city city 440300 sz-city.json"
-  "cd-city city 510100 cd-city.json"
+  "cd-city city 510100 cd-city.xlsx"
   "lnut-university university 440100 university.json"
   "cmes-society society 110000 society.json"
 )

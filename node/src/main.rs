@@ -34,12 +34,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Publish demands, outcomes and experts from JSON, JSON Lines or CSV files.
+    /// Publish demands, outcomes and experts from JSON, JSON Lines, CSV or XLSX files.
     Publish {
         /// Path to node.toml.
         #[arg(long)]
         config: PathBuf,
-        /// Files to import (.json, .jsonl, .csv).
+        /// Files to import (.json, .jsonl, .csv, .xlsx).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Stable JSON instead of a summary.

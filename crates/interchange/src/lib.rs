@@ -1,9 +1,10 @@
-//! The interchange format: reading operator files (JSON, JSON Lines and
-//! CSV in the field names of the programme's format) into validated drafts.
-//! Used by the node's `publish` and by central's `eval`.
+//! The interchange format: reading operator files (JSON, JSON Lines, CSV
+//! and XLSX workbooks in the field names of the programme's format) into
+//! validated drafts. Used by the node's `publish` and by central's `eval`.
 //!
 //! Every row is checked in full before anything is sent; a bad row is
-//! reported by its line (CSV, JSON Lines) or position (JSON) and field.
+//! reported by its line (CSV, JSON Lines), position (JSON) or sheet and
+//! row (XLSX), and field.
 //! The row's `id` is the operator's own reference, kept as `external_id`.
 
 use std::fmt;
@@ -23,6 +24,8 @@ pub enum Location {
     Line(u64),
     /// An element of a JSON array (1-based), with the array's name if any.
     Item(Option<&'static str>, usize),
+    /// A row of a workbook's sheet (1-based, as the spreadsheet numbers it).
+    Cell(String, u64),
 }
 
 impl fmt::Display for Location {
@@ -31,6 +34,7 @@ impl fmt::Display for Location {
             Location::Line(n) => write!(f, "line {n}"),
             Location::Item(Some(list), n) => write!(f, "{list} item {n}"),
             Location::Item(None, n) => write!(f, "item {n}"),
+            Location::Cell(sheet, row) => write!(f, "sheet {sheet} row {row}"),
         }
     }
 }
@@ -54,22 +58,24 @@ impl fmt::Display for RowError {
 
 /// Reads one file into drafts, or every bad row in it.
 pub fn read_file(path: &Path) -> Result<Vec<Draft>, Vec<RowError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let unreadable = |e: std::io::Error| {
         vec![RowError {
             location: Location::Line(0),
             field: "-".into(),
             message: format!("cannot read {}: {e}", path.display()),
         }]
-    })?;
+    };
+    let text = || std::fs::read_to_string(path).map_err(unreadable);
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
-        "csv" => parse_csv(&text),
-        "jsonl" | "ndjson" => parse_jsonl(&text),
-        "json" => parse_json(&text),
+        "csv" => parse_csv(&text()?),
+        "jsonl" | "ndjson" => parse_jsonl(&text()?),
+        "json" => parse_json(&text()?),
+        "xlsx" | "xlsm" => parse_xlsx(&std::fs::read(path).map_err(unreadable)?),
         other => Err(vec![RowError {
             location: Location::Line(0),
             field: "-".into(),
-            message: format!("unknown file type {other:?}: use .json, .jsonl or .csv"),
+            message: format!("unknown file type {other:?}: use .json, .jsonl, .csv or .xlsx"),
         }]),
     }
 }
@@ -161,6 +167,79 @@ pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
         rows.push(row);
     }
     collect(rows.into_iter())
+}
+
+/// Parses an XLSX workbook: every sheet with a header row in its first
+/// row, like CSV. A sheet named `demands`, `outcomes` or `experts` (or 需求,
+/// 成果, 专家) holds that kind; in others the fields tell. Numbers, dates
+/// and true/false cells are read as their values.
+pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
+    use calamine::Reader;
+
+    let unreadable = |message: String| vec![RowError { location: Location::Line(0), field: "-".into(), message }];
+    let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(bytes))
+        .map_err(|e| unreadable(format!("not an XLSX workbook: {e}")))?;
+    let mut rows = Vec::new();
+    for (sheet, range) in workbook.worksheets() {
+        let kind = match sheet.trim().to_lowercase().as_str() {
+            "demands" | "需求" => Some(RecordKind::Demand),
+            "outcomes" | "成果" => Some(RecordKind::Outcome),
+            "experts" | "专家" => Some(RecordKind::Expert),
+            _ => None,
+        };
+        let first_row = range.start().map_or(0, |(row, _)| u64::from(row)) + 1;
+        let mut lines = range.rows().zip(first_row..);
+        let Some((header, _)) = lines.next() else { continue };
+        let header: Vec<String> = header.iter().map(|cell| cell.to_string().trim().to_owned()).collect();
+        for (cells, number) in lines {
+            let location = Location::Cell(sheet.clone(), number);
+            let mut map = Map::new();
+            let mut bad = None;
+            for (name, cell) in header.iter().zip(cells) {
+                match cell_value(cell) {
+                    _ if name.is_empty() => {}
+                    Ok(Some(value)) => {
+                        map.insert(name.clone(), value);
+                    }
+                    Ok(None) => {}
+                    Err(message) => {
+                        let message = format!("{name}: {message}");
+                        bad.get_or_insert(RowError { location: location.clone(), field: name.clone(), message });
+                    }
+                }
+            }
+            if map.is_empty() && bad.is_none() {
+                continue; // a blank row
+            }
+            rows.push(match bad {
+                Some(error) => Err(error),
+                None => draft(kind, &map).map_err(|e| row_error(location, e)),
+            });
+        }
+    }
+    collect(rows.into_iter())
+}
+
+/// A cell as the JSON value a row of the interchange format would hold.
+fn cell_value(cell: &calamine::Data) -> Result<Option<Value>, String> {
+    use calamine::Data;
+
+    Ok(match cell {
+        Data::Empty => None,
+        Data::String(s) if s.trim().is_empty() => None,
+        Data::String(s) | Data::DurationIso(s) => Some(Value::String(s.clone())),
+        Data::Int(n) => Some(Value::from(*n)),
+        // Whole numbers (codes typed as numbers: 440300, TRL 7) stay whole.
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(Value::from(*f as i64)),
+        Data::Float(f) => Some(serde_json::Number::from_f64(*f).map_or(Value::String(f.to_string()), Value::Number)),
+        Data::Bool(b) => Some(Value::Bool(*b)),
+        Data::DateTime(dt) => {
+            let (year, month, day, ..) = dt.to_ymd_hms_milli();
+            Some(Value::String(format!("{year:04}-{month:02}-{day:02}")))
+        }
+        Data::DateTimeIso(s) => Some(Value::String(s.split('T').next().unwrap_or(s).to_owned())),
+        Data::Error(e) => return Err(format!("the cell holds the spreadsheet error {e}")),
+    })
 }
 
 fn csv_error(line: u64, e: csv::Error) -> RowError {
@@ -456,6 +535,152 @@ mod tests {
         let errors = parse_csv(&text).unwrap_err();
         let found: Vec<(String, String)> = errors.iter().map(|e| (e.location.to_string(), e.field.clone())).collect();
         assert_eq!(found, [("line 3".into(), "industry".into()), ("line 4".into(), "deadline".into())]);
+    }
+
+    /// A cell of a test workbook.
+    enum Cell {
+        Text(&'static str),
+        Number(f64),
+        Bool(bool),
+        /// An Excel serial date, shown with a date format.
+        Date(u32),
+    }
+
+    /// A one-sheet XLSX workbook named `sheet` holding `rows` from row 1
+    /// (`None` leaves a row blank), built the way a spreadsheet writes one.
+    fn workbook(sheet: &str, rows: &[Option<Vec<Cell>>]) -> Vec<u8> {
+        use std::io::Write;
+
+        const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+        const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+        let mut data = String::new();
+        for (r, row) in rows.iter().enumerate() {
+            let Some(cells) = row else { continue };
+            data.push_str(&format!("<row r=\"{}\">", r + 1));
+            for (c, cell) in cells.iter().enumerate() {
+                let at = format!("{}{}", char::from(b'A' + c as u8), r + 1);
+                data.push_str(&match cell {
+                    Cell::Text(t) => format!("<c r=\"{at}\" t=\"inlineStr\"><is><t>{t}</t></is></c>"),
+                    Cell::Number(n) => format!("<c r=\"{at}\"><v>{n}</v></c>"),
+                    Cell::Bool(b) => format!("<c r=\"{at}\" t=\"b\"><v>{}</v></c>", u8::from(*b)),
+                    Cell::Date(serial) => format!("<c r=\"{at}\" s=\"1\"><v>{serial}</v></c>"),
+                });
+            }
+            data.push_str("</row>");
+        }
+        let parts = [
+            (
+                "[Content_Types].xml",
+                "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+                 <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
+                 <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
+                 <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
+                 <Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>\
+                 <Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/>\
+                 </Types>"
+                    .to_owned(),
+            ),
+            (
+                "_rels/.rels",
+                format!(
+                    "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
+                     <Relationship Id=\"rId1\" Type=\"{REL}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"
+                ),
+            ),
+            (
+                "xl/workbook.xml",
+                format!(
+                    "<workbook xmlns=\"{MAIN}\" xmlns:r=\"{REL}\"><sheets>\
+                     <sheet name=\"{sheet}\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"
+                ),
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                format!(
+                    "<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
+                     <Relationship Id=\"rId1\" Type=\"{REL}/worksheet\" Target=\"worksheets/sheet1.xml\"/>\
+                     <Relationship Id=\"rId2\" Type=\"{REL}/styles\" Target=\"styles.xml\"/></Relationships>"
+                ),
+            ),
+            (
+                "xl/styles.xml",
+                format!(
+                    "<styleSheet xmlns=\"{MAIN}\"><cellXfs count=\"2\"><xf numFmtId=\"0\"/>\
+                     <xf numFmtId=\"14\" applyNumberFormat=\"1\"/></cellXfs></styleSheet>"
+                ),
+            ),
+            ("xl/worksheets/sheet1.xml", format!("<worksheet xmlns=\"{MAIN}\"><sheetData>{data}</sheetData></worksheet>")),
+        ];
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        for (name, xml) in parts {
+            zip.start_file(name, stored).unwrap();
+            zip.write_all(xml.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn header() -> Vec<Cell> {
+        [
+            "id",
+            "title",
+            "description",
+            "industry",
+            "keywords",
+            "region",
+            "budget_wan",
+            "deadline",
+            "is_challenge",
+            "min_trl",
+        ]
+        .into_iter()
+        .map(Cell::Text)
+        .collect()
+    }
+
+    /// A demand row with numbers, a date and a true/false typed as a spreadsheet types them.
+    fn demand_row(id: &'static str, industry: &'static str) -> Vec<Cell> {
+        vec![
+            Cell::Text(id),
+            Cell::Text("锂电池热失控预警"),
+            Cell::Text("储能电站需要提前发现电芯热失控"),
+            Cell::Text(industry),
+            Cell::Text("储能；热失控"),
+            Cell::Number(440300.0),
+            Cell::Number(80.5),
+            Cell::Date(46477),
+            Cell::Bool(true),
+            Cell::Number(6.0),
+        ]
+    }
+
+    #[test]
+    fn xlsx_rows_become_drafts_with_typed_cells_read_as_values() {
+        let book =
+            workbook("需求", &[Some(header()), Some(demand_row("D-1", "C38")), None, Some(demand_row("D-2", "C39"))]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("需求表.xlsx");
+        std::fs::write(&path, book).unwrap();
+        let drafts = read_file(&path).unwrap();
+        let refs: Vec<_> = drafts.iter().map(|d| d.external_id.as_deref()).collect();
+        assert_eq!(refs, [Some("D-1"), Some("D-2")], "the blank row is skipped");
+        let Body::Demand(d) = &drafts[0].body else { panic!("not a demand") };
+        assert_eq!(d.region.to_string(), "440300");
+        assert_eq!(d.budget_wan, Some(80.5));
+        assert_eq!(d.deadline.map(|d| d.to_string()).as_deref(), Some("2027-03-31"));
+        assert!(d.is_challenge);
+        assert_eq!(d.min_trl.get(), 6);
+        assert_eq!(d.keywords, ["储能", "热失控"]);
+    }
+
+    #[test]
+    fn bad_xlsx_rows_are_reported_by_sheet_row_and_field() {
+        let book =
+            workbook("需求", &[Some(header()), Some(demand_row("D-1", "C38")), None, Some(demand_row("D-2", "I38"))]);
+        let errors = parse_xlsx(&book).unwrap_err();
+        let found: Vec<(String, String)> = errors.iter().map(|e| (e.location.to_string(), e.field.clone())).collect();
+        assert_eq!(found, [("sheet 需求 row 4".into(), "industry".into())]);
+        assert!(parse_xlsx(b"not a workbook").is_err());
     }
 
     #[test]
