@@ -177,10 +177,16 @@ pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
     use calamine::Reader;
 
     let unreadable = |message: String| vec![RowError { location: Location::Line(0), field: "-".into(), message }];
-    let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(bytes))
-        .map_err(|e| unreadable(format!("not an XLSX workbook: {e}")))?;
+    // The reader can panic on malformed files (calamine 0.38 overflows on an
+    // over-long cell reference, found by fuzzing): a bad file is an error,
+    // never a crash of `publish`.
+    let sheets = std::panic::catch_unwind(|| {
+        calamine::Xlsx::new(std::io::Cursor::new(bytes)).map(|mut workbook| workbook.worksheets())
+    })
+    .map_err(|_| unreadable("not a readable XLSX workbook: the reader failed on it".into()))?
+    .map_err(|e| unreadable(format!("not an XLSX workbook: {e}")))?;
     let mut rows = Vec::new();
-    for (sheet, range) in workbook.worksheets() {
+    for (sheet, range) in sheets {
         let kind = match sheet.trim().to_lowercase().as_str() {
             "demands" | "需求" => Some(RecordKind::Demand),
             "outcomes" | "成果" => Some(RecordKind::Outcome),
@@ -544,6 +550,8 @@ mod tests {
         Bool(bool),
         /// An Excel serial date, shown with a date format.
         Date(u32),
+        /// The cell's XML as written.
+        Raw(&'static str),
     }
 
     /// A one-sheet XLSX workbook named `sheet` holding `rows` from row 1
@@ -564,6 +572,7 @@ mod tests {
                     Cell::Number(n) => format!("<c r=\"{at}\"><v>{n}</v></c>"),
                     Cell::Bool(b) => format!("<c r=\"{at}\" t=\"b\"><v>{}</v></c>", u8::from(*b)),
                     Cell::Date(serial) => format!("<c r=\"{at}\" s=\"1\"><v>{serial}</v></c>"),
+                    Cell::Raw(xml) => (*xml).to_owned(),
                 });
             }
             data.push_str("</row>");
@@ -681,6 +690,15 @@ mod tests {
         let found: Vec<(String, String)> = errors.iter().map(|e| (e.location.to_string(), e.field.clone())).collect();
         assert_eq!(found, [("sheet 需求 row 4".into(), "industry".into())]);
         assert!(parse_xlsx(b"not a workbook").is_err());
+    }
+
+    #[test]
+    fn a_workbook_the_reader_chokes_on_is_an_error_not_a_crash() {
+        // A cell reference of 20 letters overflows calamine's column arithmetic.
+        let book =
+            workbook("需求", &[Some(header()), Some(vec![Cell::Raw("<c r=\"AAAAAAAAAAAAAAAAAAAA2\"><v>1</v></c>")])]);
+        let errors = parse_xlsx(&book).unwrap_err();
+        assert!(errors[0].message.contains("XLSX"), "{errors:?}");
     }
 
     #[test]
