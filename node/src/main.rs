@@ -101,6 +101,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the demands, outcomes and experts this node holds to a file in
+    /// the interchange format (.json, .jsonl or .csv), ready for `publish`
+    /// or a spreadsheet.
+    Export {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// demands, outcomes or experts; all three when omitted.
+        kind: Option<String>,
+        /// The file to write; its extension picks the format.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only this node's own records (without it, everything it holds,
+        /// e.g. a provincial station's whole province).
+        #[arg(long)]
+        own: bool,
+    },
     /// Show sync state, counts and digest.
     Status {
         /// Path to node.toml.
@@ -137,6 +154,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Publish { config, files, json } => publish(&config, &files, json),
+        Command::Export { config, kind, out, own } => export(&config, kind.as_deref(), &out, own),
         Command::List { config, kind, json } => {
             let kind = kind.map(|k| RecordKind::parse("kind", &k)).transpose()?;
             let records = runtime()?.block_on(async {
@@ -255,6 +273,47 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::Result<()> {
+    let kind = kind.map(|k| RecordKind::parse("kind", k)).transpose()?;
+    if let Some(k) = kind
+        && !matches!(k, RecordKind::Demand | RecordKind::Outcome | RecordKind::Expert)
+    {
+        bail!("kind: only demands, outcomes and experts are exported (got {})", k.as_str());
+    }
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let write: fn(&[import::KindRow]) -> String = match ext.as_str() {
+        "json" => import::write_json,
+        "jsonl" | "ndjson" => import::write_jsonl,
+        "csv" => import::write_csv,
+        other => bail!("--out: unknown file type {other:?}: use .json, .jsonl or .csv"),
+    };
+    let me = Config::load(config)?.id;
+    let records = runtime()?.block_on(async {
+        let mut api = connect(config).await?;
+        let kind = kind.map(|k| k.as_str().to_owned()).unwrap_or_default();
+        anyhow::Ok(api.list(pb::ListRequest { kind }).await?.into_inner().records)
+    })?;
+    let records: Vec<Record> = records.into_iter().map(Record::try_from).collect::<Result<_, _>>()?;
+    let rows: Vec<_> = records
+        .iter()
+        .filter(|r| !r.meta.deleted && (!own || r.meta.owner == me))
+        .filter_map(|r| Some((r.kind(), import::to_row(r.meta.external_id.as_deref(), &r.body)?)))
+        .collect();
+    // Written beside the target and renamed, so a reader never sees half a file.
+    let partial = out.with_extension(format!("{ext}.partial"));
+    std::fs::write(&partial, write(&rows)).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
+    let count = |k: RecordKind| rows.iter().filter(|(kind, _)| *kind == k).count();
+    println!(
+        "exported {} demands, {} outcomes, {} experts to {}",
+        count(RecordKind::Demand),
+        count(RecordKind::Outcome),
+        count(RecordKind::Expert),
+        out.display()
+    );
+    Ok(())
 }
 
 fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {

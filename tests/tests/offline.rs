@@ -83,3 +83,32 @@ fn an_idle_resync_transfers_nothing() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn an_export_reads_back_unchanged_and_a_province_exports_what_it_holds() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("gd", "provincial", "440000")?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gz", "university", "440100")?;
+    let demands = cluster.write_rows(&sample::demands("SZ", 12, "440300", 6))?;
+    let outcomes = cluster.write_rows(&sample::outcomes("GZ", 7, "440100", 7))?;
+    cluster.node("sz").publish(&[&demands])?;
+    cluster.node("gz").publish(&[&outcomes])?;
+    eventually(SETTLE, "every node to converge", || cluster.converged())?;
+
+    for ext in ["csv", "json", "jsonl"] {
+        let file = cluster.path().join(format!("sz-export.{ext}"));
+        let said = cluster.node("sz").export(None, &file, true)?;
+        assert!(said.contains("exported 12 demands, 0 outcomes, 0 experts"), "{ext}: {said}");
+        let again = cluster.node("sz").publish(&[&file])?;
+        assert_eq!((again["unchanged"].as_u64(), again["created"].as_u64()), (Some(12), Some(0)), "{ext}: {again}");
+    }
+    let province = cluster.path().join("gd-export.csv");
+    let said = cluster.node("gd").export(None, &province, false)?;
+    assert!(said.contains("exported 12 demands, 7 outcomes, 0 experts"), "{said}");
+    assert_eq!(
+        cluster.node("gd").export(Some("outcomes"), &province, true)?.trim_end(),
+        format!("exported 0 demands, 0 outcomes, 0 experts to {}", province.display())
+    );
+    Ok(())
+}

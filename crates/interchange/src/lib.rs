@@ -248,6 +248,159 @@ fn cell_value(cell: &calamine::Data) -> Result<Option<Value>, String> {
     })
 }
 
+/// One exported row and its kind.
+pub type KindRow = (RecordKind, Map<String, Value>);
+
+/// A demand, outcome or expert as a row of the interchange format (what
+/// `publish` reads back), with `id` the operator's reference; `None` for
+/// other kinds.
+pub fn to_row(external_id: Option<&str>, body: &Body) -> Option<Map<String, Value>> {
+    let mut row = Map::new();
+    let text = |s: &str| Value::String(s.to_owned());
+    let list = |items: &[String]| Value::Array(items.iter().map(|s| text(s)).collect());
+    let number = |n: Option<f64>| n.and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number);
+    row.insert("id".into(), external_id.map_or(Value::Null, text));
+    let contact = match body {
+        Body::Demand(d) => {
+            row.insert("title".into(), text(&d.title));
+            row.insert("description".into(), text(&d.description));
+            row.insert("industry".into(), text(d.industry.as_str()));
+            row.insert("keywords".into(), list(&d.keywords));
+            row.insert("region".into(), d.region.to_string().into());
+            row.insert("budget_wan".into(), number(d.budget_wan));
+            row.insert("deadline".into(), d.deadline.map_or(Value::Null, |d| d.to_string().into()));
+            row.insert("is_challenge".into(), d.is_challenge.into());
+            row.insert("min_trl".into(), d.min_trl.get().into());
+            row.insert("enterprise".into(), text(&d.enterprise));
+            &d.contact
+        }
+        Body::Outcome(o) => {
+            row.insert("title".into(), text(&o.title));
+            row.insert("abstract".into(), text(&o.summary));
+            row.insert("industry".into(), text(o.industry.as_str()));
+            row.insert("keywords".into(), list(&o.keywords));
+            row.insert("owner".into(), text(&o.institution));
+            row.insert("region".into(), o.region.to_string().into());
+            row.insert("trl".into(), o.trl.get().into());
+            row.insert("ip".into(), text(&o.ip));
+            let modes: Vec<String> = o.transfer_modes.iter().map(|m| m.as_str().to_owned()).collect();
+            row.insert("transfer_modes".into(), list(&modes));
+            row.insert("price_wan".into(), number(o.price_wan));
+            &o.contact
+        }
+        Body::Expert(e) => {
+            row.insert("name".into(), text(&e.name));
+            row.insert("affiliation".into(), text(&e.affiliation));
+            row.insert("title".into(), text(&e.title));
+            row.insert("fields".into(), list(&e.fields));
+            row.insert("keywords".into(), list(&e.keywords));
+            row.insert("region".into(), e.region.to_string().into());
+            let windows = e
+                .available
+                .iter()
+                .map(|w| serde_json::json!({"from": w.from.to_string(), "to": w.to.to_string()}))
+                .collect();
+            row.insert("available".into(), Value::Array(windows));
+            row.insert("service_modes".into(), list(&e.service_modes));
+            row.insert("capacity".into(), e.capacity.map_or(Value::Null, Value::from));
+            &e.contact
+        }
+        _ => return None,
+    };
+    if let Some(c) = contact {
+        row.insert("contact".into(), serde_json::json!({"person": c.person, "phone": c.phone, "email": c.email}));
+    }
+    Some(row)
+}
+
+/// Rows as one JSON document with `demands`, `outcomes` and `experts`
+/// arrays (the layout of the programme's data files).
+pub fn write_json(rows: &[KindRow]) -> String {
+    let mut doc = Map::new();
+    for (list, kind) in
+        [("demands", RecordKind::Demand), ("outcomes", RecordKind::Outcome), ("experts", RecordKind::Expert)]
+    {
+        let items: Vec<Value> =
+            rows.iter().filter(|(k, _)| *k == kind).map(|(_, r)| Value::Object(r.clone())).collect();
+        if !items.is_empty() {
+            doc.insert(list.into(), Value::Array(items));
+        }
+    }
+    let mut out = serde_json::to_string_pretty(&Value::Object(doc)).expect("JSON values serialise");
+    out.push('\n');
+    out
+}
+
+/// Rows as JSON Lines, each with its `kind`.
+pub fn write_jsonl(rows: &[KindRow]) -> String {
+    let mut out = String::new();
+    for (kind, row) in rows {
+        let mut line = Map::new();
+        line.insert("kind".into(), kind.as_str().into());
+        line.extend(row.clone());
+        out.push_str(&Value::Object(line).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// Rows as CSV with a `kind` column and every field any row has; lists
+/// joined by `;`, windows as `FROM~TO`, contacts as `contact_*` columns.
+/// Starts with a byte-order mark so spreadsheet programs read it as UTF-8.
+pub fn write_csv(rows: &[KindRow]) -> String {
+    let flat: Vec<Vec<(String, String)>> = rows
+        .iter()
+        .map(|(kind, row)| {
+            let mut cells = vec![("kind".to_owned(), kind.as_str().to_owned())];
+            for (field, value) in row {
+                match (field.as_str(), value) {
+                    ("contact", Value::Object(c)) => {
+                        for part in ["person", "phone", "email"] {
+                            let v = c.get(part).and_then(Value::as_str).unwrap_or_default();
+                            cells.push((format!("contact_{part}"), v.to_owned()));
+                        }
+                    }
+                    ("available", Value::Array(windows)) => {
+                        let joined: Vec<String> = windows
+                            .iter()
+                            .map(|w| {
+                                let day = |k: &str| w.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                                format!("{}~{}", day("from"), day("to"))
+                            })
+                            .collect();
+                        cells.push((field.clone(), joined.join(";")));
+                    }
+                    (_, Value::Array(items)) => {
+                        let joined: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                        cells.push((field.clone(), joined.join(";")));
+                    }
+                    (_, Value::String(s)) => cells.push((field.clone(), s.clone())),
+                    (_, Value::Null) => cells.push((field.clone(), String::new())),
+                    (_, other) => cells.push((field.clone(), other.to_string())),
+                }
+            }
+            cells
+        })
+        .collect();
+    let mut columns: Vec<String> = Vec::new();
+    for cells in &flat {
+        for (name, _) in cells {
+            if !columns.contains(name) {
+                columns.push(name.clone());
+            }
+        }
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    writer.write_record(&columns).expect("in-memory CSV");
+    for cells in &flat {
+        let record = columns.iter().map(|c| cells.iter().find(|(n, _)| n == c).map_or("", |(_, v)| v.as_str()));
+        writer.write_record(record).expect("in-memory CSV");
+    }
+    let bytes = writer.into_inner().expect("in-memory CSV");
+    format!("\u{feff}{}", String::from_utf8(bytes).expect("CSV of UTF-8 text"))
+}
+
 fn csv_error(line: u64, e: csv::Error) -> RowError {
     RowError { location: Location::Line(line), field: "-".into(), message: format!("not CSV: {e}") }
 }
@@ -719,6 +872,31 @@ mod tests {
         assert_eq!(kinds, [RecordKind::Demand, RecordKind::Outcome, RecordKind::Expert]);
         let Body::Outcome(o) = &drafts[1].body else { panic!() };
         assert_eq!(o.institution, "钱塘大学");
+    }
+
+    #[test]
+    fn exported_rows_read_back_as_the_same_drafts_in_every_format() {
+        let text = r#"{
+          "demands": [{"id": "d-1", "title": "光伏组件隐裂判定", "description": "需要自动识别，含\"引号\"与逗号,", "industry": "I65",
+                       "keywords": ["隐裂", "质检"], "region": "510700", "budget_wan": 80.5, "deadline": "2027-03-31",
+                       "is_challenge": true, "min_trl": 6, "enterprise": "绵阳光伏",
+                       "contact": {"person": "周工", "phone": "0816-2660 1188", "email": "zhou@pv.example.cn"}}],
+          "outcomes": [{"id": "o-1", "title": "织物缺陷识别", "abstract": "无监督异常检测", "industry": "I65",
+                        "keywords": ["异常检测"], "owner": "钱塘大学", "region": "330100", "trl": 7,
+                        "ip": "发明专利 CN202010476989.9", "transfer_modes": ["技术许可", "技术开发"], "price_wan": 160}],
+          "experts": [{"id": "e-1", "name": "贺嘉宁", "affiliation": "浦江研究院", "fields": ["细胞培养"],
+                       "region": "310000", "title": "研究员", "capacity": 3,
+                       "available": [{"from": "2027-02-01", "to": "2027-04-30"}, {"from": "2027-09-01", "to": "2027-11-30"}],
+                       "service_modes": ["技术咨询"]}]
+        }"#;
+        let drafts = parse_json(text).unwrap();
+        let rows: Vec<(RecordKind, Map<String, Value>)> =
+            drafts.iter().map(|d| (d.body.kind(), to_row(d.external_id.as_deref(), &d.body).unwrap())).collect();
+        assert_eq!(parse_json(&write_json(&rows)).unwrap(), drafts, "JSON");
+        assert_eq!(parse_jsonl(&write_jsonl(&rows)).unwrap(), drafts, "JSON Lines");
+        let csv = write_csv(&rows);
+        assert!(csv.starts_with('\u{feff}'), "spreadsheet programs need the BOM to read UTF-8");
+        assert_eq!(parse_csv(&csv).unwrap(), drafts, "CSV:\n{csv}");
     }
 
     #[test]

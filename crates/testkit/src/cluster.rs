@@ -284,6 +284,16 @@ impl Node {
         Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
     }
 
+    /// `kechuang-node export [KIND] --out FILE [--own]`: what it printed.
+    pub fn export(&self, kind: Option<&str>, out: &Path, own: bool) -> anyhow::Result<String> {
+        let mut command = self.verb("export");
+        command.args(kind).arg("--out").arg(out);
+        if own {
+            command.arg("--own");
+        }
+        Ok(String::from_utf8_lossy(&run_ok(&mut command)?.stdout).into_owned())
+    }
+
     /// `kechuang-node publish`, expected to fail: its stderr.
     pub fn publish_failing(&self, files: &[&Path]) -> anyhow::Result<String> {
         let output = self.verb("publish").args(files).output()?;
