@@ -307,7 +307,7 @@ fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::R
     std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
     let count = |k: RecordKind| rows.iter().filter(|(kind, _)| *kind == k).count();
     println!(
-        "exported {} demands, {} outcomes, {} experts to {}",
+        "exported demands {}, outcomes {}, experts {} to {}",
         count(RecordKind::Demand),
         count(RecordKind::Outcome),
         count(RecordKind::Expert),

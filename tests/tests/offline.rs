@@ -99,16 +99,16 @@ fn an_export_reads_back_unchanged_and_a_province_exports_what_it_holds() -> anyh
     for ext in ["csv", "json", "jsonl"] {
         let file = cluster.path().join(format!("sz-export.{ext}"));
         let said = cluster.node("sz").export(None, &file, true)?;
-        assert!(said.contains("exported 12 demands, 0 outcomes, 0 experts"), "{ext}: {said}");
+        assert!(said.contains("exported demands 12, outcomes 0, experts 0"), "{ext}: {said}");
         let again = cluster.node("sz").publish(&[&file])?;
         assert_eq!((again["unchanged"].as_u64(), again["created"].as_u64()), (Some(12), Some(0)), "{ext}: {again}");
     }
     let province = cluster.path().join("gd-export.csv");
     let said = cluster.node("gd").export(None, &province, false)?;
-    assert!(said.contains("exported 12 demands, 7 outcomes, 0 experts"), "{said}");
+    assert!(said.contains("exported demands 12, outcomes 7, experts 0"), "{said}");
     assert_eq!(
         cluster.node("gd").export(Some("outcomes"), &province, true)?.trim_end(),
-        format!("exported 0 demands, 0 outcomes, 0 experts to {}", province.display())
+        format!("exported demands 0, outcomes 0, experts 0 to {}", province.display())
     );
     Ok(())
 }

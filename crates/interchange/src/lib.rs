@@ -248,6 +248,37 @@ fn cell_value(cell: &calamine::Data) -> Result<Option<Value>, String> {
     })
 }
 
+/// The order of exported CSV columns.
+const CSV_COLUMNS: &[&str] = &[
+    "kind",
+    "id",
+    "title",
+    "name",
+    "description",
+    "abstract",
+    "industry",
+    "keywords",
+    "fields",
+    "region",
+    "enterprise",
+    "owner",
+    "affiliation",
+    "budget_wan",
+    "price_wan",
+    "deadline",
+    "is_challenge",
+    "min_trl",
+    "trl",
+    "ip",
+    "transfer_modes",
+    "available",
+    "service_modes",
+    "capacity",
+    "contact_person",
+    "contact_phone",
+    "contact_email",
+];
+
 /// One exported row and its kind.
 pub type KindRow = (RecordKind, Map<String, Value>);
 
@@ -258,7 +289,10 @@ pub fn to_row(external_id: Option<&str>, body: &Body) -> Option<Map<String, Valu
     let mut row = Map::new();
     let text = |s: &str| Value::String(s.to_owned());
     let list = |items: &[String]| Value::Array(items.iter().map(|s| text(s)).collect());
-    let number = |n: Option<f64>| n.and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number);
+    let number = |n: Option<f64>| match n {
+        Some(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::from(n as i64),
+        other => other.and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number),
+    };
     row.insert("id".into(), external_id.map_or(Value::Null, text));
     let contact = match body {
         Body::Demand(d) => {
@@ -390,6 +424,9 @@ pub fn write_csv(rows: &[KindRow]) -> String {
             }
         }
     }
+    // The format's own order, as a person reads a record; anything else after.
+    let rank = |c: &String| CSV_COLUMNS.iter().position(|k| k == c).unwrap_or(CSV_COLUMNS.len());
+    columns.sort_by_key(rank);
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing to a Vec cannot fail.
     writer.write_record(&columns).expect("in-memory CSV");
