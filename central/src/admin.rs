@@ -71,6 +71,7 @@ impl Admin for AdminService {
             .map(|n| pb::NodeInfo {
                 connected: self.state.connections.is_connected(&n.id),
                 revoked: self.state.trust.is_revoked(&n.id),
+                last_seen: self.state.store.last_seen(&n.id).ok().flatten().map(|t| t.to_string()).unwrap_or_default(),
                 node_id: n.id.into(),
                 kind: n.kind.as_str().into(),
                 region: n.region.to_string(),

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use kechuang_proto::pb;
+use kechuang_store::CentralStore;
 use kechuang_sync::{Peer, view_for};
-use kechuang_types::NodeId;
+use kechuang_types::{NodeId, Timestamp};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -38,13 +39,20 @@ fn split_by_size(records: Vec<pb::Record>) -> Vec<Vec<pb::Record>> {
     parts
 }
 
-/// Which nodes have a feed open right now.
-#[derive(Debug, Default)]
+/// Which nodes have a feed open right now; when a feed closes, the node's
+/// last contact is noted in the store.
+#[derive(Debug)]
 pub struct Connections {
     open: Mutex<HashMap<NodeId, usize>>,
+    store: Arc<CentralStore>,
 }
 
 impl Connections {
+    /// No feed open yet.
+    pub fn new(store: Arc<CentralStore>) -> Self {
+        Self { open: Mutex::default(), store }
+    }
+
     /// How many feeds `node` has open.
     pub fn open_feeds(&self, node: &NodeId) -> usize {
         self.open.lock().unwrap_or_else(|p| p.into_inner()).get(node).copied().unwrap_or(0)
@@ -71,6 +79,10 @@ impl Drop for ConnectionGuard {
         let mut open = self.connections.open.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = open.get_mut(&self.node) {
             *n = n.saturating_sub(1);
+        }
+        drop(open);
+        if let Err(e) = self.connections.store.note_seen(&self.node, Timestamp::now()) {
+            warn!(node = %self.node, error = %e, "noting the node's last contact failed");
         }
     }
 }

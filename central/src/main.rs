@@ -226,7 +226,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if json {
                 let rows: Vec<_> = nodes
                     .iter()
-                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected, "revoked": n.revoked}))
+                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected, "revoked": n.revoked, "last_seen": (!n.last_seen.is_empty()).then_some(&n.last_seen)}))
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
@@ -239,11 +239,18 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                             n.region,
                             n.acked_seq.to_string(),
                             n.connected.to_string(),
+                            if n.connected {
+                                "now".to_owned()
+                            } else if n.last_seen.is_empty() {
+                                "never".to_owned()
+                            } else {
+                                n.last_seen
+                            },
                             n.revoked.to_string(),
                         ]
                     })
                     .collect();
-                let header = ["NODE", "KIND", "REGION", "ACKED", "CONNECTED", "REVOKED"];
+                let header = ["NODE", "KIND", "REGION", "ACKED", "CONNECTED", "LAST SEEN", "REVOKED"];
                 print!("{}", kechuang_types::present::table(&header, &rows));
             }
             Ok(())

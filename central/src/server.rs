@@ -109,7 +109,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         limit: RateLimit::new(config.rate_per_node, config.burst_per_node),
         durability: Durability::new(store.clone()),
         store: store.clone(),
-        connections: Arc::default(),
+        connections: Arc::new(Connections::new(store.clone())),
         shutdown: shutdown.clone(),
         tasks: TaskTracker::new(),
     });

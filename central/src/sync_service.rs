@@ -12,7 +12,7 @@ use kechuang_types::{Bid, Body, Date, Record, RecordId, limits};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::error;
 use crate::server::State;
@@ -91,6 +91,9 @@ impl Sync for SyncService {
             .map_err(error::storage)?;
         // The sequence reported acknowledges: it must be on disk, whoever applied it.
         self.state.durability.wait().await.map_err(error::storage)?;
+        if let Err(e) = self.state.store.note_seen(&peer.id, kechuang_types::Timestamp::now()) {
+            warn!(node = %peer.id, error = %e, "noting the node's contact failed");
+        }
         info!(node = %peer.id, kind = %peer.kind, region = %peer.region, acked = entry.acked_seq, "node session opened");
         Ok(Response::new(pb::HelloResponse { acked_seq: entry.acked_seq }))
     }

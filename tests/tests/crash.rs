@@ -47,6 +47,12 @@ fn node_killed_while_applying_its_feed_resumes_without_loss_or_duplicates() -> a
     cluster.node("sz").publish(&[&first])?;
     eventually(SETTLE, "the first half to reach the provincial node", || cluster.converged())?;
     cluster.node("gd").terminate()?;
+    // The national office sees which station is away and since when.
+    eventually(SETTLE, "central to notice the provincial node left", || {
+        let nodes = cluster.central.nodes()?;
+        let gd = nodes.iter().find(|n| n["node_id"] == "gd").cloned().unwrap_or_default();
+        Ok(gd["connected"] == false && gd["last_seen"].as_str().is_some_and(|t| t.starts_with("20")))
+    })?;
 
     let second = cluster.write_rows(&sample::outcomes("SZB", HALF, "440300", 10))?;
     cluster.node("sz").publish(&[&second])?;

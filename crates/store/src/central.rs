@@ -20,10 +20,10 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use kechuang_sync::merge;
-use kechuang_types::{NodeId, NodeKind, Record, RecordId, Region};
+use kechuang_types::{NodeId, NodeKind, Record, RecordId, Region, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{decode, encode, read_u64};
+use crate::codec::{decode, encode, read_u64, u64_key};
 use crate::{Error, Result};
 
 /// A node as central's registry holds it.
@@ -82,6 +82,9 @@ const NODE: u8 = b'n';
 const ROUTING: u8 = b'g';
 const PAIR: u8 = b'p';
 const MATCHED: &[u8] = b"m";
+const SEEN: u8 = b's';
+/// How far apart notes of a node's last contact are written (ms).
+const SEEN_GRAIN_MS: i64 = 60_000;
 
 fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + rest.len());
@@ -185,6 +188,24 @@ impl CentralStore {
     /// The registry entry of a node.
     pub fn node(&self, id: &NodeId) -> Result<Option<NodeEntry>> {
         self.main.get(key(NODE, id.as_str().as_bytes()))?.map(|v| decode("node", &v)).transpose()
+    }
+
+    /// Notes that `id` was in contact at `at`: skipped within a minute of
+    /// the last note, and not flushed (informational, for operators).
+    pub fn note_seen(&self, id: &NodeId, at: Timestamp) -> Result<()> {
+        if self.last_seen(id)?.is_some_and(|last| at.0 - last.0 < SEEN_GRAIN_MS) {
+            return Ok(());
+        }
+        self.main.insert(key(SEEN, id.as_str().as_bytes()), &u64_key(at.0.max(0) as u64))?;
+        Ok(())
+    }
+
+    /// When `id` was last noted in contact, to the minute.
+    pub fn last_seen(&self, id: &NodeId) -> Result<Option<Timestamp>> {
+        self.main
+            .get(key(SEEN, id.as_str().as_bytes()))?
+            .map(|v| read_u64("last seen", &v).map(|ms| Timestamp(ms as i64)))
+            .transpose()
     }
 
     /// Records that `node` is revoked; durable on return.
