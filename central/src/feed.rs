@@ -20,25 +20,6 @@ const BATCH_ENTRIES: usize = 512;
 /// Most encoded bytes of records in one feed message, well under the message limit.
 const BATCH_BYTES: usize = kechuang_types::limits::MESSAGE_BYTES / 2;
 
-/// Splits records, in order, into parts of at most [`BATCH_BYTES`] each.
-fn split_by_size(records: Vec<pb::Record>) -> Vec<Vec<pb::Record>> {
-    use prost::Message;
-    let mut parts = vec![Vec::new()];
-    let mut size = 0;
-    for record in records {
-        let len = record.encoded_len();
-        let current = parts.last_mut().expect("at least one part");
-        if !current.is_empty() && size + len > BATCH_BYTES {
-            parts.push(vec![record]);
-            size = len;
-        } else {
-            current.push(record);
-            size += len;
-        }
-    }
-    parts
-}
-
 /// Which nodes have a feed open right now; when a feed closes, the node's
 /// last contact is noted in the store.
 #[derive(Debug)]
@@ -131,7 +112,7 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
                 // One write's records may exceed a message: all but the last
                 // part keep the old cursor, so a node that stops halfway
                 // receives the whole write again.
-                let parts = split_by_size(views);
+                let parts = kechuang_proto::split_by_size(views, usize::MAX, BATCH_BYTES);
                 let count = parts.len();
                 for (i, records) in parts.into_iter().enumerate() {
                     let last = i + 1 == count;
@@ -182,7 +163,7 @@ mod tests {
         let total: usize = records.iter().map(Message::encoded_len).sum();
         assert!(total > kechuang_types::limits::MESSAGE_BYTES, "the test needs more than a message: {total}");
         let ids: Vec<_> = records.iter().map(|r| r.meta.clone()).collect();
-        let parts = split_by_size(records);
+        let parts = kechuang_proto::split_by_size(records, usize::MAX, BATCH_BYTES);
         assert!(parts.len() >= 3, "{} parts", parts.len());
         for part in &parts {
             assert!(part.iter().map(Message::encoded_len).sum::<usize>() <= BATCH_BYTES);

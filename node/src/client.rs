@@ -108,15 +108,11 @@ async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::
             node.outbox_grew.notified().await;
             continue;
         }
-        let (mut changes, mut size) = (Vec::new(), 0);
-        for (seq, record) in pending {
-            let change = pb::Change { seq, record: Some(record.into()) };
-            size += change.encoded_len();
-            if !changes.is_empty() && size > PUSH_BYTES {
-                break;
-            }
-            changes.push(change);
-        }
+        let pending: Vec<pb::Change> =
+            pending.into_iter().map(|(seq, record)| pb::Change { seq, record: Some(record.into()) }).collect();
+        // What does not fit one message goes in the next push.
+        let changes =
+            kechuang_proto::split_by_size(pending, PUSH_BATCH, PUSH_BYTES).into_iter().next().unwrap_or_default();
         let last = changes.last().map_or(sent, |c| c.seq);
         let request = pb::PushRequest { changes };
         let (count, bytes) = (request.changes.len() as u64, request.encoded_len() as u64);

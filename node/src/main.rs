@@ -157,12 +157,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         Command::Export { config, kind, out, own } => export(&config, kind.as_deref(), &out, own),
         Command::List { config, kind, json } => {
             let kind = kind.map(|k| RecordKind::parse("kind", &k)).transpose()?;
-            let records = runtime()?.block_on(async {
-                let mut api = connect(&config).await?;
-                let kind = kind.map(|k| k.as_str().to_owned()).unwrap_or_default();
-                anyhow::Ok(api.list(pb::ListRequest { kind }).await?.into_inner().records)
-            })?;
-            let records: Vec<Record> = records.into_iter().map(Record::try_from).collect::<Result<_, _>>()?;
+            let records = list(&config, kind)?;
             if json {
                 println!("{}", serde_json::Value::Array(records.iter().map(record_json).collect()));
             } else {
@@ -275,6 +270,16 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The records of `kind` (all kinds when `None`) the running node holds.
+fn list(config: &Path, kind: Option<RecordKind>) -> anyhow::Result<Vec<Record>> {
+    let records = runtime()?.block_on(async {
+        let mut api = connect(config).await?;
+        let kind = kind.map(|k| k.as_str().to_owned()).unwrap_or_default();
+        anyhow::Ok(api.list(pb::ListRequest { kind }).await?.into_inner().records)
+    })?;
+    Ok(records.into_iter().map(Record::try_from).collect::<Result<_, _>>()?)
+}
+
 fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::Result<()> {
     let kind = kind.map(|k| RecordKind::parse("kind", k)).transpose()?;
     if let Some(k) = kind
@@ -290,21 +295,13 @@ fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::R
         other => bail!("--out: unknown file type {other:?}: use .json, .jsonl or .csv"),
     };
     let me = Config::load(config)?.id;
-    let records = runtime()?.block_on(async {
-        let mut api = connect(config).await?;
-        let kind = kind.map(|k| k.as_str().to_owned()).unwrap_or_default();
-        anyhow::Ok(api.list(pb::ListRequest { kind }).await?.into_inner().records)
-    })?;
-    let records: Vec<Record> = records.into_iter().map(Record::try_from).collect::<Result<_, _>>()?;
-    let rows: Vec<_> = records
+    let rows: Vec<_> = list(config, kind)?
         .iter()
         .filter(|r| !r.meta.deleted && (!own || r.meta.owner == me))
         .filter_map(|r| Some((r.kind(), import::to_row(r.meta.external_id.as_deref(), &r.body)?)))
         .collect();
-    // Written beside the target and renamed, so a reader never sees half a file.
-    let partial = out.with_extension(format!("{ext}.partial"));
-    std::fs::write(&partial, write(&rows)).with_context(|| format!("writing {}", partial.display()))?;
-    std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
+    // Atomic: a reader never sees half a file.
+    kechuang_pki::write_public(out, write(&rows).as_bytes())?;
     let count = |k: RecordKind| rows.iter().filter(|(kind, _)| *kind == k).count();
     println!(
         "exported demands {}, outcomes {}, experts {} to {}",
@@ -339,17 +336,9 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let mut api = connect(config).await?;
         let mut done = 0;
-        let mut wire = drafts.into_iter().filter_map(draft_to_wire).peekable();
-        while wire.peek().is_some() {
-            // At most PUBLISH_BATCH rows and half a message per call.
-            let (mut chunk, mut size) = (Vec::new(), 0);
-            while let Some(next) = wire.peek() {
-                size += prost::Message::encoded_len(next);
-                if chunk.len() == PUBLISH_BATCH || (!chunk.is_empty() && size > limits::MESSAGE_BYTES / 2) {
-                    break;
-                }
-                chunk.extend(wire.next());
-            }
+        let wire: Vec<pb::Draft> = drafts.into_iter().filter_map(draft_to_wire).collect();
+        // At most PUBLISH_BATCH rows and half a message per call.
+        for chunk in kechuang_proto::split_by_size(wire, PUBLISH_BATCH, limits::MESSAGE_BYTES / 2) {
             let count = chunk.len();
             let r = api
                 .publish(pb::PublishRequest { drafts: chunk })
