@@ -2,15 +2,17 @@
 //! demands), each with an id and a pre-analysed text field, so BM25
 //! statistics are per kind. Terms come from [`crate::Analyzer`].
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 
 use kechuang_types::RecordId;
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
+use tantivy::{
+    DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, SegmentReader, Term, doc,
+};
 
 use crate::Result;
 
@@ -18,6 +20,11 @@ use crate::Result;
 const K1: f32 = 1.2;
 /// Most terms of a query sent to the index, by weight × idf.
 const MAX_QUERY_TERMS: usize = 64;
+/// A term found in more than this share of the documents is too common to
+/// select candidates by on its own (see [`KindIndex::search`]).
+const COMMON_SHARE: f32 = 0.1;
+/// Candidates the selective terms of a query fetch per hit asked for.
+const CANDIDATES_PER_HIT: usize = 2;
 
 /// One kind's index.
 pub struct KindIndex {
@@ -127,10 +134,27 @@ impl KindIndex {
 
     /// The `limit` best documents for the weighted `query` terms, with their
     /// BM25 scores, and the score a perfect document would reach.
+    ///
+    /// On a large index the terms that most documents share (boilerplate
+    /// such as 提供/技术/企业) do not select candidates: the rarer terms fetch
+    /// [`CANDIDATES_PER_HIT`] × `limit` documents, and the common terms then
+    /// only add their BM25 share to those. When the rarer terms find fewer
+    /// documents than that, every document is scored by every term.
     pub fn search(&self, query: &HashMap<String, u32>, limit: usize) -> Result<(Vec<(RecordId, f32)>, f32)> {
+        self.search_with(query, limit, true)
+    }
+
+    /// [`KindIndex::search`], with the common terms selecting candidates
+    /// too unless `two_stage`.
+    fn search_with(
+        &self,
+        query: &HashMap<String, u32>,
+        limit: usize,
+        two_stage: bool,
+    ) -> Result<(Vec<(RecordId, f32)>, f32)> {
         let searcher = self.reader.searcher();
         let n = searcher.num_docs() as f32;
-        let mut weighted: Vec<(Term, f32, f32)> = Vec::with_capacity(query.len());
+        let mut weighted: Vec<(Term, f32, f32, f32)> = Vec::with_capacity(query.len());
         let mut ideal = 0.0;
         // A fixed order of terms makes scores (float sums) and the cut below reproducible.
         let mut terms: Vec<(&String, &u32)> = query.iter().collect();
@@ -143,24 +167,34 @@ impl KindIndex {
             // strength means the same in a small index as in a large one.
             ideal += *weight as f32 * idf * (K1 + 1.0);
             if df > 0.0 {
-                weighted.push((term, *weight as f32, idf));
+                weighted.push((term, *weight as f32, idf, df));
             }
         }
         // The most telling terms carry the ranking; the long tail of common
         // bigrams only costs time on a large index.
         weighted.sort_by(|a, b| (b.1 * b.2).total_cmp(&(a.1 * a.2)));
         weighted.truncate(MAX_QUERY_TERMS);
-        let clauses: Vec<(Occur, Box<dyn Query>)> = weighted
-            .into_iter()
-            .map(|(term, weight, _)| {
-                let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                (Occur::Should, Box::new(BoostQuery::new(Box::new(q), weight)) as Box<dyn Query>)
-            })
-            .collect();
-        if clauses.is_empty() {
+        if weighted.is_empty() {
             return Ok((vec![], 0.0));
         }
-        let hits = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit).order_by_score())?;
+        let (selective, common): (Vec<_>, Vec<_>) = weighted.into_iter().partition(|t| t.3 <= COMMON_SHARE * n);
+        let all = || selective.iter().chain(&common).map(|(term, weight, ..)| (term, *weight));
+        let hits = if !two_stage || selective.is_empty() || common.is_empty() {
+            top_k(&searcher, &disjunction(all()), limit)?
+        } else {
+            let wanted = limit.saturating_mul(CANDIDATES_PER_HIT);
+            let first = disjunction(selective.iter().map(|(term, weight, ..)| (term, *weight)));
+            let candidates = top_k(&searcher, &first, wanted)?;
+            if candidates.len() < wanted {
+                top_k(&searcher, &disjunction(all()), limit)?
+            } else {
+                let common: Vec<(&Term, f32)> = common.iter().map(|(term, weight, ..)| (term, *weight)).collect();
+                let mut rescored = rescore(&searcher, candidates, &common)?;
+                rescored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                rescored.truncate(limit);
+                rescored
+            }
+        };
         let mut columns = HashMap::new();
         let mut out = Vec::with_capacity(hits.len());
         for (score, address) in hits {
@@ -179,5 +213,185 @@ impl KindIndex {
             }
         }
         Ok((out, ideal))
+    }
+}
+
+/// A query scoring each document by the weighted BM25 sum of `terms`.
+fn disjunction<'a>(terms: impl Iterator<Item = (&'a Term, f32)>) -> BooleanQuery {
+    BooleanQuery::new(
+        terms
+            .map(|(term, weight)| {
+                let q = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+                (Occur::Should, Box::new(BoostQuery::new(Box::new(q), weight)) as Box<dyn Query>)
+            })
+            .collect(),
+    )
+}
+
+/// A hit ordered by score, then by address (the earlier document first).
+#[derive(PartialEq)]
+struct Hit(Score, DocAddress);
+
+impl Eq for Hit {}
+
+impl Ord for Hit {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0).then_with(|| other.1.cmp(&self.1))
+    }
+}
+
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The `k` best documents for `query`, best first. Unlike tantivy's
+/// `TopDocs`, which starts every segment from scratch, each segment (largest
+/// first) only scores what could beat the `k` best found so far, so block-max
+/// WAND prunes from the first document of every segment after the first.
+fn top_k(searcher: &Searcher, query: &dyn Query, k: usize) -> Result<Vec<(Score, DocAddress)>> {
+    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let mut heap: BinaryHeap<Reverse<Hit>> = BinaryHeap::with_capacity(k + 1);
+    let mut segments: Vec<(u32, &SegmentReader)> = (0u32..).zip(searcher.segment_readers()).collect();
+    segments.sort_by_key(|(ord, reader)| (Reverse(reader.max_doc()), *ord));
+    for (ord, reader) in segments {
+        let alive = reader.alive_bitset();
+        let threshold = |heap: &BinaryHeap<Reverse<Hit>>| match heap.peek() {
+            Some(Reverse(worst)) if heap.len() == k => worst.0,
+            _ => Score::MIN,
+        };
+        let start = threshold(&heap);
+        weight.for_each_pruning(start, reader, &mut |doc, score| {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                heap.push(Reverse(Hit(score, DocAddress::new(ord, doc))));
+                if heap.len() > k {
+                    heap.pop();
+                }
+            }
+            threshold(&heap)
+        })?;
+    }
+    Ok(heap.into_sorted_vec().into_iter().map(|Reverse(Hit(score, address))| (score, address)).collect())
+}
+
+/// `candidates` with the weighted BM25 share of the `common` terms added to
+/// their scores, each term read once per segment in document order.
+fn rescore(
+    searcher: &Searcher,
+    mut candidates: Vec<(Score, DocAddress)>,
+    common: &[(&Term, f32)],
+) -> Result<Vec<(Score, DocAddress)>> {
+    let scoring = EnableScoring::enabled_from_searcher(searcher);
+    let weights = common
+        .iter()
+        .map(|(term, weight)| {
+            let q = TermQuery::new((*term).clone(), IndexRecordOption::WithFreqs);
+            BoostQuery::new(Box::new(q), *weight).weight(scoring)
+        })
+        .collect::<tantivy::Result<Vec<_>>>()?;
+    candidates.sort_by_key(|(_, address)| *address);
+    for segment in candidates.chunk_by_mut(|a, b| a.1.segment_ord == b.1.segment_ord) {
+        let reader = searcher.segment_reader(segment[0].1.segment_ord);
+        for weight in &weights {
+            let mut scorer = weight.scorer(reader, 1.0)?;
+            for (score, address) in segment.iter_mut() {
+                if scorer.doc() < address.doc_id {
+                    scorer.seek(address.doc_id);
+                }
+                if scorer.doc() == address.doc_id {
+                    *score += scorer.score();
+                }
+            }
+        }
+    }
+    Ok(candidates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(words: &[(&str, u32)]) -> HashMap<String, u32> {
+        words.iter().map(|(w, n)| (w.to_string(), *n)).collect()
+    }
+
+    /// An index of 1,000 documents, 700 of which hold the common word 提供 (a
+    /// different number of times each) and 60 the rarer 电池.
+    fn boilerplate_index() -> KindIndex {
+        let index = KindIndex::in_memory().unwrap();
+        for i in 0..1_000u32 {
+            let mut doc = terms(&[("方案", 1 + i % 3)]);
+            if i % 10 < 7 {
+                doc.insert("提供".into(), 1 + i % 7);
+            }
+            if i % 50 < 3 {
+                doc.insert("电池".into(), 1);
+            }
+            index.upsert(RecordId::new(), &doc, true).unwrap();
+        }
+        index.commit().unwrap();
+        index
+    }
+
+    #[test]
+    fn common_terms_rescore_the_candidates_of_rarer_terms_to_the_same_ranking() {
+        let index = boilerplate_index();
+        let query = terms(&[("电池", 1), ("提供", 2)]);
+        // 60 documents hold 电池, enough for 2 × 10 candidates: two stages run.
+        let (two_stage, ideal) = index.search(&query, 10).unwrap();
+        let (exhaustive, same_ideal) = index.search_with(&query, 10, false).unwrap();
+        assert_eq!(ideal, same_ideal);
+        assert_eq!(two_stage.len(), 10);
+        for ((a, score_a), (b, score_b)) in two_stage.iter().zip(&exhaustive) {
+            assert!((score_a - score_b).abs() < 1e-4, "{score_a} vs {score_b}");
+            // Equal scores may come in another order, or another document at the cut.
+            let equal = exhaustive.iter().any(|(id, s)| id == a && (s - score_a).abs() < 1e-4);
+            assert!(a == b || equal || (score_a - exhaustive[9].1).abs() < 1e-4);
+        }
+        // 提供 decides the order among the 电池 documents: the first holds it most often.
+        let scores: Vec<f32> = two_stage.iter().map(|(_, s)| *s).collect();
+        assert!(scores[0] > scores[9], "{scores:?}");
+    }
+
+    #[test]
+    fn too_few_candidates_score_every_document_by_every_term() {
+        let index = boilerplate_index();
+        let query = terms(&[("电池", 1), ("提供", 2)]);
+        // 60 documents hold 电池, fewer than 2 × 100: 40 documents with 提供 alone complete the list.
+        let (hits, _) = index.search(&query, 100).unwrap();
+        let (exhaustive, _) = index.search_with(&query, 100, false).unwrap();
+        assert_eq!(hits.len(), 100);
+        assert_eq!(hits, exhaustive);
+    }
+
+    #[test]
+    fn the_best_across_segments_skip_replaced_documents_and_match_tantivys_own_ranking() {
+        let index = KindIndex::in_memory().unwrap();
+        let mut ids = Vec::new();
+        for segment in 0..3u32 {
+            for i in 0..200u32 {
+                let id = RecordId::new();
+                index.upsert(id, &terms(&[("电池", 1 + (i + segment) % 5), ("方案", 1 + i % 4)]), true).unwrap();
+                ids.push(id);
+            }
+            index.commit().unwrap();
+        }
+        // Replaced documents leave deleted copies, holding 电池, that must not be returned.
+        for id in ids.iter().step_by(3) {
+            index.upsert(*id, &terms(&[("方案", 1)]), false).unwrap();
+        }
+        index.commit().unwrap();
+        let searcher = index.reader.searcher();
+        assert!(searcher.segment_readers().len() > 1);
+        let query = disjunction([(&Term::from_field_text(index.text, "电池"), 1.0)].into_iter());
+        let ours = top_k(&searcher, &query, 50).unwrap();
+        let theirs = searcher.search(&query, &tantivy::collector::TopDocs::with_limit(50).order_by_score()).unwrap();
+        let scores = |hits: &[(Score, DocAddress)]| hits.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+        assert_eq!(scores(&ours), scores(&theirs));
+        for (_, address) in &ours {
+            let reader = searcher.segment_reader(address.segment_ord);
+            assert!(reader.alive_bitset().is_none_or(|a| a.is_alive(address.doc_id)));
+        }
     }
 }
