@@ -221,7 +221,8 @@ impl Engine {
         let query = self.analyzer.weighted(&refs);
 
         // Outcomes: text, refined by the keywords of the best hits.
-        let (first, ideal) = self.outcomes.search(&query, p.fetch)?;
+        let mut outcomes = self.outcomes.view();
+        let (first, ideal) = outcomes.search(&query, p.fetch)?;
         let mut text: HashMap<RecordId, f64> = normalise(&first.iter().map(|(id, s)| (*id, f64::from(*s))).collect());
         let strength: HashMap<RecordId, f64> =
             first.iter().map(|(id, s)| (*id, if ideal > 0.0 { f64::from(*s / ideal) } else { 0.0 })).collect();
@@ -234,7 +235,7 @@ impl Engine {
                     }
                 }
             }
-            let (second, _) = self.outcomes.search(&expanded, p.fetch)?;
+            let (second, _) = outcomes.search(&expanded, p.fetch)?;
             let second = normalise(&second.iter().map(|(id, s)| (*id, f64::from(*s))).collect());
             let mut both = HashMap::new();
             for id in text.keys().chain(second.keys()) {
@@ -250,7 +251,8 @@ impl Engine {
         let outcome_scores = normalise(&outcome_scores);
 
         // Experts: text, region, availability, and the link to the best outcomes.
-        let (expert_hits, expert_ideal) = self.experts.search(&query, p.fetch)?;
+        let mut experts = self.experts.view();
+        let (expert_hits, expert_ideal) = experts.search(&query, p.fetch)?;
         let expert_text: HashMap<RecordId, f64> =
             normalise(&expert_hits.iter().map(|(id, s)| (*id, f64::from(*s))).collect());
         let mut expert_strength: HashMap<RecordId, f64> = expert_hits
@@ -267,7 +269,7 @@ impl Engine {
             }
             let Some(outcome) = self.supplies.get(id) else { continue };
             let topic = self.analyzer.weighted(&[(outcome.title.as_str(), 1), (&outcome.keywords.join(" "), 2)]);
-            let (hits, _) = self.experts.search(&topic, p.fetch)?;
+            let (hits, _) = experts.search(&topic, p.fetch)?;
             let similar = normalise(&hits.into_iter().map(|(id, s)| (id, f64::from(s))).collect());
             for (expert, sim) in similar {
                 let same_institution = self

@@ -134,25 +134,55 @@ impl KindIndex {
 
     /// The `limit` best documents for the weighted `query` terms, with their
     /// BM25 scores, and the score a perfect document would reach.
+    pub fn search(&self, query: &HashMap<String, u32>, limit: usize) -> Result<(Vec<(RecordId, f32)>, f32)> {
+        self.view().search(query, limit)
+    }
+
+    /// The documents searchable now, for several searches that must agree.
+    pub fn view(&self) -> View {
+        View { searcher: self.reader.searcher(), text: self.text, shares: HashMap::new() }
+    }
+}
+
+/// A fixed view of one kind's index for the searches of one ranking: they
+/// see the same documents, and share the BM25 shares of common terms that
+/// an earlier search already read.
+pub struct View {
+    searcher: Searcher,
+    text: Field,
+    /// The unweighted BM25 share of a common term in each candidate read so
+    /// far (0 when absent), in address order.
+    shares: HashMap<Term, Vec<(DocAddress, Score)>>,
+}
+
+impl std::fmt::Debug for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View").finish_non_exhaustive()
+    }
+}
+
+impl View {
+    /// The `limit` best documents for the weighted `query` terms, with their
+    /// BM25 scores, and the score a perfect document would reach.
     ///
     /// On a large index the terms that most documents share (boilerplate
     /// such as 提供/技术/企业) do not select candidates: the rarer terms fetch
     /// [`CANDIDATES_PER_HIT`] × `limit` documents, and the common terms then
     /// only add their BM25 share to those. When the rarer terms find fewer
     /// documents than that, every document is scored by every term.
-    pub fn search(&self, query: &HashMap<String, u32>, limit: usize) -> Result<(Vec<(RecordId, f32)>, f32)> {
+    pub fn search(&mut self, query: &HashMap<String, u32>, limit: usize) -> Result<(Vec<(RecordId, f32)>, f32)> {
         self.search_with(query, limit, true)
     }
 
-    /// [`KindIndex::search`], with the common terms selecting candidates
-    /// too unless `two_stage`.
+    /// [`View::search`], with the common terms selecting candidates too
+    /// unless `two_stage`.
     fn search_with(
-        &self,
+        &mut self,
         query: &HashMap<String, u32>,
         limit: usize,
         two_stage: bool,
     ) -> Result<(Vec<(RecordId, f32)>, f32)> {
-        let searcher = self.reader.searcher();
+        let searcher = self.searcher.clone();
         let n = searcher.num_docs() as f32;
         let mut weighted: Vec<(Term, f32, f32, f32)> = Vec::with_capacity(query.len());
         let mut ideal = 0.0;
@@ -189,7 +219,7 @@ impl KindIndex {
                 top_k(&searcher, &disjunction(all()), limit)?
             } else {
                 let common: Vec<(&Term, f32)> = common.iter().map(|(term, weight, ..)| (term, *weight)).collect();
-                let mut rescored = rescore(&searcher, candidates, &common)?;
+                let mut rescored = self.rescore(candidates, &common)?;
                 rescored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
                 rescored.truncate(limit);
                 rescored
@@ -213,6 +243,49 @@ impl KindIndex {
             }
         }
         Ok((out, ideal))
+    }
+
+    /// `candidates` with the weighted BM25 share of the `common` terms added
+    /// to their scores, each term's postings read once per segment in
+    /// document order, for the candidates no earlier search read.
+    fn rescore(
+        &mut self,
+        mut candidates: Vec<(Score, DocAddress)>,
+        common: &[(&Term, f32)],
+    ) -> Result<Vec<(Score, DocAddress)>> {
+        let scoring = EnableScoring::enabled_from_searcher(&self.searcher);
+        candidates.sort_by_key(|(_, address)| *address);
+        for (term, weight) in common {
+            let shares = self.shares.entry((*term).clone()).or_default();
+            let unread: Vec<DocAddress> = candidates
+                .iter()
+                .map(|(_, address)| *address)
+                .filter(|a| shares.binary_search_by_key(a, |(read, _)| *read).is_err())
+                .collect();
+            if !unread.is_empty() {
+                let unit = TermQuery::new((*term).clone(), IndexRecordOption::WithFreqs).weight(scoring)?;
+                for segment in unread.chunk_by(|a, b| a.segment_ord == b.segment_ord) {
+                    let mut scorer = unit.scorer(self.searcher.segment_reader(segment[0].segment_ord), 1.0)?;
+                    for address in segment {
+                        if scorer.doc() < address.doc_id {
+                            scorer.seek(address.doc_id);
+                        }
+                        let share = if scorer.doc() == address.doc_id { scorer.score() } else { 0.0 };
+                        shares.push((*address, share));
+                    }
+                }
+                shares.sort_unstable_by_key(|(address, _)| *address);
+            }
+            // Both are in address order: one pass adds each candidate's share.
+            let mut read = shares.iter().peekable();
+            for (score, address) in &mut candidates {
+                while read.next_if(|(a, _)| a < address).is_some() {}
+                if let Some((_, share)) = read.next_if(|(a, _)| a == address) {
+                    *score += weight * share;
+                }
+            }
+        }
+        Ok(candidates)
     }
 }
 
@@ -275,39 +348,6 @@ fn top_k(searcher: &Searcher, query: &dyn Query, k: usize) -> Result<Vec<(Score,
     Ok(heap.into_sorted_vec().into_iter().map(|Reverse(Hit(score, address))| (score, address)).collect())
 }
 
-/// `candidates` with the weighted BM25 share of the `common` terms added to
-/// their scores, each term read once per segment in document order.
-fn rescore(
-    searcher: &Searcher,
-    mut candidates: Vec<(Score, DocAddress)>,
-    common: &[(&Term, f32)],
-) -> Result<Vec<(Score, DocAddress)>> {
-    let scoring = EnableScoring::enabled_from_searcher(searcher);
-    let weights = common
-        .iter()
-        .map(|(term, weight)| {
-            let q = TermQuery::new((*term).clone(), IndexRecordOption::WithFreqs);
-            BoostQuery::new(Box::new(q), *weight).weight(scoring)
-        })
-        .collect::<tantivy::Result<Vec<_>>>()?;
-    candidates.sort_by_key(|(_, address)| *address);
-    for segment in candidates.chunk_by_mut(|a, b| a.1.segment_ord == b.1.segment_ord) {
-        let reader = searcher.segment_reader(segment[0].1.segment_ord);
-        for weight in &weights {
-            let mut scorer = weight.scorer(reader, 1.0)?;
-            for (score, address) in segment.iter_mut() {
-                if scorer.doc() < address.doc_id {
-                    scorer.seek(address.doc_id);
-                }
-                if scorer.doc() == address.doc_id {
-                    *score += scorer.score();
-                }
-            }
-        }
-    }
-    Ok(candidates)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,7 +380,7 @@ mod tests {
         let query = terms(&[("电池", 1), ("提供", 2)]);
         // 60 documents hold 电池, enough for 2 × 10 candidates: two stages run.
         let (two_stage, ideal) = index.search(&query, 10).unwrap();
-        let (exhaustive, same_ideal) = index.search_with(&query, 10, false).unwrap();
+        let (exhaustive, same_ideal) = index.view().search_with(&query, 10, false).unwrap();
         assert_eq!(ideal, same_ideal);
         assert_eq!(two_stage.len(), 10);
         for ((a, score_a), (b, score_b)) in two_stage.iter().zip(&exhaustive) {
@@ -360,7 +400,7 @@ mod tests {
         let query = terms(&[("电池", 1), ("提供", 2)]);
         // 60 documents hold 电池, fewer than 2 × 100: 40 documents with 提供 alone complete the list.
         let (hits, _) = index.search(&query, 100).unwrap();
-        let (exhaustive, _) = index.search_with(&query, 100, false).unwrap();
+        let (exhaustive, _) = index.view().search_with(&query, 100, false).unwrap();
         assert_eq!(hits.len(), 100);
         assert_eq!(hits, exhaustive);
     }
