@@ -71,6 +71,13 @@ fn marker(dir: &Path) -> PathBuf {
     dir.join("indexed-head")
 }
 
+/// The log position a marker records (`FORMAT POSITION`), if the index was
+/// written in the current [`kechuang_matching::INDEX_FORMAT`].
+fn parse_marker(text: &str) -> Option<u64> {
+    let (format, at) = text.trim().split_once(' ')?;
+    (format.parse::<u32>().ok()? == kechuang_matching::INDEX_FORMAT).then(|| at.parse().ok()).flatten()
+}
+
 impl Matcher {
     /// Opens the index in `index_dir`; matching starts once [`run`] has
     /// loaded (or rebuilt) it.
@@ -104,7 +111,7 @@ impl Matcher {
         let head = store.head();
         let indexed: Option<u64> = std::fs::read_to_string(marker(&self.index_dir))
             .ok()
-            .and_then(|s| s.trim().parse().ok())
+            .and_then(|s| parse_marker(&s))
             .filter(|at| *at <= head);
         // From now on the index may move ahead of the marker: a crash must force a rebuild.
         let _ = std::fs::remove_file(marker(&self.index_dir));
@@ -138,7 +145,8 @@ impl Matcher {
 
     /// Notes that the index reflects the log up to `cursor` (on clean shutdown).
     fn save_marker(&self, cursor: u64) {
-        if let Err(e) = std::fs::write(marker(&self.index_dir), cursor.to_string()) {
+        let text = format!("{} {cursor}", kechuang_matching::INDEX_FORMAT);
+        if let Err(e) = std::fs::write(marker(&self.index_dir), text) {
             warn!(error = %e, "could not record the index state; it will be rebuilt at start");
         }
     }
@@ -546,4 +554,18 @@ async fn read_log(state: &Arc<State>, cursor: u64, head: u64) -> anyhow::Result<
     let store = state.store.clone();
     let (records, next) = tokio::task::spawn_blocking(move || store.log_after(cursor, head, CHUNK)).await??;
     Ok((records.into_iter().filter(relevant).collect(), next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marker_of_another_index_format_means_a_rebuild() {
+        let format = kechuang_matching::INDEX_FORMAT;
+        assert_eq!(parse_marker(&format!("{format} 42\n")), Some(42));
+        assert_eq!(parse_marker("42"), None, "written before formats were recorded");
+        assert_eq!(parse_marker(&format!("{} 42", format + 1)), None);
+        assert_eq!(parse_marker(&format!("{format} x")), None);
+    }
 }

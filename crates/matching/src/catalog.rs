@@ -27,6 +27,8 @@ pub struct SupplyProfile {
     pub institution: String,
     /// When an expert is available.
     pub available: Vec<DateRange>,
+    /// Words of what an outcome's summary says it does not do.
+    pub excluded: Vec<String>,
 }
 
 /// A demand, as matching sees it.
@@ -76,6 +78,11 @@ impl SupplyProfile {
                 price_wan: o.price_wan,
                 institution: o.institution.clone(),
                 available: vec![],
+                excluded: crate::Analyzer
+                    .words(&crate::text::negated(&o.summary).1)
+                    .into_iter()
+                    .filter(|w| w.chars().count() >= 2)
+                    .collect(),
             }),
             Body::Expert(e) => Some(Self {
                 id,
@@ -89,6 +96,7 @@ impl SupplyProfile {
                 price_wan: None,
                 institution: e.affiliation.split_whitespace().next().unwrap_or_default().to_owned(),
                 available: e.available.clone(),
+                excluded: vec![],
             }),
             _ => None,
         }
@@ -97,7 +105,9 @@ impl SupplyProfile {
     /// The text to index, with the weight of each part.
     pub fn index_text(record: &Record) -> Vec<(String, u32)> {
         match &record.body {
-            Body::Outcome(o) => vec![(o.title.clone(), 2), (o.summary.clone(), 1), (o.keywords.join(" "), 2)],
+            Body::Outcome(o) => {
+                vec![(o.title.clone(), 2), (crate::text::negated(&o.summary).0, 1), (o.keywords.join(" "), 2)]
+            }
             Body::Expert(e) => vec![
                 (e.fields.join(" "), 2),
                 (e.keywords.join(" "), 2),

@@ -3,7 +3,9 @@
 //! For a demand, outcomes are scored by BM25 of the demand's text (title
 //! and keywords weighted double), refined by pseudo-relevance feedback (the
 //! keywords of the best outcomes are added to the query and the two scores
-//! averaged), then adjusted by structure: same industry division or section,
+//! averaged) and by the single characters the found outcomes share with the
+//! demand, less a penalty when an outcome rules out the demand's own words
+//! (不适用于…), then adjusted by structure: same industry division or section,
 //! TRL fit (at or just above the demand's minimum is best; below it is
 //! penalised), asking price within reach of the budget, and region. Experts
 //! are scored by text, region and availability, plus their link to the best
@@ -12,14 +14,17 @@
 //! Scores of each kind are normalised to the best of that kind, so outcomes
 //! and experts rank together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use kechuang_types::{Date, Record, RecordId, Region, SupplyKind, Tier};
 
 use crate::catalog::{DemandProfile, SupplyProfile};
-use crate::index::KindIndex;
+use crate::index::{KindIndex, View};
 use crate::{Analyzer, Result};
+
+/// How many of the best candidates by words the shared characters reorder.
+const CHARACTER_RERANK: usize = 50;
 
 /// Weights of the scoring signals.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +41,12 @@ pub struct Params {
     pub price_fit: f64,
     /// An expert's link to a strongly matching outcome of the same institution.
     pub expert_link: f64,
+    /// Single characters shared with the demand, among the candidates its
+    /// words found (plain-language paraphrases: 叶子黄 / 叶片黄化).
+    pub characters: f64,
+    /// Penalty for an outcome whose summary says it does not do what the
+    /// demand asks (不适用于/不涉及 followed by the demand's words).
+    pub excluded: f64,
     /// How many of the best outcomes feed back keywords and expert links.
     pub feedback: usize,
     /// Candidates fetched from the index per query.
@@ -51,6 +62,8 @@ impl Default for Params {
             proximity: 0.3,
             price_fit: 0.2,
             expert_link: 1.0,
+            excluded: 0.3,
+            characters: 1.0,
             feedback: 5,
             fetch: 200,
         }
@@ -161,7 +174,7 @@ impl Engine {
                 let parts = SupplyProfile::index_text(record);
                 let refs: Vec<(&str, u32)> = parts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
                 let target = if profile.kind == SupplyKind::Outcome { &self.outcomes } else { &self.experts };
-                target.upsert(id, &self.analyzer.weighted(&refs), !self.supplies.contains_key(&id))?;
+                target.upsert(id, &self.analyzer.weighted_document(&refs), !self.supplies.contains_key(&id))?;
             }
             self.supplies.insert(id, profile);
         } else if let Some(profile) = DemandProfile::from_record(record) {
@@ -219,6 +232,7 @@ impl Engine {
         let parts = demand.query_text();
         let refs: Vec<(&str, u32)> = parts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
         let query = self.analyzer.weighted(&refs);
+        let characters = self.analyzer.weighted_characters(&refs);
 
         // Outcomes: text, refined by the keywords of the best hits.
         let mut outcomes = self.outcomes.view();
@@ -243,10 +257,20 @@ impl Engine {
             }
             text = normalise(&both);
         }
+        let text = self.with_characters(&mut outcomes, text, &characters)?;
+        let wanted: HashSet<String> = self
+            .analyzer
+            .words(&format!("{} {} {}", demand.title, demand.description, demand.keywords.join(" ")))
+            .into_iter()
+            .filter(|w| w.chars().count() >= 2)
+            .collect();
         let mut outcome_scores = HashMap::new();
         for (id, t) in &text {
             let Some(s) = self.supplies.get(id) else { continue };
-            outcome_scores.insert(*id, t + self.structure(demand, s));
+            // Two of the demand's words in what the outcome rules out is a clear "not this".
+            let ruled_out = s.excluded.iter().filter(|w| wanted.contains(*w)).count();
+            let penalty = p.excluded * (ruled_out as f64 / 2.0).min(1.0);
+            outcome_scores.insert(*id, t + self.structure(demand, s) - penalty);
         }
         let outcome_scores = normalise(&outcome_scores);
 
@@ -255,6 +279,7 @@ impl Engine {
         let (expert_hits, expert_ideal) = experts.search(&query, p.fetch)?;
         let expert_text: HashMap<RecordId, f64> =
             normalise(&expert_hits.iter().map(|(id, s)| (*id, f64::from(*s))).collect());
+        let expert_text = self.with_characters(&mut experts, expert_text, &characters)?;
         let mut expert_strength: HashMap<RecordId, f64> = expert_hits
             .iter()
             .map(|(id, s)| (*id, if expert_ideal > 0.0 { f64::from(*s / expert_ideal) } else { 0.0 }))
@@ -313,6 +338,28 @@ impl Engine {
             .collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.supply.cmp(&b.supply)));
         Ok(out)
+    }
+
+    /// Normalised `text` scores with the shared `characters` of the
+    /// [`CHARACTER_RERANK`] best added.
+    fn with_characters(
+        &self,
+        view: &mut View,
+        text: HashMap<RecordId, f64>,
+        characters: &HashMap<String, u32>,
+    ) -> Result<HashMap<RecordId, f64>> {
+        let weight = self.params.characters;
+        if weight == 0.0 || text.is_empty() {
+            return Ok(text);
+        }
+        let mut ranked: Vec<(&RecordId, &f64)> = text.iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+        let ids: Vec<RecordId> = ranked.iter().take(CHARACTER_RERANK).map(|(id, _)| **id).collect();
+        let shared = view.scores_of(&ids, characters)?;
+        let shared = normalise(&shared.into_iter().map(|(id, s)| (id, f64::from(s))).collect());
+        let combined: HashMap<RecordId, f64> =
+            text.iter().map(|(id, t)| (*id, t + weight * shared.get(id).copied().unwrap_or(0.0))).collect();
+        Ok(normalise(&combined))
     }
 
     /// The structural part of an outcome's score.

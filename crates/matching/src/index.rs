@@ -140,7 +140,7 @@ impl KindIndex {
 
     /// The documents searchable now, for several searches that must agree.
     pub fn view(&self) -> View {
-        View { searcher: self.reader.searcher(), text: self.text, shares: HashMap::new() }
+        View { searcher: self.reader.searcher(), text: self.text, shares: HashMap::new(), found: HashMap::new() }
     }
 }
 
@@ -153,6 +153,8 @@ pub struct View {
     /// The unweighted BM25 share of a common term in each candidate read so
     /// far (0 when absent), in address order.
     shares: HashMap<Term, Vec<(DocAddress, Score)>>,
+    /// Where each document a search returned is.
+    found: HashMap<RecordId, DocAddress>,
 }
 
 impl std::fmt::Debug for View {
@@ -239,10 +241,36 @@ impl View {
                 let mut bytes = [0u8; 16];
                 bytes[..8].copy_from_slice(&hi.to_be_bytes());
                 bytes[8..].copy_from_slice(&lo.to_be_bytes());
-                out.push((RecordId::from_bytes(bytes), score));
+                let id = RecordId::from_bytes(bytes);
+                self.found.insert(id, address);
+                out.push((id, score));
             }
         }
         Ok((out, ideal))
+    }
+
+    /// The weighted BM25 score of `query`'s [`MAX_QUERY_TERMS`] most telling
+    /// terms for each of `ids` that an earlier search of this view returned.
+    pub fn scores_of(&mut self, ids: &[RecordId], query: &HashMap<String, u32>) -> Result<HashMap<RecordId, f32>> {
+        let n = self.searcher.num_docs() as f32;
+        let mut terms: Vec<(Term, f32, f32)> = Vec::with_capacity(query.len());
+        let mut sorted: Vec<(&String, &u32)> = query.iter().collect();
+        sorted.sort_unstable();
+        for (text, weight) in sorted {
+            let term = Term::from_field_text(self.text, text);
+            let df = self.searcher.doc_freq(&term)? as f32;
+            if df > 0.0 {
+                terms.push((term, *weight as f32, (1.0 + (n - df + 0.5) / (df + 0.5)).ln()));
+            }
+        }
+        terms.sort_by(|a, b| (b.1 * b.2).total_cmp(&(a.1 * a.2)));
+        terms.truncate(MAX_QUERY_TERMS);
+        let by_address: HashMap<DocAddress, RecordId> =
+            ids.iter().filter_map(|id| self.found.get(id).map(|address| (*address, *id))).collect();
+        let candidates: Vec<(Score, DocAddress)> = by_address.keys().map(|address| (0.0, *address)).collect();
+        let weighted: Vec<(&Term, f32)> = terms.iter().map(|(term, weight, _)| (term, *weight)).collect();
+        let scored = self.rescore(candidates, &weighted)?;
+        Ok(scored.into_iter().filter_map(|(score, address)| Some((*by_address.get(&address)?, score))).collect())
     }
 
     /// `candidates` with the weighted BM25 share of the `common` terms added
@@ -433,5 +461,23 @@ mod tests {
             let reader = searcher.segment_reader(address.segment_ord);
             assert!(reader.alive_bitset().is_none_or(|a| a.is_alive(address.doc_id)));
         }
+    }
+
+    #[test]
+    fn scores_of_found_documents_are_their_bm25_for_another_query() {
+        let index = boilerplate_index();
+        let mut view = index.view();
+        let (hits, _) = view.search(&terms(&[("电池", 1)]), 30).unwrap();
+        let ids: Vec<RecordId> = hits.iter().map(|(id, _)| *id).collect();
+        let other = terms(&[("提供", 2), ("方案", 1)]);
+        let scores = view.scores_of(&ids, &other).unwrap();
+        assert_eq!(scores.len(), 30);
+        let exhaustive: HashMap<RecordId, f32> =
+            index.view().search_with(&other, 1_000, false).unwrap().0.into_iter().collect();
+        for (id, score) in &scores {
+            let expected = exhaustive.get(id).copied().unwrap_or(0.0);
+            assert!((score - expected).abs() < 1e-4, "{score} vs {expected}");
+        }
+        assert!(view.scores_of(&[RecordId::new()], &other).unwrap().is_empty(), "only documents a search returned");
     }
 }

@@ -1,5 +1,6 @@
 //! Matching demands with supply. A Chinese full-text index (tantivy over
-//! jieba words and character bigrams) finds candidates; scoring combines
+//! jieba words, character bigrams and single characters, without what a
+//! text says it does not do) finds candidates; scoring combines
 //! text relevance with structure (industry, TRL fit, price against budget,
 //! expert availability, region) and with the link between an expert and
 //! the institution of a strongly matching outcome; tiers and escalation
@@ -21,3 +22,8 @@ pub use engine::{Candidate, Engine, Params, tier};
 pub use error::{Error, Result};
 pub use plan::{Proposal, Stage, plan};
 pub use text::Analyzer;
+
+/// The version of what an index holds for a record; an index written under
+/// another (an older analysis: no single characters, negations indexed) is
+/// rebuilt.
+pub const INDEX_FORMAT: u32 = 2;

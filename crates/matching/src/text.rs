@@ -1,15 +1,21 @@
 //! Chinese text into index terms: jieba words (search mode, so compounds
-//! also yield their parts) plus character bigrams of every run of Chinese
-//! characters, which catch variants and plain-language paraphrases that
-//! segmentation splits differently. Function words and words every
-//! technology-transfer text uses are dropped.
+//! also yield their parts) plus character bigrams and single characters of
+//! every run of Chinese characters, which catch variants and plain-language
+//! paraphrases that segmentation splits differently (叶子黄 / 叶片黄化).
+//! Function words and words every technology-transfer text uses are
+//! dropped. Also: what a text says it does *not* do ([`negated`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use jieba_rs::Jieba;
 
 static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+static STOPWORD_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| STOPWORDS.iter().copied().collect());
+
+fn is_stopword(term: &str) -> bool {
+    STOPWORD_SET.contains(term)
+}
 
 /// Words that carry no topic in this domain.
 const STOPWORDS: &[&str] = &[
@@ -18,6 +24,84 @@ const STOPWORDS: &[&str] = &[
     "可以", "以及", "进行", "通过", "实现", "具有", "一种", "基于", "用于", "提供", "相关", "采用", "其", "该", "将",
     "已", "或", "但", "而", "就", "还", "从", "到",
 ];
+
+/// Words that open what a text says it does *not* do, to the end of the
+/// clause (本成果针对负极，不处理层状正极吸潮问题).
+const NEGATIONS: &[&str] = &[
+    "不涉及",
+    "不适用于",
+    "不适用",
+    "不处理",
+    "不针对",
+    "不解决",
+    "不包括",
+    "不具备",
+    "不含",
+    "不能",
+    "无法",
+    "不面向",
+    "不覆盖",
+    "不支持",
+    "不用于",
+    "并非",
+    "不属于",
+];
+
+/// Words that negate what follows them, as jieba segments them (不 of 不锈钢
+/// or 不良率 is part of another word).
+const NEGATORS: &[&str] = &["不", "未", "没有", "没", "无法", "并非", "不是", "而不是", "不能"];
+
+/// `text` split into what it affirms and the scopes of its negations: each
+/// clause from a negation (不涉及, 不适用于, 未, 没有…) to the clause's end,
+/// with the X of 对X不… before it, and the X of each 与X无关.
+pub fn negated(text: &str) -> (String, String) {
+    let (mut affirmed, mut negated) = (String::new(), String::new());
+    for clause in text.split_inclusive(['，', '。', '；', ';', ',', '！', '？', '\n']) {
+        // Every negation starts with one of these: most clauses need no closer look.
+        if !clause.contains(['不', '未', '没', '并', '无']) {
+            affirmed.push_str(clause);
+            continue;
+        }
+        let by_word = JIEBA
+            .cut(clause, true)
+            .into_iter()
+            .find(|t| NEGATORS.contains(&t.word))
+            .map(|t| (t.byte_start, t.byte_end - t.byte_start));
+        // The first cue, and the longest one there (不适用于 over 不适用).
+        let by_phrase = NEGATIONS
+            .iter()
+            .filter_map(|cue| clause.find(cue).map(|at| (at, std::cmp::Reverse(cue.len()))))
+            .min()
+            .map(|(at, std::cmp::Reverse(len))| (at, len));
+        let cue = match (by_word, by_phrase) {
+            (Some(w), Some(p)) => Some(if p.0 <= w.0 { p } else { w }),
+            (w, p) => w.or(p),
+        };
+        if let Some((at, len)) = cue {
+            // 对X未做验证: the negated X stands before the negation.
+            match clause[..at].rfind('对') {
+                Some(dui) => {
+                    affirmed.push_str(&clause[..dui]);
+                    negated.push_str(&clause[dui + '对'.len_utf8()..at]);
+                }
+                None => affirmed.push_str(&clause[..at]),
+            }
+            negated.push_str(&clause[at + len..]);
+        } else if let Some(at) = clause.find("无关") {
+            let (before, scope) = match clause[..at].rfind('与') {
+                Some(w) => (w, w + '与'.len_utf8()),
+                None => (0, 0),
+            };
+            affirmed.push_str(&clause[..before]);
+            affirmed.push_str(&clause[at + "无关".len()..]);
+            negated.push_str(&clause[scope..at]);
+            negated.push('，');
+        } else {
+            affirmed.push_str(clause);
+        }
+    }
+    (affirmed, negated)
+}
 
 /// Splits text into index terms.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,7 +113,7 @@ fn is_cjk(c: char) -> bool {
 
 fn keep(word: &str) -> bool {
     let has_content = word.chars().any(|c| c.is_alphanumeric());
-    has_content && !STOPWORDS.contains(&word) && !word.chars().all(|c| c.is_ascii_digit() || c == '.')
+    has_content && !is_stopword(word) && !word.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
 impl Analyzer {
@@ -45,7 +129,7 @@ impl Analyzer {
         let flush = |run: &mut Vec<char>, out: &mut Vec<String>| {
             for pair in run.windows(2) {
                 let gram: String = pair.iter().collect();
-                if !STOPWORDS.contains(&gram.as_str()) {
+                if !is_stopword(&gram) {
                     out.push(gram);
                 }
             }
@@ -62,11 +146,16 @@ impl Analyzer {
         out
     }
 
-    /// Index terms of `text`: words, then bigrams.
+    /// Query terms of `text`: words, then bigrams.
     pub fn terms(&self, text: &str) -> Vec<String> {
         let mut terms = self.words(text);
         terms.extend(self.bigrams(text));
         terms
+    }
+
+    /// The Chinese characters of `text`, each a term, without stopwords.
+    pub fn characters(&self, text: &str) -> Vec<String> {
+        text.chars().filter(|c| is_cjk(*c)).map(String::from).filter(|c| keep(c)).collect()
     }
 
     /// Weighted terms of several parts of a text, each part repeated
@@ -76,6 +165,27 @@ impl Analyzer {
         for (text, weight) in parts {
             for term in self.terms(text) {
                 *counts.entry(term).or_insert(0) += weight;
+            }
+        }
+        counts
+    }
+
+    /// Weighted terms of several parts of a text with its characters as
+    /// well as its words and bigrams: what an outcome or expert is indexed with.
+    pub fn weighted_document(&self, parts: &[(&str, u32)]) -> HashMap<String, u32> {
+        let mut counts = self.weighted(parts);
+        for (term, weight) in self.weighted_characters(parts) {
+            *counts.entry(term).or_insert(0) += weight;
+        }
+        counts
+    }
+
+    /// Weighted characters of several parts of a text (see [`Analyzer::weighted`]).
+    pub fn weighted_characters(&self, parts: &[(&str, u32)]) -> HashMap<String, u32> {
+        let mut counts = HashMap::new();
+        for (text, weight) in parts {
+            for c in self.characters(text) {
+                *counts.entry(c).or_insert(0) += weight;
             }
         }
         counts
@@ -101,6 +211,40 @@ mod tests {
         let words = Analyzer.words("BMS 与 5G 模组 2027");
         assert!(words.contains(&"bms".to_owned()), "{words:?}");
         assert!(!words.contains(&"2027".to_owned()), "{words:?}");
+    }
+
+    #[test]
+    fn documents_are_indexed_with_their_characters_too() {
+        let document = Analyzer.weighted_document(&[("果子小还酸", 2)]);
+        assert!(document.get("酸").is_some_and(|n| *n >= 2), "{document:?}");
+        assert!(document.contains_key("果子"), "{document:?}");
+        let characters = Analyzer.weighted_characters(&[("果子小还酸", 1)]);
+        assert!(characters.keys().all(|c| c.chars().count() == 1), "{characters:?}");
+        assert!(!Analyzer.characters("的酸").contains(&"的".to_owned()), "stopwords stay out as characters too");
+    }
+
+    #[test]
+    fn negations_are_split_from_what_a_text_affirms() {
+        let split = |text: &str| negated(text);
+        assert_eq!(
+            split("本成果针对负极，不处理层状正极吸潮问题。已在多家用户现场稳定运行。"),
+            ("本成果针对负极，已在多家用户现场稳定运行。".to_owned(), "层状正极吸潮问题。".to_owned())
+        );
+        assert_eq!(
+            split("用于钛合金产品，与可降解材料无关。"),
+            ("用于钛合金产品，。".to_owned(), "可降解材料，".to_owned())
+        );
+        assert_eq!(
+            split("面向电站运维，不适用于工厂产线在线质检"),
+            ("面向电站运维，".to_owned(), "工厂产线在线质检".to_owned())
+        );
+        assert_eq!(
+            split("本成果面向心血管支架，对骨科螺钉的力学强度未做验证。"),
+            ("本成果面向心血管支架，".to_owned(), "骨科螺钉的力学强度做验证。".to_owned())
+        );
+        assert_eq!(split("本成果针对焊接，不筛选掉电快的电芯").1, "筛选掉电快的电芯");
+        let positive = "采用不锈钢外壳，不良率降低百分之三十。";
+        assert_eq!(split(positive), (positive.to_owned(), String::new()), "不 inside a word negates nothing");
     }
 
     #[test]
