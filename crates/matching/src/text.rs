@@ -225,26 +225,26 @@ mod tests {
 
     #[test]
     fn negations_are_split_from_what_a_text_affirms() {
-        let split = |text: &str| negated(text);
-        assert_eq!(
-            split("本成果针对负极，不处理层状正极吸潮问题。已在多家用户现场稳定运行。"),
-            ("本成果针对负极，已在多家用户现场稳定运行。".to_owned(), "层状正极吸潮问题。".to_owned())
-        );
-        assert_eq!(
-            split("用于钛合金产品，与可降解材料无关。"),
-            ("用于钛合金产品，。".to_owned(), "可降解材料，".to_owned())
-        );
-        assert_eq!(
-            split("面向电站运维，不适用于工厂产线在线质检"),
-            ("面向电站运维，".to_owned(), "工厂产线在线质检".to_owned())
-        );
-        assert_eq!(
-            split("本成果面向心血管支架，对骨科螺钉的力学强度未做验证。"),
-            ("本成果面向心血管支架，".to_owned(), "骨科螺钉的力学强度做验证。".to_owned())
-        );
-        assert_eq!(split("本成果针对焊接，不筛选掉电快的电芯").1, "筛选掉电快的电芯");
-        let positive = "采用不锈钢外壳，不良率降低百分之三十。";
-        assert_eq!(split(positive), (positive.to_owned(), String::new()), "不 inside a word negates nothing");
+        let cases = [
+            (
+                "本成果针对负极，不处理层状正极吸潮问题。已在多家用户现场稳定运行。",
+                "本成果针对负极，已在多家用户现场稳定运行。",
+                "层状正极吸潮问题。",
+            ),
+            ("用于钛合金产品，与可降解材料无关。", "用于钛合金产品，。", "可降解材料，"),
+            ("面向电站运维，不适用于工厂产线在线质检", "面向电站运维，", "工厂产线在线质检"),
+            (
+                "本成果面向心血管支架，对骨科螺钉的力学强度未做验证。",
+                "本成果面向心血管支架，",
+                "骨科螺钉的力学强度做验证。",
+            ),
+            ("本成果针对焊接，不筛选掉电快的电芯", "本成果针对焊接，", "筛选掉电快的电芯"),
+            // 不 inside a word negates nothing.
+            ("采用不锈钢外壳，不良率降低百分之三十。", "采用不锈钢外壳，不良率降低百分之三十。", ""),
+        ];
+        for (text, affirmed, negations) in cases {
+            assert_eq!(negated(text), (affirmed.to_owned(), negations.to_owned()), "{text}");
+        }
     }
 
     #[test]
