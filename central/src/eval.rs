@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use kechuang_matching::eval::{Metrics, score};
 use kechuang_matching::{DemandProfile, Engine, Params, plan};
-use kechuang_types::{Date, Hlc, Meta, NodeId, Record, RecordId, RecordKind, SupplyKind, Timestamp};
+use kechuang_types::{Date, Hlc, Meta, NodeId, Record, RecordId, SupplyKind, Timestamp};
 use serde_json::{Value, json};
 
 use crate::matcher::MAX_PROPOSALS;
@@ -50,16 +50,15 @@ pub fn run(dataset: &Path, rankings: Option<&Path>, today: Date) -> anyhow::Resu
             body: draft.body,
         };
         engine.upsert(&record, true)?;
-        if record.kind() == RecordKind::Demand {
-            demands.push((file_id.clone(), record.meta.id));
+        if let Some(profile) = DemandProfile::from_record(&record) {
+            demands.push((file_id.clone(), profile));
         }
         by_file_id.insert(record.meta.id, file_id);
     }
     engine.commit()?;
 
     let mut out = Vec::with_capacity(demands.len());
-    for (file_id, id) in &demands {
-        let demand: &DemandProfile = engine.demand(id).context("demand profile")?;
+    for (file_id, demand) in &demands {
         let ranked = engine.rank(demand, today)?;
         let proposals = plan(&ranked, MAX_PROPOSALS)
             .into_iter()

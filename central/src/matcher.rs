@@ -218,10 +218,10 @@ impl Matcher {
             routing.stage = stage;
             routing.since_ms = now;
         }
-        let engine = self.engine();
-        let Some(demand) = engine.demand(&demand_id).cloned() else {
+        let Some(demand) = store.get(&demand_id)?.as_ref().and_then(DemandProfile::from_record) else {
             return Ok(vec![]); // withdrawn
         };
+        let engine = self.engine();
         let proposals = plan(&engine.rank(&demand, Date::today())?, MAX_PROPOSALS);
         let existing: HashMap<RecordId, RecordId> = store.pairs_of(&demand_id)?.into_iter().collect();
         let nodes: Vec<NodeEntry> = store.nodes()?;
@@ -335,14 +335,12 @@ impl Matcher {
         let mut record = match existing.map(|id| store.get(&id)).transpose()?.flatten() {
             Some(held) => held,
             None => {
-                let engine = self.engine();
-                let (Some(demand), Some(supply)) =
-                    (engine.demand(&bid.demand).cloned(), engine.supply(&supply_id).cloned())
-                else {
+                let demand = store.get(&bid.demand)?.as_ref().and_then(DemandProfile::from_record);
+                let supply = self.engine().supply(&supply_id).cloned();
+                let (Some(demand), Some(supply)) = (demand, supply) else {
                     warn!(bid = %bid_record.meta.id, "awarded bid names a demand or supply central does not hold");
                     return Ok(vec![]);
                 };
-                drop(engine);
                 let candidate = Candidate {
                     supply: supply.id,
                     kind: supply.kind,

@@ -95,7 +95,8 @@ pub struct Engine {
     experts: KindIndex,
     demands_index: KindIndex,
     supplies: HashMap<RecordId, SupplyProfile>,
-    demands: HashMap<RecordId, DemandProfile>,
+    /// The open demands indexed (their profiles are the caller's: the store holds them).
+    demands: HashSet<RecordId>,
     params: Params,
 }
 
@@ -150,7 +151,7 @@ impl Engine {
             experts,
             demands_index,
             supplies: HashMap::new(),
-            demands: HashMap::new(),
+            demands: HashSet::new(),
             params,
         })
     }
@@ -181,9 +182,9 @@ impl Engine {
             if index {
                 let parts = profile.query_text();
                 let refs: Vec<(&str, u32)> = parts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-                self.demands_index.upsert(id, &self.analyzer.weighted(&refs), !self.demands.contains_key(&id))?;
+                self.demands_index.upsert(id, &self.analyzer.weighted(&refs), !self.demands.contains(&id))?;
             }
-            self.demands.insert(id, profile);
+            self.demands.insert(id);
         } else if record.meta.deleted {
             self.supplies.remove(&id);
             self.demands.remove(&id);
@@ -205,11 +206,6 @@ impl Engine {
     /// How many documents the index holds: outcomes, experts, demands.
     pub fn sizes(&self) -> (u64, u64, u64) {
         (self.outcomes.docs(), self.experts.docs(), self.demands_index.docs())
-    }
-
-    /// A demand's profile.
-    pub fn demand(&self, id: &RecordId) -> Option<&DemandProfile> {
-        self.demands.get(id)
     }
 
     /// A supply's profile.
@@ -396,7 +392,7 @@ impl Engine {
         let Some(s) = self.supplies.get(&candidate.supply) else { return String::new() };
         let linked = candidate.linked;
         let mut reasons = Vec::new();
-        let wanted: std::collections::HashSet<String> = self
+        let wanted: HashSet<String> = self
             .analyzer
             .words(&format!("{} {} {}", demand.title, demand.description, demand.keywords.join(" ")))
             .into_iter()
