@@ -1,6 +1,8 @@
 //! What matching needs to know of each record, beyond its text.
 
-use kechuang_types::{Body, Date, DateRange, Industry, NodeId, Record, RecordId, Region, SupplyKind, Trl};
+use kechuang_types::{
+    Body, Date, DateRange, Expert, Industry, NodeId, Outcome, Record, RecordId, Region, SupplyKind, Trl,
+};
 
 /// An outcome or expert, as matching sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,43 +63,52 @@ pub struct DemandProfile {
 impl SupplyProfile {
     /// The profile of an outcome or expert record; `None` for other kinds and tombstones.
     pub fn from_record(record: &Record) -> Option<Self> {
+        Self::with_index_text(record).map(|(profile, _)| profile)
+    }
+
+    /// The profile and [`SupplyProfile::index_text`] together, reading an
+    /// outcome's negations once.
+    pub fn with_index_text(record: &Record) -> Option<(Self, Vec<(String, u32)>)> {
         if record.meta.deleted {
             return None;
         }
         let (id, owner) = (record.meta.id, record.meta.owner.clone());
         match &record.body {
-            Body::Outcome(o) => Some(Self {
-                id,
-                kind: SupplyKind::Outcome,
-                owner,
-                region: o.region,
-                title: o.title.clone(),
-                keywords: o.keywords.clone(),
-                industry: Some(o.industry.clone()),
-                trl: Some(o.trl),
-                price_wan: o.price_wan,
-                institution: o.institution.clone(),
-                available: vec![],
-                excluded: crate::Analyzer
-                    .words(&crate::text::negated(&o.summary).1)
-                    .into_iter()
-                    .filter(|w| w.chars().count() >= 2)
-                    .collect(),
-            }),
-            Body::Expert(e) => Some(Self {
-                id,
-                kind: SupplyKind::Expert,
-                owner,
-                region: e.region,
-                title: e.name.clone(),
-                keywords: e.fields.iter().chain(&e.keywords).cloned().collect(),
-                industry: None,
-                trl: None,
-                price_wan: None,
-                institution: e.affiliation.split_whitespace().next().unwrap_or_default().to_owned(),
-                available: e.available.clone(),
-                excluded: vec![],
-            }),
+            Body::Outcome(o) => {
+                let (affirmed, negated) = crate::text::negated(&o.summary);
+                let profile = Self {
+                    id,
+                    kind: SupplyKind::Outcome,
+                    owner,
+                    region: o.region,
+                    title: o.title.clone(),
+                    keywords: o.keywords.clone(),
+                    industry: Some(o.industry.clone()),
+                    trl: Some(o.trl),
+                    price_wan: o.price_wan,
+                    institution: o.institution.clone(),
+                    available: vec![],
+                    excluded: crate::Analyzer.words(&negated).into_iter().filter(|w| w.chars().count() >= 2).collect(),
+                };
+                Some((profile, outcome_text(o, affirmed)))
+            }
+            Body::Expert(e) => {
+                let profile = Self {
+                    id,
+                    kind: SupplyKind::Expert,
+                    owner,
+                    region: e.region,
+                    title: e.name.clone(),
+                    keywords: e.fields.iter().chain(&e.keywords).cloned().collect(),
+                    industry: None,
+                    trl: None,
+                    price_wan: None,
+                    institution: e.affiliation.split_whitespace().next().unwrap_or_default().to_owned(),
+                    available: e.available.clone(),
+                    excluded: vec![],
+                };
+                Some((profile, expert_text(e)))
+            }
             _ => None,
         }
     }
@@ -105,18 +116,21 @@ impl SupplyProfile {
     /// The text to index, with the weight of each part.
     pub fn index_text(record: &Record) -> Vec<(String, u32)> {
         match &record.body {
-            Body::Outcome(o) => {
-                vec![(o.title.clone(), 2), (crate::text::negated(&o.summary).0, 1), (o.keywords.join(" "), 2)]
-            }
-            Body::Expert(e) => vec![
-                (e.fields.join(" "), 2),
-                (e.keywords.join(" "), 2),
-                (e.affiliation.clone(), 1),
-                (e.title.clone(), 1),
-            ],
+            Body::Outcome(o) => outcome_text(o, crate::text::negated(&o.summary).0),
+            Body::Expert(e) => expert_text(e),
             _ => vec![],
         }
     }
+}
+
+/// An outcome's parts to index: title, what its summary affirms, keywords.
+fn outcome_text(o: &Outcome, affirmed: String) -> Vec<(String, u32)> {
+    vec![(o.title.clone(), 2), (affirmed, 1), (o.keywords.join(" "), 2)]
+}
+
+/// An expert's parts to index.
+fn expert_text(e: &Expert) -> Vec<(String, u32)> {
+    vec![(e.fields.join(" "), 2), (e.keywords.join(" "), 2), (e.affiliation.clone(), 1), (e.title.clone(), 1)]
 }
 
 impl DemandProfile {

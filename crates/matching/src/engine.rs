@@ -170,9 +170,8 @@ impl Engine {
     /// profile (the on-disk index already holds the text).
     pub fn upsert(&mut self, record: &Record, index: bool) -> Result<()> {
         let id = record.meta.id;
-        if let Some(profile) = SupplyProfile::from_record(record) {
+        if let Some((profile, parts)) = SupplyProfile::with_index_text(record) {
             if index {
-                let parts = SupplyProfile::index_text(record);
                 let refs: Vec<(&str, u32)> = parts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
                 let target = if profile.kind == SupplyKind::Outcome { &self.outcomes } else { &self.experts };
                 target.upsert(id, &self.analyzer.weighted_document(&refs), !self.supplies.contains_key(&id))?;
@@ -254,12 +253,7 @@ impl Engine {
             text = normalise(&both);
         }
         let text = self.with_characters(&mut outcomes, text, &characters)?;
-        let wanted: HashSet<String> = self
-            .analyzer
-            .words(&format!("{} {} {}", demand.title, demand.description, demand.keywords.join(" ")))
-            .into_iter()
-            .filter(|w| w.chars().count() >= 2)
-            .collect();
+        let wanted = self.demand_words(demand);
         let mut outcome_scores = HashMap::new();
         for (id, t) in &text {
             let Some(s) = self.supplies.get(id) else { continue };
@@ -386,18 +380,22 @@ impl Engine {
         score + p.proximity * proximity(tier(demand.region, s.region))
     }
 
+    /// The words of two characters or more in `demand`'s text.
+    fn demand_words(&self, demand: &DemandProfile) -> HashSet<String> {
+        self.analyzer
+            .words(&format!("{} {} {}", demand.title, demand.description, demand.keywords.join(" ")))
+            .into_iter()
+            .filter(|w| w.chars().count() >= 2)
+            .collect()
+    }
+
     /// Why `candidate` is proposed for `demand`, in the operators' language
     /// (computed for proposals only: it segments both texts).
     pub fn explain(&self, demand: &DemandProfile, candidate: &Candidate) -> String {
         let Some(s) = self.supplies.get(&candidate.supply) else { return String::new() };
         let linked = candidate.linked;
         let mut reasons = Vec::new();
-        let wanted: HashSet<String> = self
-            .analyzer
-            .words(&format!("{} {} {}", demand.title, demand.description, demand.keywords.join(" ")))
-            .into_iter()
-            .filter(|w| w.chars().count() >= 2)
-            .collect();
+        let wanted = self.demand_words(demand);
         let mut matched: Vec<String> = Vec::new();
         for w in self.analyzer.words(&format!("{} {}", s.title, s.keywords.join(" "))) {
             if wanted.contains(&w) && !matched.contains(&w) {
