@@ -56,14 +56,14 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Self {
-            same_division: 0.2,
-            same_section: 0.1,
+            same_division: 0.15,
+            same_section: 0.05,
             trl_fit: 0.5,
             proximity: 0.3,
             price_fit: 0.2,
             expert_link: 1.0,
             excluded: 0.3,
-            characters: 1.0,
+            characters: 2.5,
             feedback: 5,
             fetch: 200,
         }
