@@ -221,8 +221,8 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 .map(|k| (k.as_str().to_owned(), s.counts.get(k.as_str()).copied().unwrap_or(0).into()))
                 .collect();
             let converged = !s.expected_digest.is_empty() && s.expected_digest == s.digest;
-            // A digest reads `count:hash`: how far a sync has got, in records.
-            let records_in = |digest: &str| digest.split_once(':').and_then(|(n, _)| n.parse::<u64>().ok());
+            // How far a sync has got, in records: the count each digest carries.
+            let records_in = |digest: &str| digest.parse::<kechuang_sync::Digest>().ok().map(|d| d.count());
             let (held, expected) = (records_in(&s.digest), records_in(&s.expected_digest));
             if json {
                 let out = serde_json::json!({

@@ -5,6 +5,7 @@
 //! kept up to date incrementally and compared cheaply.
 
 use std::fmt;
+use std::str::FromStr;
 
 use kechuang_types::{Body, Record, RecordId};
 use sha2::{Digest as _, Sha256};
@@ -87,6 +88,37 @@ impl fmt::Display for Digest {
     }
 }
 
+/// A string that is not a digest in `count:hex` form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadDigest(pub String);
+
+impl fmt::Display for BadDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not a digest (count:32 hex digits): {:?}", self.0)
+    }
+}
+
+impl std::error::Error for BadDigest {}
+
+impl FromStr for Digest {
+    type Err = BadDigest;
+
+    /// Reads what [`Digest`]'s `Display` wrote.
+    fn from_str(s: &str) -> Result<Self, BadDigest> {
+        let bad = || BadDigest(s.to_owned());
+        let (count, hex) = s.split_once(':').ok_or_else(bad)?;
+        let count = count.parse().map_err(|_| bad())?;
+        if hex.len() != 32 || !hex.is_ascii() {
+            return Err(bad());
+        }
+        let mut xor = [0u8; 16];
+        for (i, byte) in xor.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(Self { xor, count })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use kechuang_types::Meta;
@@ -109,6 +141,23 @@ mod tests {
         z.add(&a);
         assert_eq!(y, z);
         assert_ne!(x, z);
+    }
+
+    #[test]
+    fn a_digest_reads_back_what_it_wrote() {
+        let mut x = Digest::default();
+        x.add(&demand(1, "甲"));
+        x.add(&demand(2, "乙"));
+        let read: Digest = x.to_string().parse().unwrap();
+        assert_eq!(read, x);
+        assert_eq!(read.count(), 2);
+        assert_eq!("0:00000000000000000000000000000000".parse::<Digest>(), Ok(Digest::default()));
+        let split_char = format!("1:0é{}", "0".repeat(29)); // 32 bytes, a character across a byte pair
+        for bad in
+            ["", "12", "x:00000000000000000000000000000000", "1:00", "1:0000000000000000000000000000000g", &split_char]
+        {
+            assert_eq!(bad.parse::<Digest>(), Err(BadDigest(bad.to_owned())), "{bad:?}");
+        }
     }
 
     #[test]

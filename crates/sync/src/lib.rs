@@ -12,7 +12,7 @@ mod merge;
 mod visibility;
 
 pub use authorize::{Denied, authorize};
-pub use digest::{Digest, RANGES, range_digests, range_of};
+pub use digest::{BadDigest, Digest, RANGES, range_digests, range_of};
 pub use merge::merge;
 pub use visibility::{Peer, held_by, view_for};
 
