@@ -18,6 +18,11 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::{Interceptor, interceptor::InterceptedService};
 use tonic::transport::Channel;
 
+/// mimalloc rather than glibc's malloc, which keeps a heap arena per busy
+/// thread (see central's main).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kechuang node: a station of the 科创中国 network.
 #[derive(Parser)]
 #[command(name = "kechuang-node", version, about)]
