@@ -18,6 +18,11 @@ use kechuang_proto::pb;
 use prost::Message;
 use serde_json::json;
 
+/// The allocator central and the node use, so the scenarios that run the
+/// engine or sled in this process (`match`, `floor`) measure what they would.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kechuang benchmarks.
 #[derive(Parser)]
 #[command(name = "kechuang-bench", version, about)]
