@@ -88,7 +88,7 @@ impl SupplyProfile {
                     price_wan: o.price_wan,
                     institution: o.institution.clone(),
                     available: vec![],
-                    excluded: crate::Analyzer.words(&negated).into_iter().filter(|w| w.chars().count() >= 2).collect(),
+                    excluded: crate::Analyzer.long_words(&negated),
                 };
                 Some((profile, outcome_text(o, affirmed)))
             }

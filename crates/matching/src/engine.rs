@@ -383,9 +383,8 @@ impl Engine {
     /// The words of two characters or more in `demand`'s text.
     fn demand_words(&self, demand: &DemandProfile) -> HashSet<String> {
         self.analyzer
-            .words(&format!("{} {} {}", demand.title, demand.description, demand.keywords.join(" ")))
+            .long_words(&format!("{} {} {}", demand.title, demand.description, demand.keywords.join(" ")))
             .into_iter()
-            .filter(|w| w.chars().count() >= 2)
             .collect()
     }
 

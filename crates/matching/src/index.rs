@@ -16,6 +16,9 @@ use tantivy::{
 
 use crate::Result;
 
+/// A query term as a search uses it: (term, weight, idf, document frequency).
+type QueryTerm = (Term, f32, f32, f32);
+
 /// BM25 saturation constant, as tantivy uses it.
 const K1: f32 = 1.2;
 /// Most terms of a query sent to the index, by weight × idf.
@@ -186,26 +189,7 @@ impl View {
     ) -> Result<(Vec<(RecordId, f32)>, f32)> {
         let searcher = self.searcher.clone();
         let n = searcher.num_docs() as f32;
-        let mut weighted: Vec<(Term, f32, f32, f32)> = Vec::with_capacity(query.len());
-        let mut ideal = 0.0;
-        // A fixed order of terms makes scores (float sums) and the cut below reproducible.
-        let mut terms: Vec<(&String, &u32)> = query.iter().collect();
-        terms.sort_unstable();
-        for (term, weight) in terms {
-            let term = Term::from_field_text(self.text, term);
-            let df = searcher.doc_freq(&term)? as f32;
-            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-            // Terms no document has still count toward a perfect match, so
-            // strength means the same in a small index as in a large one.
-            ideal += *weight as f32 * idf * (K1 + 1.0);
-            if df > 0.0 {
-                weighted.push((term, *weight as f32, idf, df));
-            }
-        }
-        // The most telling terms carry the ranking; the long tail of common
-        // bigrams only costs time on a large index.
-        weighted.sort_by(|a, b| (b.1 * b.2).total_cmp(&(a.1 * a.2)));
-        weighted.truncate(MAX_QUERY_TERMS);
+        let (weighted, ideal) = self.telling_terms(query)?;
         if weighted.is_empty() {
             return Ok((vec![], 0.0));
         }
@@ -249,26 +233,42 @@ impl View {
         Ok((out, ideal))
     }
 
+    /// `query`'s [`MAX_QUERY_TERMS`] most telling terms that some document
+    /// has, as (term, weight, idf, document frequency), most telling first;
+    /// and the BM25 a document matching every term at saturation would reach.
+    fn telling_terms(&self, query: &HashMap<String, u32>) -> Result<(Vec<QueryTerm>, f32)> {
+        let n = self.searcher.num_docs() as f32;
+        let mut weighted = Vec::with_capacity(query.len());
+        let mut ideal = 0.0;
+        // A fixed order of terms makes scores (float sums) and the cut below reproducible.
+        let mut terms: Vec<(&String, &u32)> = query.iter().collect();
+        terms.sort_unstable();
+        for (term, weight) in terms {
+            let term = Term::from_field_text(self.text, term);
+            let df = self.searcher.doc_freq(&term)? as f32;
+            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+            // Terms no document has still count toward a perfect match, so
+            // strength means the same in a small index as in a large one.
+            ideal += *weight as f32 * idf * (K1 + 1.0);
+            if df > 0.0 {
+                weighted.push((term, *weight as f32, idf, df));
+            }
+        }
+        // The most telling terms carry the ranking; the long tail of common
+        // bigrams only costs time on a large index.
+        weighted.sort_by(|a, b| (b.1 * b.2).total_cmp(&(a.1 * a.2)));
+        weighted.truncate(MAX_QUERY_TERMS);
+        Ok((weighted, ideal))
+    }
+
     /// The weighted BM25 score of `query`'s [`MAX_QUERY_TERMS`] most telling
     /// terms for each of `ids` that an earlier search of this view returned.
     pub fn scores_of(&mut self, ids: &[RecordId], query: &HashMap<String, u32>) -> Result<HashMap<RecordId, f32>> {
-        let n = self.searcher.num_docs() as f32;
-        let mut terms: Vec<(Term, f32, f32)> = Vec::with_capacity(query.len());
-        let mut sorted: Vec<(&String, &u32)> = query.iter().collect();
-        sorted.sort_unstable();
-        for (text, weight) in sorted {
-            let term = Term::from_field_text(self.text, text);
-            let df = self.searcher.doc_freq(&term)? as f32;
-            if df > 0.0 {
-                terms.push((term, *weight as f32, (1.0 + (n - df + 0.5) / (df + 0.5)).ln()));
-            }
-        }
-        terms.sort_by(|a, b| (b.1 * b.2).total_cmp(&(a.1 * a.2)));
-        terms.truncate(MAX_QUERY_TERMS);
+        let (terms, _) = self.telling_terms(query)?;
         let by_address: HashMap<DocAddress, RecordId> =
             ids.iter().filter_map(|id| self.found.get(id).map(|address| (*address, *id))).collect();
         let candidates: Vec<(Score, DocAddress)> = by_address.keys().map(|address| (0.0, *address)).collect();
-        let weighted: Vec<(&Term, f32)> = terms.iter().map(|(term, weight, _)| (term, *weight)).collect();
+        let weighted: Vec<(&Term, f32)> = terms.iter().map(|(term, weight, ..)| (term, *weight)).collect();
         let scored = self.rescore(candidates, &weighted)?;
         Ok(scored.into_iter().filter_map(|(score, address)| Some((*by_address.get(&address)?, score))).collect())
     }

@@ -146,6 +146,12 @@ impl Analyzer {
         out
     }
 
+    /// The words of two characters or more in `text` (what a person would
+    /// call a matched or ruled-out word).
+    pub fn long_words(&self, text: &str) -> Vec<String> {
+        self.words(text).into_iter().filter(|w| w.chars().count() >= 2).collect()
+    }
+
     /// Query terms of `text`: words, then bigrams.
     pub fn terms(&self, text: &str) -> Vec<String> {
         let mut terms = self.words(text);
