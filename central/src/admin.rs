@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kechuang_proto::pb::{self, admin_server::Admin};
-use kechuang_sync::{Peer, held_by};
+use kechuang_sync::{Peer, held_by, without_foreign_contacts};
 use kechuang_types::{NodeId, RecordKind};
 use tonic::{Request, Response, Status};
 use tracing::info;
@@ -50,8 +50,10 @@ impl Admin for AdminService {
                 if kind.is_some_and(|k| record.kind() != k) {
                     return;
                 }
+                // The national office sees everything but contacts, which
+                // leave their owner only to the two sides of a match.
                 let view = match &peer {
-                    None => Some(record),
+                    None => Some(without_foreign_contacts(record, &NodeId::central())),
                     Some(p) => held_by(&record, p),
                 };
                 out.extend(view.map(pb::Record::from));
@@ -69,7 +71,8 @@ impl Admin for AdminService {
         let nodes = nodes
             .into_iter()
             .map(|n| pb::NodeInfo {
-                connected: self.state.connections.is_connected(&n.id),
+                connected: self.state.feeds.is_connected(&n.id),
+                connections: self.state.gate.open(&n.id) as u32,
                 revoked: self.state.trust.is_revoked(&n.id),
                 last_seen: self.state.store.last_seen(&n.id).ok().flatten().map(|t| t.to_string()).unwrap_or_default(),
                 node_id: n.id.into(),
@@ -86,7 +89,7 @@ impl Admin for AdminService {
         let store = self.state.store.clone();
         let node = id.clone();
         tokio::task::spawn_blocking(move || store.revoke(&node)).await.map_err(error::join)?.map_err(error::storage)?;
-        let open = self.state.connections.open_feeds(&id);
+        let open = self.state.feeds.open_feeds(&id);
         self.state.trust.revoke(id.clone());
         info!(node = %id, closed_streams = open, "node revoked");
         Ok(Response::new(pb::RevokeResponse { closed_streams: open as u32 }))

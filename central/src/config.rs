@@ -43,6 +43,40 @@ pub struct ConfigFile {
     /// Seconds without an accepted proposal before a demand escalates to the next tier.
     #[serde(default = "default_escalation")]
     pub escalation_secs: f64,
+    /// How far ahead of central's clock a pushed version may be, in seconds.
+    #[serde(default = "default_skew")]
+    pub max_clock_skew_secs: u64,
+    /// Connections one node certificate may hold open at once.
+    #[serde(default = "default_connections")]
+    pub connections_per_node: u32,
+    /// Seconds a feed may go unread before central closes it.
+    #[serde(default = "default_feed_stall")]
+    pub feed_stall_secs: f64,
+    /// Records one node may make central scan per minute (digests, range
+    /// digests and resyncs that no cached answer covers each read the
+    /// whole store).
+    #[serde(default = "default_scans")]
+    pub scanned_records_per_node_per_minute: u64,
+    /// The admin API's token (written at `init`, mode 0600); every admin
+    /// call must present it.
+    #[serde(default = "default_admin_token")]
+    pub admin_token: PathBuf,
+}
+
+fn default_skew() -> u64 {
+    300
+}
+fn default_connections() -> u32 {
+    8
+}
+fn default_feed_stall() -> f64 {
+    60.0
+}
+fn default_scans() -> u64 {
+    500_000
+}
+fn default_admin_token() -> PathBuf {
+    "admin.token".into()
 }
 
 fn default_index_dir() -> PathBuf {
@@ -94,6 +128,11 @@ impl Default for ConfigFile {
             burst_per_node: default_burst(),
             index_dir: default_index_dir(),
             escalation_secs: default_escalation(),
+            max_clock_skew_secs: default_skew(),
+            connections_per_node: default_connections(),
+            feed_stall_secs: default_feed_stall(),
+            scanned_records_per_node_per_minute: default_scans(),
+            admin_token: default_admin_token(),
         }
     }
 }
@@ -123,6 +162,16 @@ pub struct Config {
     pub index_dir: PathBuf,
     /// How long a demand waits for an accepted proposal before escalating.
     pub escalation: std::time::Duration,
+    /// How far ahead of central's clock a pushed version may be.
+    pub max_clock_skew: std::time::Duration,
+    /// Connections one node certificate may hold open at once.
+    pub connections_per_node: usize,
+    /// How long a feed may go unread before it is closed.
+    pub feed_stall: std::time::Duration,
+    /// Records one node may make central scan per minute.
+    pub scanned_records_per_node_per_minute: u64,
+    /// The admin API's token file.
+    pub admin_token: PathBuf,
     /// The directory holding `central.toml` (and the ready file).
     pub home: PathBuf,
 }
@@ -148,9 +197,23 @@ impl Config {
             burst_per_node,
             index_dir,
             escalation_secs,
+            max_clock_skew_secs,
+            connections_per_node,
+            feed_stall_secs,
+            scanned_records_per_node_per_minute,
+            admin_token,
         } = file;
         if !(escalation_secs.is_finite() && escalation_secs > 0.0) {
             bail!("escalation_secs: must be a positive number of seconds, got {escalation_secs}");
+        }
+        if !(feed_stall_secs.is_finite() && feed_stall_secs > 0.0) {
+            bail!("feed_stall_secs: must be a positive number of seconds, got {feed_stall_secs}");
+        }
+        if max_clock_skew_secs == 0 || max_clock_skew_secs > 24 * 3600 {
+            bail!("max_clock_skew_secs: must be 1 to 86400 seconds, got {max_clock_skew_secs}");
+        }
+        if connections_per_node == 0 || scanned_records_per_node_per_minute == 0 {
+            bail!("connections_per_node and scanned_records_per_node_per_minute: must be positive");
         }
         let listen: SocketAddr = listen.parse().with_context(|| format!("listen: not an address: {listen:?}"))?;
         let admin_listen: SocketAddr =
@@ -174,6 +237,11 @@ impl Config {
             burst_per_node,
             index_dir: home.join(index_dir),
             escalation: std::time::Duration::from_secs_f64(escalation_secs),
+            max_clock_skew: std::time::Duration::from_secs(max_clock_skew_secs),
+            connections_per_node: connections_per_node as usize,
+            feed_stall: std::time::Duration::from_secs_f64(feed_stall_secs),
+            scanned_records_per_node_per_minute,
+            admin_token: home.join(admin_token),
             home,
         })
     }

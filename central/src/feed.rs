@@ -1,8 +1,13 @@
 //! Per-node feeds: what each node must see, cut from central's change log
-//! by the visibility rules and streamed live.
+//! by the visibility rules and streamed live. A node has one feed at a
+//! time (a new one replaces the old), and a feed nobody reads for
+//! `feed_stall` has its connection cut, so an unread stream never holds
+//! more than a batch or two of central's memory.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use kechuang_proto::pb;
 use kechuang_store::CentralStore;
@@ -17,52 +22,73 @@ use crate::server::State;
 
 /// About how many records are read per feed batch.
 const BATCH_ENTRIES: usize = 512;
-/// Most encoded bytes of records in one feed message, well under the message limit.
-const BATCH_BYTES: usize = kechuang_types::limits::MESSAGE_BYTES / 2;
+/// Most encoded bytes of records in one feed message: what an unread feed
+/// can hold at central is a small multiple of it.
+pub const BATCH_BYTES: usize = 1024 * 1024;
 
-/// Which nodes have a feed open right now; when a feed closes, the node's
+/// The feed each node has open, if any; when a feed closes, the node's
 /// last contact is noted in the store.
 #[derive(Debug)]
-pub struct Connections {
-    open: Mutex<HashMap<NodeId, usize>>,
+pub struct Feeds {
+    open: Mutex<HashMap<NodeId, Open>>,
+    next: std::sync::atomic::AtomicU64,
     store: Arc<CentralStore>,
 }
 
-impl Connections {
+#[derive(Debug)]
+struct Open {
+    generation: u64,
+    replaced: CancellationToken,
+    peer: Option<SocketAddr>,
+}
+
+impl Feeds {
     /// No feed open yet.
     pub fn new(store: Arc<CentralStore>) -> Self {
-        Self { open: Mutex::default(), store }
+        Self { open: Mutex::default(), next: Default::default(), store }
     }
 
-    /// How many feeds `node` has open.
+    /// How many feeds `node` has open (0 or 1).
     pub fn open_feeds(&self, node: &NodeId) -> usize {
-        self.open.lock().unwrap_or_else(|p| p.into_inner()).get(node).copied().unwrap_or(0)
+        usize::from(self.is_connected(node))
     }
 
     /// Whether `node` has a feed open.
     pub fn is_connected(&self, node: &NodeId) -> bool {
-        self.open.lock().unwrap_or_else(|p| p.into_inner()).get(node).is_some_and(|n| *n > 0)
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).contains_key(node)
     }
 
-    fn enter(self: &Arc<Self>, node: &NodeId) -> ConnectionGuard {
-        *self.open.lock().unwrap_or_else(|p| p.into_inner()).entry(node.clone()).or_default() += 1;
-        ConnectionGuard { connections: self.clone(), node: node.clone() }
+    /// Registers `node`'s new feed from connection `peer`, replacing the
+    /// one it had: the old feed is told to stop; returns its connection
+    /// if that was another one (a session the node has left behind).
+    fn enter(self: &Arc<Self>, node: &NodeId, peer: Option<SocketAddr>) -> (FeedGuard, Option<SocketAddr>) {
+        let generation = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let replaced = CancellationToken::new();
+        let open = Open { generation, replaced: replaced.clone(), peer };
+        let previous = self.open.lock().unwrap_or_else(|p| p.into_inner()).insert(node.clone(), open);
+        let left_behind = previous.and_then(|old| {
+            old.replaced.cancel();
+            old.peer.filter(|old| Some(*old) != peer)
+        });
+        (FeedGuard { feeds: self.clone(), node: node.clone(), generation, replaced }, left_behind)
     }
 }
 
-struct ConnectionGuard {
-    connections: Arc<Connections>,
+struct FeedGuard {
+    feeds: Arc<Feeds>,
     node: NodeId,
+    generation: u64,
+    replaced: CancellationToken,
 }
 
-impl Drop for ConnectionGuard {
+impl Drop for FeedGuard {
     fn drop(&mut self) {
-        let mut open = self.connections.open.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = open.get_mut(&self.node) {
-            *n = n.saturating_sub(1);
+        let mut open = self.feeds.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.get(&self.node).is_some_and(|o| o.generation == self.generation) {
+            open.remove(&self.node);
         }
         drop(open);
-        if let Err(e) = self.connections.store.note_seen(&self.node, Timestamp::now()) {
+        if let Err(e) = self.feeds.store.note_seen(&self.node, Timestamp::now()) {
             warn!(node = %self.node, error = %e, "noting the node's last contact failed");
         }
     }
@@ -71,10 +97,39 @@ impl Drop for ConnectionGuard {
 /// The sending half of one node's feed stream.
 pub type Sender = mpsc::Sender<Result<pb::FeedBatch, Status>>;
 
-/// Streams `peer`'s feed from `cursor` into `tx` until the node goes away
-/// or central shuts down.
-pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, shutdown: CancellationToken) {
-    let _guard = state.connections.enter(&peer.id);
+/// Sends `batch` unless the node has not read for `stall`: then its
+/// connection is cut and `false` returned, as when the stream is gone.
+pub async fn send(state: &State, peer: Option<SocketAddr>, tx: &Sender, batch: pb::FeedBatch, stall: Duration) -> bool {
+    match tokio::time::timeout(stall, tx.send(Ok(batch))).await {
+        Ok(sent) => sent.is_ok(),
+        Err(_) => {
+            if let Some(peer) = peer {
+                warn!(%peer, secs = stall.as_secs_f64(), "a stream went unread: cutting its connection");
+                state.gate.cut(peer);
+            }
+            false
+        }
+    }
+}
+
+/// Streams `node`'s feed from `cursor` into `tx` until the node goes away,
+/// opens another feed, or central shuts down. `connection` is where the
+/// request came from.
+pub async fn serve(
+    state: Arc<State>,
+    node: Peer,
+    connection: Option<SocketAddr>,
+    mut cursor: u64,
+    tx: Sender,
+    shutdown: CancellationToken,
+) {
+    let (guard, left_behind) = state.feeds.enter(&node.id, connection);
+    if let Some(old) = left_behind {
+        debug!(node = %node.id, %old, "a new feed replaces one on another connection: cutting that one");
+        state.gate.cut(old);
+    }
+    let stall = state.feed_stall;
+    let peer = node;
     let mut end = state.tail.subscribe();
     let mut revocations = state.trust.subscribe();
     if cursor > state.store.head() {
@@ -84,6 +139,10 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
     // Nothing announced yet: a caught-up node hears so once when its feed opens.
     let mut announced = None;
     loop {
+        if guard.replaced.is_cancelled() {
+            let _ = tx.try_send(Err(Status::aborted("a newer feed of this node replaced this one")));
+            return;
+        }
         let head = *end.borrow_and_update();
         if cursor < head {
             let (views, next) = match state.tail.after(cursor, BATCH_ENTRIES) {
@@ -119,7 +178,8 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
                     let at = if last { next } else { cursor };
                     let caught_up = last && next >= *end.borrow();
                     debug!(node = %peer.id, records = records.len(), cursor = at, caught_up, "feed batch");
-                    if tx.send(Ok(pb::FeedBatch { records, cursor: at, caught_up })).await.is_err() {
+                    let batch = pb::FeedBatch { records, cursor: at, caught_up };
+                    if !send(&state, connection, &tx, batch, stall).await {
                         return;
                     }
                     kechuang_store::crash::point("feed-sent");
@@ -131,7 +191,8 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
         }
         if announced != Some(cursor) {
             // Caught up: let the node persist how far it has been scanned.
-            if tx.send(Ok(pb::FeedBatch { records: vec![], cursor, caught_up: true })).await.is_err() {
+            let batch = pb::FeedBatch { records: vec![], cursor, caught_up: true };
+            if !send(&state, connection, &tx, batch, stall).await {
                 return;
             }
             announced = Some(cursor);
@@ -139,12 +200,13 @@ pub async fn serve(state: Arc<State>, peer: Peer, mut cursor: u64, tx: Sender, s
         tokio::select! {
             changed = end.changed() => if changed.is_err() { return },
             _ = revocations.changed() => {}
+            () = guard.replaced.cancelled() => continue,
             () = tx.closed() => return,
             () = shutdown.cancelled() => return,
         }
         if state.trust.is_revoked(&peer.id) {
             info!(node = %peer.id, "closing the feed of a revoked node");
-            let _ = tx.send(Err(Status::permission_denied(format!("node {} is revoked", peer.id)))).await;
+            let _ = tx.try_send(Err(Status::permission_denied(format!("node {} is revoked", peer.id))));
             return;
         }
     }

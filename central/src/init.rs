@@ -46,6 +46,7 @@ pub fn init(
     write_secret(&config.ca_key, ca.key_pem().as_bytes())?;
     write_public(&config.cert, server.cert_pem.as_bytes())?;
     write_secret(&config.key, server.key_pem.as_bytes())?;
+    kechuang_pki::ensure_token(&config.admin_token)?;
 
     let text = toml::to_string(&file).context("encoding central.toml")?;
     std::fs::write(&path, format!("# Kechuang central, written by `kechuang-central init`.\n{text}"))

@@ -14,6 +14,7 @@ mod feed;
 mod identity;
 pub mod init;
 mod limit;
+mod listener;
 mod matcher;
 mod server;
 mod sync_service;

@@ -7,10 +7,12 @@ use clap::{Parser, Subcommand};
 use kechuang_central::init::{self, NodeSpec};
 use kechuang_central::{Config, Listeners, run};
 use kechuang_daemon::{init_logging, runtime, stop_on_signal};
+use kechuang_pki::PresentToken;
 use kechuang_proto::pb;
 use kechuang_proto::pb::admin_client::AdminClient;
 use kechuang_types::{NodeId, NodeKind, Record, Region};
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 /// mimalloc rather than glibc's malloc: glibc keeps a heap arena per busy
 /// thread and returns little of it, ~140 MB of central's RSS after a burst
@@ -232,7 +234,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if json {
                 let rows: Vec<_> = nodes
                     .iter()
-                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected, "revoked": n.revoked, "last_seen": (!n.last_seen.is_empty()).then_some(&n.last_seen)}))
+                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected, "connections": n.connections, "revoked": n.revoked, "last_seen": (!n.last_seen.is_empty()).then_some(&n.last_seen)}))
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
@@ -245,6 +247,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                             n.region,
                             n.acked_seq.to_string(),
                             n.connected.to_string(),
+                            n.connections.to_string(),
                             if n.connected {
                                 "now".to_owned()
                             } else if n.last_seen.is_empty() {
@@ -256,7 +259,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                let header = ["NODE", "KIND", "REGION", "ACKED", "CONNECTED", "LAST SEEN", "REVOKED"];
+                let header = ["NODE", "KIND", "REGION", "ACKED", "CONNECTED", "CONNECTIONS", "LAST SEEN", "REVOKED"];
                 print!("{}", kechuang_types::present::table(&header, &rows));
             }
             Ok(())
@@ -273,15 +276,21 @@ fn print_records(records: &[Record], json: bool) {
     }
 }
 
-async fn admin(config: &Config) -> anyhow::Result<AdminClient<tonic::transport::Channel>> {
+type Admin = AdminClient<InterceptedService<tonic::transport::Channel, PresentToken>>;
+
+/// A client of the running central's admin API, presenting its token.
+async fn admin(config: &Config) -> anyhow::Result<Admin> {
     let ready: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(config.ready_file()).context("central is not running (no ready.json)")?,
     )?;
     let addr = ready["admin"].as_str().context("ready.json has no admin address")?;
-    let client = AdminClient::connect(format!("http://{addr}"))
+    let token =
+        PresentToken::read(&config.admin_token).context("reading central's admin token (run as central's operator)")?;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?
+        .connect()
         .await
         .with_context(|| format!("connecting to central's admin API at {addr}"))?;
-    Ok(client.max_decoding_message_size(256 * 1024 * 1024))
+    Ok(AdminClient::with_interceptor(channel, token).max_decoding_message_size(256 * 1024 * 1024))
 }
 
 /// Central holds one connection per node: lift the soft open-file limit to the hard one.

@@ -17,9 +17,10 @@ use std::time::Duration;
 use anyhow::Context;
 use kechuang_matching::{Candidate, DemandProfile, Engine, Params, Proposal, SupplyProfile, plan};
 use kechuang_store::{CentralStore, NodeEntry};
+use kechuang_sync::contacts_released;
 use kechuang_types::{
-    BidState, Body, Clock, Date, Hlc, Landing, Match, MatchState, Meta, NodeId, NodeKind, Part, Record, RecordId,
-    Response, Timestamp,
+    BidState, Body, Clock, Contact, Date, Hlc, Landing, Match, MatchState, Meta, NodeId, NodeKind, Part, Record,
+    RecordId, Response, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -58,6 +59,10 @@ pub struct Matcher {
     engine: Mutex<Engine>,
     clock: Mutex<Clock>,
     window: Duration,
+    /// Versions further ahead of the wall clock than this are not taken
+    /// into central's clock (they can only be left from before pushes
+    /// were bounded).
+    max_skew: Duration,
     index_dir: PathBuf,
 }
 
@@ -81,13 +86,14 @@ fn parse_marker(text: &str) -> Option<u64> {
 impl Matcher {
     /// Opens the index in `index_dir`; matching starts once [`run`] has
     /// loaded (or rebuilt) it.
-    pub fn open(index_dir: &Path, window: Duration) -> anyhow::Result<Self> {
+    pub fn open(index_dir: &Path, window: Duration, max_skew: Duration) -> anyhow::Result<Self> {
         let engine = Engine::open(index_dir, Params::default())
             .with_context(|| format!("opening the index in {}", index_dir.display()))?;
         Ok(Self {
             engine: Mutex::new(engine),
             clock: Mutex::new(Clock::resume(Hlc::ZERO)),
             window,
+            max_skew,
             index_dir: index_dir.to_owned(),
         })
     }
@@ -96,8 +102,19 @@ impl Matcher {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn tick(&self) -> Hlc {
-        self.clock.lock().unwrap_or_else(|p| p.into_inner()).tick()
+    fn tick(&self) -> anyhow::Result<Hlc> {
+        Ok(self.clock.lock().unwrap_or_else(|p| p.into_inner()).tick()?)
+    }
+
+    /// Takes `version` into central's clock, unless it is further ahead of
+    /// the wall clock than any push may be.
+    fn observe(&self, version: Hlc) {
+        let now = Timestamp::now().0.max(0) as u64;
+        if version.ahead_of(now) > self.max_skew.as_millis() as u64 {
+            warn!(%version, "a stored version is far ahead of the clock: not taken into central's clock");
+            return;
+        }
+        self.clock.lock().unwrap_or_else(|p| p.into_inner()).observe(version);
     }
 
     /// Loads the profiles from the store, rebuilding the index if it is
@@ -120,21 +137,19 @@ impl Matcher {
         if rebuild {
             engine.clear()?;
         }
-        let mut max_version = Hlc::ZERO;
         let mut count = 0u64;
         for record in store.records() {
             if stop.is_cancelled() {
                 return Ok(None);
             }
             let record = record?;
-            max_version = max_version.max(record.meta.version);
+            self.observe(record.meta.version);
             if let Err(e) = engine.upsert(&record, rebuild) {
                 error!(error = %e, "indexing a record failed");
             }
             count += 1;
         }
         engine.commit()?;
-        self.clock.lock().unwrap_or_else(|p| p.into_inner()).observe(max_version);
         let (outcomes, experts, demands) = engine.sizes();
         info!(rebuilt = rebuild, records = count, outcomes, experts, demands, "matching index ready");
         match indexed {
@@ -163,7 +178,7 @@ impl Matcher {
         {
             let mut engine = self.engine();
             for record in records {
-                self.clock.lock().unwrap_or_else(|p| p.into_inner()).observe(record.meta.version);
+                self.observe(record.meta.version);
                 engine.upsert(record, true)?;
             }
             engine.commit()?;
@@ -234,7 +249,7 @@ impl Matcher {
             let Some(supply) = engine.supply(&candidate.supply) else { continue };
             let explanation = engine.explain(&demand, candidate);
             let mut record =
-                self.proposal(&demand, supply, candidate, landing_node(&demand, &nodes), MatchState::Proposed);
+                self.proposal(&demand, supply, candidate, landing_node(&demand, &nodes), MatchState::Proposed)?;
             if let Body::Match(m) = &mut record.body {
                 m.explanation = explanation;
             }
@@ -258,8 +273,8 @@ impl Matcher {
         c: &Candidate,
         landing_node: NodeId,
         state: MatchState,
-    ) -> Record {
-        let version = self.tick();
+    ) -> anyhow::Result<Record> {
+        let version = self.tick()?;
         let now = Timestamp::now();
         let m = Match {
             demand: demand.id,
@@ -282,7 +297,7 @@ impl Matcher {
             demand_contact: None,
             supply_contact: None,
         };
-        Record {
+        Ok(Record {
             meta: Meta {
                 id: RecordId::new(),
                 owner: NodeId::central(),
@@ -293,7 +308,7 @@ impl Matcher {
                 external_id: None,
             },
             body: Body::Match(m),
-        }
+        })
     }
 
     /// Once both sides have accepted, writes their contacts into the match
@@ -301,19 +316,15 @@ impl Matcher {
     fn release_contacts(&self, store: &CentralStore, record: &Record) -> anyhow::Result<Option<Record>> {
         let Some(held) = store.get(&record.meta.id)? else { return Ok(None) };
         let Body::Match(m) = &held.body else { return Ok(None) };
-        let accepted = |r: Response| matches!(r, Response::Accepted | Response::Contracted);
-        if !(accepted(m.demand_side.value) && accepted(m.supply_side.value))
-            || m.demand_contact.is_some()
-            || m.supply_contact.is_some()
-        {
+        if m.demand_contact.is_some() || m.supply_contact.is_some() {
             return Ok(None);
         }
-        let (demand_contact, supply_contact) = (contact_of(store, &m.demand)?, contact_of(store, &m.supply)?);
+        let Some((demand_contact, supply_contact)) = contacts_for(store, m)? else { return Ok(None) };
         if demand_contact.is_none() && supply_contact.is_none() {
             return Ok(None);
         }
         let mut released = held.clone();
-        let version = self.tick();
+        let version = self.tick()?;
         if let Body::Match(m) = &mut released.body {
             m.demand_contact = demand_contact;
             m.supply_contact = supply_contact;
@@ -330,6 +341,17 @@ impl Matcher {
     fn award(&self, store: &CentralStore, bid_record: &Record) -> anyhow::Result<Vec<Record>> {
         let Body::Bid(bid) = &bid_record.body else { return Ok(vec![]) };
         let Some(supply_id) = bid.outcomes.first().or(bid.experts.first()).copied() else { return Ok(vec![]) };
+        // Admission checked every version of the bid; what an award turns
+        // into is checked again here, where the match is made.
+        let bidder = &bid_record.meta.owner;
+        let supply_ok = store.get(&supply_id)?.is_some_and(|s| s.meta.owner == *bidder && !s.meta.deleted);
+        let demand_ok = store
+            .get(&bid.demand)?
+            .is_some_and(|d| d.meta.owner == bid.demand_owner && matches!(&d.body, Body::Demand(x) if x.is_challenge));
+        if !supply_ok || !demand_ok || bid_record.meta.deleted {
+            warn!(bid = %bid_record.meta.id, "an awarded bid does not offer its bidder's own supply on the challenge it names: no match");
+            return Ok(vec![]);
+        }
         let existing = store.pairs_of(&bid.demand)?.into_iter().find(|(s, _)| *s == supply_id).map(|(_, id)| id);
         let mut pairs = Vec::new();
         let mut record = match existing.map(|id| store.get(&id)).transpose()?.flatten() {
@@ -355,7 +377,7 @@ impl Matcher {
                     &candidate,
                     landing_node(&demand, &store.nodes()?),
                     MatchState::Proposed,
-                );
+                )?;
                 pairs.push((demand.id, supply.id, record.meta.id));
                 record
             }
@@ -364,10 +386,11 @@ impl Matcher {
         if m.core.value == MatchState::Contracted {
             return Ok(vec![]); // already recorded
         }
-        let contact = |id: &RecordId| contact_of(store, id);
-        m.demand_contact = contact(&m.demand)?;
-        m.supply_contact = contact(&m.supply)?;
-        m.core = Part::new(self.tick(), MatchState::Contracted);
+        m.core = Part::new(self.tick()?, MatchState::Contracted);
+        if let Some((demand_contact, supply_contact)) = contacts_for(store, m)? {
+            m.demand_contact = demand_contact;
+            m.supply_contact = supply_contact;
+        }
         let award = format!("揭榜挂帅中标：{}", bid.proposal.chars().take(60).collect::<String>());
         m.explanation = if m.explanation.is_empty() { award } else { format!("{award}；{}", m.explanation) };
         record.meta.version = m.version();
@@ -420,14 +443,21 @@ impl Matcher {
     }
 }
 
-/// The private contact of a demand, outcome or expert central holds.
-fn contact_of(store: &CentralStore, id: &RecordId) -> anyhow::Result<Option<kechuang_types::Contact>> {
-    Ok(store.get(id)?.and_then(|r| match r.body {
-        Body::Demand(d) => d.contact,
-        Body::Outcome(o) => o.contact,
-        Body::Expert(e) => e.contact,
-        _ => None,
-    }))
+/// The contacts of a match's two sides, if the match has released them
+/// ([`contacts_released`], the one rule), each from the side's own record.
+fn contacts_for(store: &CentralStore, m: &Match) -> anyhow::Result<Option<(Option<Contact>, Option<Contact>)>> {
+    if !contacts_released(m) {
+        return Ok(None);
+    }
+    let contact = |id: &RecordId, owner: &NodeId| -> anyhow::Result<Option<Contact>> {
+        Ok(store.get(id)?.filter(|r| r.meta.owner == *owner).and_then(|r| match r.body {
+            Body::Demand(d) => d.contact,
+            Body::Outcome(o) => o.contact,
+            Body::Expert(e) => e.contact,
+            _ => None,
+        }))
+    };
+    Ok(Some((contact(&m.demand, &m.demand_owner)?, contact(&m.supply, &m.supply_owner)?)))
 }
 
 /// The city node responsible for landing a demand's matches: its owner if

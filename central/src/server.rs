@@ -12,16 +12,21 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tonic::service::interceptor::InterceptedService;
 use tracing::info;
 
 use crate::Config;
 use crate::admin::AdminService;
 use crate::durability::Durability;
-use crate::feed::Connections;
+use crate::feed::Feeds;
 use crate::identity::Trust;
 use crate::limit::RateLimit;
+use crate::listener::Gate;
 use crate::matcher::Matcher;
-use crate::sync_service::SyncService;
+use crate::sync_service::{Digests, SyncService};
+
+/// Concurrent requests (HTTP/2 streams) one connection may have open.
+const STREAMS_PER_CONNECTION: u32 = 32;
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -30,12 +35,20 @@ pub struct State {
     pub store: Arc<CentralStore>,
     /// Group commit and the durable log head.
     pub durability: Durability,
-    /// Which nodes have a feed open.
-    pub connections: Arc<Connections>,
+    /// Each node's open feed.
+    pub feeds: Arc<Feeds>,
+    /// Open connections per node certificate.
+    pub gate: Arc<Gate>,
     /// Certificate identities and revocations.
     pub trust: Trust,
     /// Per-node request rate limit.
     pub limit: RateLimit,
+    /// Per-node budget of records scanned.
+    pub scans: RateLimit,
+    /// How far ahead of central's clock a pushed version may be.
+    pub max_clock_skew: Duration,
+    /// How long a stream may go unread before its connection is cut.
+    pub feed_stall: Duration,
     /// Matching and routing.
     pub matcher: Arc<Matcher>,
     /// Each node's expected digest, as of a log position.
@@ -49,21 +62,21 @@ pub struct State {
 }
 
 /// What each node should hold, remembered per log position: a node whose
-/// records have not changed gets its digest without a scan.
+/// records have not changed gets its digests without a scan.
 #[derive(Debug, Default)]
 pub struct DigestCache {
-    entries: std::sync::Mutex<std::collections::HashMap<kechuang_types::NodeId, (u64, String)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<kechuang_types::NodeId, (u64, Arc<Digests>)>>,
 }
 
 impl DigestCache {
-    /// The digest of `node` if it was computed at log position `head`.
-    pub fn get(&self, node: &kechuang_types::NodeId, head: u64) -> Option<String> {
+    /// The digests of `node` if they were computed at log position `head`.
+    pub fn get(&self, node: &kechuang_types::NodeId, head: u64) -> Option<Arc<Digests>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.get(node).filter(|(at, _)| *at == head).map(|(_, d)| d.clone())
     }
 
-    /// Remembers the digest of `node` at log position `head`.
-    pub fn put(&self, node: kechuang_types::NodeId, head: u64, digest: String) {
+    /// Remembers the digests of `node` at log position `head`.
+    pub fn put(&self, node: kechuang_types::NodeId, head: u64, digest: Arc<Digests>) {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).insert(node, (head, digest));
     }
 }
@@ -95,21 +108,26 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         CentralStore::open(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
     );
-    let tls = kechuang_pki::server_tls(
+    let tls = kechuang_pki::server_config(
         &kechuang_pki::read(&config.ca_cert)?,
         &kechuang_pki::read(&config.cert)?,
         &kechuang_pki::read(&config.key)?,
-    );
-    let matcher = Matcher::open(&config.index_dir, config.escalation)?;
+    )?;
+    let admin_token = kechuang_pki::ensure_token(&config.admin_token)?;
+    let matcher = Matcher::open(&config.index_dir, config.escalation, config.max_clock_skew)?;
     let state = Arc::new(State {
         matcher: Arc::new(matcher),
         digests: DigestCache::default(),
         tail: crate::tail::Tail::new(store.head()),
         trust: Trust::load(&store)?,
         limit: RateLimit::new(config.rate_per_node, config.burst_per_node),
+        scans: RateLimit::scans(config.scanned_records_per_node_per_minute),
+        max_clock_skew: config.max_clock_skew,
+        feed_stall: config.feed_stall,
         durability: Durability::new(store.clone()),
         store: store.clone(),
-        connections: Arc::new(Connections::new(store.clone())),
+        feeds: Arc::new(Feeds::new(store.clone())),
+        gate: Arc::new(Gate::new(config.connections_per_node)),
         shutdown: shutdown.clone(),
         tasks: TaskTracker::new(),
     });
@@ -118,18 +136,20 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let sync_addr = listeners.sync.local_addr()?;
     let admin_addr = listeners.admin.local_addr()?;
 
+    let incoming = crate::listener::incoming(listeners.sync, tls, state.gate.clone(), shutdown.clone());
     let sync = tonic::transport::Server::builder()
-        .tls_config(tls)
-        .context("central's TLS configuration")?
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .max_concurrent_streams(STREAMS_PER_CONNECTION)
         .add_service(
             SyncServer::new(SyncService::new(state.clone()))
                 .max_decoding_message_size(limits::MESSAGE_BYTES)
                 .max_encoding_message_size(limits::MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.sync), shutdown.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned());
+    let admin_service = AdminServer::new(AdminService::new(state.clone())).max_encoding_message_size(256 * 1024 * 1024);
+    let guard = kechuang_pki::RequireToken::new(&admin_token, "central's admin_token file");
     let admin = tonic::transport::Server::builder()
-        .add_service(AdminServer::new(AdminService::new(state.clone())).max_encoding_message_size(256 * 1024 * 1024))
+        .add_service(InterceptedService::new(admin_service, guard))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.admin), shutdown.clone().cancelled_owned());
 
     write_ready(&config, sync_addr, admin_addr)?;

@@ -1,14 +1,15 @@
 //! The `Sync` service: nodes open a session, push their changes, follow
 //! their feed and ask what they should hold. Every call is identified by
-//! the node's certificate and rate-limited per node.
+//! the node's certificate and rate-limited per node; calls that read the
+//! whole store are also charged by the records they read.
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use kechuang_proto::pb::{self, sync_server::Sync};
-use kechuang_store::crash;
-use kechuang_sync::{Digest, Peer, RANGES, authorize, held_by, range_of};
-use kechuang_types::{Bid, Body, Date, Record, RecordId, limits};
+use kechuang_store::{Pushed, crash};
+use kechuang_sync::{Bounds, Digest, Incoming, Peer, RANGES, Refusal, held_by, range_of};
+use kechuang_types::{Date, Record, RecordId, Timestamp, limits};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -29,52 +30,62 @@ impl SyncService {
         Self { state }
     }
 
-    /// A new bid must answer an open challenge of the owner it names, before
-    /// its deadline, and offer the bidder's own outcomes or experts.
-    fn check_bid(&self, peer: &Peer, record: &Record, bid: &Bid) -> Result<(), kechuang_types::Error> {
-        use kechuang_types::Error;
-        let store = &self.state.store;
-        let storage = |e: kechuang_store::Error| Error::invalid("demand", "", format!("cannot be checked: {e}"));
-        if store.get(&record.meta.id).map_err(storage)?.is_some() || record.meta.owner != peer.id {
-            return Ok(()); // an update, or not the bidder's: ownership rules apply
-        }
-        let demand = store.get(&bid.demand).map_err(storage)?;
-        let Some(Record { body: Body::Demand(d), meta }) = demand else {
-            return Err(Error::invalid("demand", bid.demand.to_string(), "no such demand"));
-        };
-        if !d.is_challenge {
-            return Err(Error::invalid("demand", bid.demand.to_string(), "not an open challenge (揭榜挂帅)"));
-        }
-        if d.deadline.is_some_and(|deadline| deadline < Date::today()) {
-            return Err(Error::invalid("demand", bid.demand.to_string(), "the challenge's deadline has passed"));
-        }
-        if meta.owner != bid.demand_owner {
-            return Err(Error::invalid("demand_owner", bid.demand_owner.as_str(), "not the demand's owner"));
-        }
-        if bid.outcomes.is_empty() && bid.experts.is_empty() {
-            return Err(Error::missing("outcomes"));
-        }
-        for (field, ids) in [("outcomes", &bid.outcomes), ("experts", &bid.experts)] {
-            for (i, id) in ids.iter().enumerate() {
-                let owned = store.get(id).map_err(storage)?.is_some_and(|r| r.meta.owner == peer.id);
-                if !owned {
-                    return Err(Error::invalid(
-                        format!("{field}[{i}]"),
-                        id.to_string(),
-                        "not one of the bidder's records",
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The calling node, admitted by certificate, revocation list and rate limit.
     fn admit<T>(&self, request: &Request<T>) -> Result<Peer, Status> {
         let peer = self.state.trust.peer(request)?;
         self.state.limit.check(&peer.id)?;
         Ok(peer)
     }
+
+    /// What admission measures pushes against, now.
+    fn bounds(&self) -> Bounds {
+        let now = Timestamp::now();
+        Bounds {
+            now_ms: now.0.max(0) as u64,
+            max_skew_ms: self.state.max_clock_skew.as_millis() as u64,
+            today: Date::on(now),
+        }
+    }
+
+    /// The digest of what `peer` should hold, whole and per id range: from
+    /// the cache when nothing was logged since, else by a scan charged to
+    /// the node.
+    async fn digests(&self, peer: Peer) -> Result<Arc<Digests>, Status> {
+        let head = self.state.store.head();
+        if let Some(cached) = self.state.digests.get(&peer.id, head) {
+            return Ok(cached);
+        }
+        self.state.scans.admit(&peer.id)?;
+        let store = self.state.store.clone();
+        let id = peer.id.clone();
+        let (digests, scanned) = tokio::task::spawn_blocking(move || {
+            let mut ranges = vec![Digest::default(); RANGES];
+            let mut scanned = 0u64;
+            store.for_each(|record| {
+                scanned += 1;
+                if let Some(view) = held_by(&record, &peer) {
+                    ranges[range_of(&view.meta.id)].add(&view);
+                }
+            })?;
+            Ok::<_, kechuang_store::Error>((ranges, scanned))
+        })
+        .await
+        .map_err(error::join)?
+        .map_err(error::storage)?;
+        self.state.scans.charge(&id, scanned);
+        let mut whole = Digest::default();
+        digests.iter().for_each(|d| whole.combine(d));
+        let digests = Arc::new(Digests { whole, ranges: digests });
+        self.state.digests.put(id, head, digests.clone());
+        Ok(digests)
+    }
+}
+
+/// What a node should hold, as digests.
+#[derive(Debug)]
+pub struct Digests {
+    whole: Digest,
+    ranges: Vec<Digest>,
 }
 
 type FeedStream = Pin<Box<dyn Stream<Item = Result<pb::FeedBatch, Status>> + Send>>;
@@ -91,11 +102,16 @@ impl Sync for SyncService {
             .map_err(error::storage)?;
         // The sequence reported acknowledges: it must be on disk, whoever applied it.
         self.state.durability.wait().await.map_err(error::storage)?;
-        if let Err(e) = self.state.store.note_seen(&peer.id, kechuang_types::Timestamp::now()) {
+        if let Err(e) = self.state.store.note_seen(&peer.id, Timestamp::now()) {
             warn!(node = %peer.id, error = %e, "noting the node's contact failed");
         }
         info!(node = %peer.id, kind = %peer.kind, region = %peer.region, acked = entry.acked_seq, "node session opened");
-        Ok(Response::new(pb::HelloResponse { acked_seq: entry.acked_seq }))
+        let bounds = self.bounds();
+        Ok(Response::new(pb::HelloResponse {
+            acked_seq: entry.acked_seq,
+            central_time_ms: bounds.now_ms,
+            max_skew_ms: bounds.max_skew_ms,
+        }))
     }
 
     async fn push(&self, request: Request<pb::PushRequest>) -> Result<Response<pb::PushResponse>, Status> {
@@ -109,103 +125,75 @@ impl Sync for SyncService {
             )));
         }
         let mut batch = Vec::with_capacity(changes.len());
-        let mut labels = Vec::with_capacity(changes.len());
-        let mut previous = 0;
         for (i, change) in changes.into_iter().enumerate() {
-            if change.seq <= previous {
-                return Err(Status::invalid_argument(format!(
-                    "changes[{i}].seq: {} does not follow {previous}",
-                    change.seq
-                )));
-            }
-            previous = change.seq;
-            let wire =
-                change.record.ok_or_else(|| Status::invalid_argument(format!("changes[{i}].record: missing")))?;
-            let label = record_label(i, &wire);
-            let record = Record::try_from(wire).map_err(|e| error::invalid(&label, e))?;
-            if let Body::Bid(bid) = &record.body {
-                self.check_bid(&peer, &record, bid).map_err(|e| error::invalid(&label, e))?;
-            }
-            batch.push((change.seq, record));
-            labels.push(label);
+            batch.push((change.seq, incoming(i, change.record)?));
         }
         // Applied and flushed in a task of its own: if the node goes away
         // mid-call, its write is still made durable and reaches the feeds.
         let state = self.state.clone();
-        let writer = peer.id.clone();
-        let applied = tokio::spawn(async move {
+        let (writer, bounds) = (peer.clone(), self.bounds());
+        let pushed = tokio::spawn(async move {
             let store = state.store.clone();
-            let applied = tokio::task::spawn_blocking(move || {
-                let check = |held: Option<&Record>, incoming: &Record| {
-                    authorize(&writer, held, incoming).map_err(|denied| denied.field.to_owned())
-                };
-                store.apply_push(&writer, &batch, &check)
-            })
-            .await;
-            if let Ok(Ok(_)) = &applied {
+            let pushed = tokio::task::spawn_blocking(move || store.apply_push(&writer, &batch, &bounds)).await;
+            if let Ok(Ok(Pushed::Applied(_))) = &pushed {
                 crash::point("push-applied");
                 state.durability.wait().await?;
                 crash::point("push-durable");
             }
-            Ok::<_, kechuang_store::Error>(applied)
+            Ok::<_, kechuang_store::Error>(pushed)
         })
         .await
         .map_err(error::join)?
         .map_err(error::storage)?
         .map_err(error::join)?;
-        let outcome = match applied {
-            Ok(outcome) => outcome,
-            Err(kechuang_store::Error::Rejected { index, reason }) => {
-                let label = labels.get(index).map_or("changes", String::as_str);
-                info!(node = %peer.id, %label, field = %reason, "push refused");
-                return Err(Status::permission_denied(format!(
-                    "{label}: node {} may not write {reason}; nothing of this batch was applied",
-                    peer.id
-                )));
+        match pushed {
+            Ok(Pushed::Applied(outcome)) => {
+                debug!(node = %peer.id, acked = outcome.acked_seq, changed = outcome.changed.len(), "push applied");
+                Ok(Response::new(pb::PushResponse { acked_seq: outcome.acked_seq, refused: vec![] }))
             }
-            Err(e) => return Err(error::storage(e)),
-        };
-        let acked_seq = outcome.acked_seq;
-        debug!(node = %peer.id, acked = acked_seq, changed = outcome.changed.len(), "push applied");
-        Ok(Response::new(pb::PushResponse { acked_seq }))
+            Ok(Pushed::Refused(refused)) => {
+                for r in &refused {
+                    info!(node = %peer.id, seq = r.seq, record = %r.id, field = %r.refusal.field, reason = %r.refusal.reason, "change refused");
+                }
+                let acked_seq = self.state.store.node(&peer.id).map_err(error::storage)?.map_or(0, |n| n.acked_seq);
+                let refused = refused
+                    .into_iter()
+                    .map(|r| pb::Refusal {
+                        seq: r.seq,
+                        id: r.id.as_bytes().to_vec(),
+                        field: r.refusal.field,
+                        reason: r.refusal.reason,
+                        current: r.current.map(Into::into),
+                    })
+                    .collect();
+                Ok(Response::new(pb::PushResponse { acked_seq, refused }))
+            }
+            Err(kechuang_store::Error::Sequence(reason)) => {
+                info!(node = %peer.id, %reason, "push out of sequence");
+                Err(Status::invalid_argument(format!("{reason}; nothing of this push was applied")))
+            }
+            Err(e) => Err(error::storage(e)),
+        }
     }
 
     type FeedStream = FeedStream;
 
     async fn feed(&self, request: Request<pb::FeedRequest>) -> Result<Response<Self::FeedStream>, Status> {
         let peer = self.admit(&request)?;
+        let connection = request.remote_addr();
         let cursor = request.into_inner().cursor;
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
         info!(node = %peer.id, cursor, "feed opened");
         let state = self.state.clone();
         let shutdown = self.state.shutdown.child_token();
-        self.state.tasks.spawn(crate::feed::serve(state, peer, cursor, tx, shutdown));
+        self.state.tasks.spawn(crate::feed::serve(state, peer, connection, cursor, tx, shutdown));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     async fn digest(&self, request: Request<pb::DigestRequest>) -> Result<Response<pb::DigestResponse>, Status> {
         let peer = self.admit(&request)?;
-        let head = self.state.store.head();
-        if let Some(digest) = self.state.digests.get(&peer.id, head) {
-            return Ok(Response::new(pb::DigestResponse { digest }));
-        }
-        let store = self.state.store.clone();
-        let id = peer.id.clone();
-        let digest = tokio::task::spawn_blocking(move || {
-            let mut digest = Digest::default();
-            store.for_each(|record| {
-                if let Some(view) = held_by(&record, &peer) {
-                    digest.add(&view);
-                }
-            })?;
-            Ok::<_, kechuang_store::Error>(digest)
-        })
-        .await
-        .map_err(error::join)?
-        .map_err(error::storage)?;
-        let digest = digest.to_string();
-        self.state.digests.put(id, head, digest.clone());
-        Ok(Response::new(pb::DigestResponse { digest }))
+        let digests = self.digests(peer).await?;
+        Ok(Response::new(pb::DigestResponse { digest: digests.whole.to_string() }))
     }
 
     async fn range_digests(
@@ -213,26 +201,15 @@ impl Sync for SyncService {
         request: Request<pb::DigestRequest>,
     ) -> Result<Response<pb::RangeDigestsResponse>, Status> {
         let peer = self.admit(&request)?;
-        let store = self.state.store.clone();
-        let digests = tokio::task::spawn_blocking(move || {
-            let mut digests = vec![Digest::default(); RANGES];
-            store.for_each(|record| {
-                if let Some(view) = held_by(&record, &peer) {
-                    digests[range_of(&view.meta.id)].add(&view);
-                }
-            })?;
-            Ok::<_, kechuang_store::Error>(digests)
-        })
-        .await
-        .map_err(error::join)?
-        .map_err(error::storage)?;
-        Ok(Response::new(pb::RangeDigestsResponse { digests: digests.iter().map(Digest::to_string).collect() }))
+        let digests = self.digests(peer).await?;
+        Ok(Response::new(pb::RangeDigestsResponse { digests: digests.ranges.iter().map(Digest::to_string).collect() }))
     }
 
     type ResyncStream = FeedStream;
 
     async fn resync(&self, request: Request<pb::ResyncRequest>) -> Result<Response<Self::ResyncStream>, Status> {
         let peer = self.admit(&request)?;
+        let connection = request.remote_addr();
         let mut wanted = [false; RANGES];
         for (i, range) in request.into_inner().ranges.into_iter().enumerate() {
             let slot = wanted
@@ -240,13 +217,19 @@ impl Sync for SyncService {
                 .ok_or_else(|| Status::invalid_argument(format!("ranges[{i}]: {range} is not below {RANGES}")))?;
             *slot = true;
         }
+        self.state.scans.admit(&peer.id)?;
         info!(node = %peer.id, ranges = wanted.iter().filter(|w| **w).count(), "resync requested");
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let store = self.state.store.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let state = self.state.clone();
+        let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
+            let (node, stall) = (peer.id.clone(), state.feed_stall);
+            let send = |batch| runtime.block_on(crate::feed::send(&state, connection, &tx, batch, stall));
             let mut batch = Vec::with_capacity(RESYNC_BATCH);
-            let scanned = store.for_each(|record| {
-                if !wanted[range_of(&record.meta.id)] {
+            let (mut scanned, mut open) = (0u64, true);
+            let result = state.store.for_each(|record| {
+                scanned += 1;
+                if !open || !wanted[range_of(&record.meta.id)] {
                     return;
                 }
                 if let Some(view) = held_by(&record, &peer) {
@@ -254,14 +237,19 @@ impl Sync for SyncService {
                 }
                 if batch.len() == RESYNC_BATCH {
                     let records = std::mem::replace(&mut batch, Vec::with_capacity(RESYNC_BATCH));
-                    let _ = tx.blocking_send(Ok(pb::FeedBatch { records, cursor: 0, caught_up: false }));
+                    open = send(pb::FeedBatch { records, cursor: 0, caught_up: false });
                 }
             });
-            let last = match scanned {
-                Ok(()) => Ok(pb::FeedBatch { records: batch, cursor: 0, caught_up: true }),
-                Err(e) => Err(error::storage(e)),
-            };
-            let _ = tx.blocking_send(last);
+            state.scans.charge(&node, scanned);
+            match result {
+                Ok(()) if open => {
+                    send(pb::FeedBatch { records: batch, cursor: 0, caught_up: true });
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    let _ = tx.try_send(Err(error::storage(e)));
+                }
+            }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -270,10 +258,14 @@ impl Sync for SyncService {
 /// Records sent per resync batch.
 const RESYNC_BATCH: usize = 512;
 
-/// `changes[3] (record 0190…)`: how errors name the record they are about.
-fn record_label(index: usize, record: &pb::Record) -> String {
-    match record.meta.as_ref().and_then(|m| <[u8; 16]>::try_from(m.id.as_slice()).ok()) {
-        Some(id) => format!("changes[{index}] (record {})", RecordId::from_bytes(id)),
-        None => format!("changes[{index}]"),
+/// What change `index` carries: a record that fails validation is refused
+/// like any other change, unless it does not even name a record.
+fn incoming(index: usize, wire: Option<pb::Record>) -> Result<Incoming, Status> {
+    let Some(wire) = wire else { return Ok(Incoming::Withdrawn) };
+    let id = wire.meta.as_ref().and_then(|m| <[u8; 16]>::try_from(m.id.as_slice()).ok()).map(RecordId::from_bytes);
+    match (Record::try_from(wire), id) {
+        (Ok(record), _) => Ok(Incoming::Record(Box::new(record))),
+        (Err(e), Some(id)) => Ok(Incoming::Invalid { id, refusal: Refusal::new(e.field(), e.reason()) }),
+        (Err(e), None) => Err(error::invalid(&format!("changes[{index}]"), e)),
     }
 }

@@ -1,17 +1,15 @@
 //! The operator API: what the `kechuang-node` verbs call, on loopback.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use kechuang_proto::draft_from_wire;
 use kechuang_proto::pb::{self, operator_server::Operator, operator_server::OperatorServer};
 use kechuang_types::{RecordKind, limits};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::service::{Interceptor, interceptor::InterceptedService};
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 use tracing::{error, info};
 
@@ -22,43 +20,9 @@ use crate::lifecycle::{self, Action, Refused};
 /// Most drafts in one publish request.
 pub const PUBLISH_BATCH: usize = 1_000;
 
-/// Reads the operator token at `path`, creating it (0600) on first start.
-pub fn ensure_token(path: &Path) -> anyhow::Result<String> {
-    if let Ok(token) = std::fs::read_to_string(path) {
-        return Ok(token.trim().to_owned());
-    }
-    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    kechuang_pki::write_secret(path, token.as_bytes())?;
-    Ok(token)
-}
-
-/// The metadata value the CLI sends: `Bearer <token>`.
-pub fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-/// Refuses calls without the node's token (compared in constant time).
-#[derive(Clone)]
-struct RequireToken {
-    expected: Arc<Vec<u8>>,
-}
-
-impl Interceptor for RequireToken {
-    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
-        let given = request.metadata().get("authorization").map(|v| v.as_bytes()).unwrap_or_default();
-        let same = given.len() == self.expected.len()
-            && given.iter().zip(self.expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-        if same {
-            Ok(request)
-        } else {
-            Err(Status::unauthenticated("operator token missing or wrong (see the node's data directory)"))
-        }
-    }
-}
-
 /// Serves the operator API on `listener` until `shutdown`.
 pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let guard = RequireToken { expected: Arc::new(bearer(&node.token).into_bytes()) };
+    let guard = kechuang_pki::RequireToken::new(&node.token, "the node's operator token, in its data directory");
     let service = OperatorServer::new(Api { node })
         .max_decoding_message_size(limits::MESSAGE_BYTES)
         .max_encoding_message_size(256 * 1024 * 1024);
@@ -81,22 +45,22 @@ fn storage(e: impl std::fmt::Display) -> Status {
 #[tonic::async_trait]
 impl Operator for Api {
     async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
-        let wire = request.into_inner().drafts;
+        let pb::PublishRequest { drafts: wire, check_only } = request.into_inner();
         if wire.len() > PUBLISH_BATCH {
             return Err(Status::invalid_argument(format!(
                 "drafts: {} in one request, at most {PUBLISH_BATCH}",
                 wire.len()
             )));
         }
-        let mut drafts = Vec::with_capacity(wire.len());
-        for (i, d) in wire.into_iter().enumerate() {
-            let label = match d.external_id.as_str() {
-                "" => format!("drafts[{i}]"),
-                ext => format!("drafts[{i}] ({ext})"),
-            };
-            let draft = draft_from_wire(d).map_err(|e| Status::invalid_argument(format!("{label}: {e}")))?;
-            drafts.push((draft.external_id, draft.body));
+        let node = self.node.clone();
+        let (drafts, problems) = tokio::task::spawn_blocking(move || crate::publish::check(&node, wire))
+            .await
+            .map_err(storage)?
+            .map_err(storage)?;
+        if check_only || !problems.is_empty() {
+            return Ok(Response::new(pb::PublishResponse { problems, ..Default::default() }));
         }
+        let drafts: Vec<_> = drafts.into_iter().map(|d| (d.external_id, d.body)).collect();
         let node = self.node.clone();
         let report = tokio::task::spawn_blocking(move || {
             let mut clock = node.clock();
@@ -113,6 +77,7 @@ impl Operator for Api {
             created: report.created,
             updated: report.updated,
             unchanged: report.unchanged,
+            problems: vec![],
         }))
     }
 
@@ -150,12 +115,33 @@ impl Operator for Api {
         Ok(Response::new(pb::AwardResponse { awarded: Some(record.into()), not_chosen }))
     }
 
+    async fn refusals(&self, _request: Request<pb::RefusalsRequest>) -> Result<Response<pb::RefusalsResponse>, Status> {
+        let store = self.node.store.clone();
+        let refusals =
+            tokio::task::spawn_blocking(move || store.refusals()).await.map_err(storage)?.map_err(storage)?;
+        let refusals = refusals
+            .into_iter()
+            .map(|r| pb::RefusalEntry {
+                seq: r.seq,
+                at: r.at.to_string(),
+                id: r.id.as_bytes().to_vec(),
+                kind: r.kind.as_str().into(),
+                title: r.title,
+                field: r.field,
+                reason: r.reason,
+                restored: r.restored,
+            })
+            .collect();
+        Ok(Response::new(pb::RefusalsResponse { refusals }))
+    }
+
     async fn status(&self, _request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         let node = &self.node;
         let store = node.store.clone();
-        let (counts, digest, unacked, acked, cursor) = tokio::task::spawn_blocking(move || {
+        let (counts, digest, unacked, acked, cursor, refused) = tokio::task::spawn_blocking(move || {
             let (counts, digest) = store.summary()?;
-            Ok::<_, kechuang_store::Error>((counts, digest, store.unacked()?, store.acked()?, store.cursor()?))
+            let (unacked, acked, cursor) = (store.unacked()?, store.acked()?, store.cursor()?);
+            Ok::<_, kechuang_store::Error>((counts, digest, unacked, acked, cursor, store.refusal_count()?))
         })
         .await
         .map_err(storage)?
@@ -186,6 +172,8 @@ impl Operator for Api {
             pushed_bytes: stats.pushed_bytes.load(Ordering::Relaxed),
             repairs: stats.repairs.load(Ordering::Relaxed),
             repaired_records: stats.repaired_records.load(Ordering::Relaxed),
+            refused,
+            clock_offset_ms: stats.clock_offset_ms.load(Ordering::Relaxed),
         }))
     }
 }
@@ -203,6 +191,7 @@ impl Api {
             Refused::Precondition(m) => Status::failed_precondition(m),
             Refused::Invalid(m) => Status::invalid_argument(m),
             Refused::Storage(e) => storage(e),
+            Refused::Clock(e) => Status::failed_precondition(e.to_string()),
         })?;
         self.node.outbox_grew.notify_one();
         Ok(value)

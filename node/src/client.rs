@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kechuang_proto::pb::{self, sync_client::SyncClient};
-use kechuang_store::crash;
+use kechuang_store::{RefusedChange, crash};
 use kechuang_types::{Record, limits};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
@@ -83,9 +83,11 @@ pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
 async fn session(node: &Arc<Node>) -> anyhow::Result<()> {
     let channel = endpoint(node)?.connect().await?;
     let mut client = sync_client(channel.clone());
-    let acked = client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+    let hello = client.hello(pb::HelloRequest {}).await?.into_inner();
+    let acked = hello.acked_seq;
+    check_clock(node, &hello);
     let store = node.store.clone();
-    tokio::task::spawn_blocking(move || store.ack(acked)).await??;
+    tokio::task::spawn_blocking(move || store.resume_from(acked)).await??;
     let cursor = node.store.cursor()?;
     let feed = client.feed(pb::FeedRequest { cursor }).await?.into_inner();
     node.stats.caught_up.store(false, Ordering::Relaxed);
@@ -99,6 +101,21 @@ async fn session(node: &Arc<Node>) -> anyhow::Result<()> {
     }
 }
 
+/// Notes how far this node's clock is from central's, and warns when it is
+/// so far ahead that central will refuse what it versions.
+fn check_clock(node: &Node, hello: &pb::HelloResponse) {
+    let offset = kechuang_types::Timestamp::now().0 - hello.central_time_ms as i64;
+    node.stats.clock_offset_ms.store(offset, Ordering::Relaxed);
+    if offset > hello.max_skew_ms as i64 {
+        warn!(
+            node = %node.config.id,
+            ahead_ms = offset,
+            allowed_ms = hello.max_skew_ms,
+            "this machine's clock is ahead of central's: central will refuse the changes it versions; set the clock right"
+        );
+    }
+}
+
 async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::Result<()> {
     let mut sent = acked;
     loop {
@@ -108,17 +125,28 @@ async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::
             node.outbox_grew.notified().await;
             continue;
         }
-        let pending: Vec<pb::Change> =
-            pending.into_iter().map(|(seq, record)| pb::Change { seq, record: Some(record.into()) }).collect();
+        let wire: Vec<pb::Change> = pending
+            .iter()
+            .map(|(seq, record)| pb::Change { seq: *seq, record: record.clone().map(Into::into) })
+            .collect();
         // What does not fit one message goes in the next push.
         let changes =
-            kechuang_proto::split_by_size(pending, PUSH_BATCH, PUSH_BYTES).into_iter().next().unwrap_or_default();
+            kechuang_proto::split_by_size(wire, PUSH_BATCH, PUSH_BYTES).into_iter().next().unwrap_or_default();
         let last = changes.last().map_or(sent, |c| c.seq);
+        let pushed = pending[..changes.len()].to_vec();
         let request = pb::PushRequest { changes };
         let (count, bytes) = (request.changes.len() as u64, request.encoded_len() as u64);
-        let acked = client.push(request).await?.into_inner().acked_seq;
+        let response = client.push(request).await?.into_inner();
         Stats::add(&node.stats.pushed_records, count);
         Stats::add(&node.stats.pushed_bytes, bytes);
+        if !response.refused.is_empty() {
+            // Nothing of the push was applied: withdraw what central
+            // refused, put those records back to central's copy, and push
+            // the rest again.
+            take_refusals(node, pushed, response.refused).await?;
+            continue;
+        }
+        let acked = response.acked_seq;
         if acked < last {
             anyhow::bail!("central acknowledged {acked} of a batch up to {last}");
         }
@@ -128,6 +156,37 @@ async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::
         debug!(acked, count, "push acknowledged");
         sent = acked;
     }
+}
+
+/// Records central's refusals of `pushed` in the store (see
+/// [`kechuang_store::NodeStore::refuse`]) and tells the operator's log.
+async fn take_refusals(
+    node: &Node,
+    pushed: Vec<(u64, Option<Record>)>,
+    refused: Vec<pb::Refusal>,
+) -> anyhow::Result<()> {
+    let mut changes = Vec::with_capacity(refused.len());
+    for r in refused {
+        let id = <[u8; 16]>::try_from(r.id.as_slice())
+            .map(kechuang_types::RecordId::from_bytes)
+            .map_err(|_| anyhow::anyhow!("central refused a change without a record id"))?;
+        let current = r
+            .current
+            .map(Record::try_from)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("central sent an invalid record: {e}"))?;
+        changes.push(RefusedChange { seq: r.seq, id, field: r.field, reason: r.reason, current });
+    }
+    let store = node.store.clone();
+    let logged = tokio::task::spawn_blocking(move || store.refuse(&pushed, &changes)).await??;
+    for r in &logged {
+        warn!(
+            node = %node.config.id, seq = r.seq, record = %r.id, kind = %r.kind, title = %r.title,
+            field = %r.field, reason = %r.reason, restored = r.restored,
+            "central refused a change; see `kechuang-node list refused`"
+        );
+    }
+    Ok(())
 }
 
 /// Applies feed batches as they come; while a backlog streams in (an

@@ -1,7 +1,7 @@
 //! `kechuang-node run`: opens the store, serves the operator API on a
 //! pre-bound loopback listener and runs the sync client until shutdown.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -34,6 +34,9 @@ pub struct Stats {
     pub repairs: AtomicU64,
     /// Records received in repairs.
     pub repaired_records: AtomicU64,
+    /// How far this machine's clock was ahead of central's when the
+    /// session opened (ms; negative when behind).
+    pub clock_offset_ms: AtomicI64,
 }
 
 impl Stats {
@@ -69,7 +72,7 @@ impl Node {
         let store = NodeStore::open(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
         let clock = Clock::resume(store.clock()?.max(Hlc::ZERO));
-        let token = crate::api::ensure_token(&config.token_file())?;
+        let token = kechuang_pki::ensure_token(&config.token_file())?;
         Ok(Self {
             token,
             config,

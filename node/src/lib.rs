@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod lifecycle;
+pub mod publish;
 
 pub use config::Config;
 pub use daemon::run;

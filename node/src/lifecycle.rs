@@ -4,8 +4,8 @@
 //! writes only its own part) before it is stored and queued for central.
 
 use kechuang_types::{
-    Bid, BidState, Body, Hlc, Landing, Match, MatchState, Meta, NodeId, Part, Record, RecordId, RecordKind, Response,
-    Timestamp,
+    Bid, BidState, Body, Date, Hlc, Landing, Match, MatchState, Meta, NodeId, Part, Record, RecordId, RecordKind,
+    Response, Timestamp,
 };
 
 use crate::daemon::Node;
@@ -25,6 +25,9 @@ pub enum Refused {
     /// The store failed.
     #[error("node storage: {0}")]
     Storage(#[from] kechuang_store::Error),
+    /// The clock cannot version another change.
+    #[error(transparent)]
+    Clock(#[from] kechuang_types::Exhausted),
 }
 
 /// An answer to a match.
@@ -72,10 +75,10 @@ pub fn respond(node: &Node, match_id: &str, action: Action) -> Result<Record, Re
     let Body::Match(m) = &mut record.body else { unreachable!("find returned a match") };
     let me = &node.config.id;
     let mut clock = node.clock();
-    let version = clock.tick();
+    let version = clock.tick()?;
     apply(m, me, action, version)?;
+    // Only this node's part changes: a match's metadata is central's.
     record.meta.version = m.version();
-    record.meta.updated_at = Timestamp::now();
     node.store.write_local(std::slice::from_ref(&record), &clock)?;
     Ok(record)
 }
@@ -140,10 +143,23 @@ pub fn bid(
     outcomes: &[String],
     experts: &[String],
 ) -> Result<Record, Refused> {
+    // What central will check of the bid, checked here first, so the
+    // operator hears at once rather than from a refusal later.
     let demand = find(node, demand_id, &[RecordKind::Demand])?;
     let Body::Demand(d) = &demand.body else { unreachable!("find returned a demand") };
     if !d.is_challenge {
         return Err(Refused::Precondition(format!("demand {demand_id} is not an open challenge (揭榜挂帅)")));
+    }
+    if demand.meta.owner == node.config.id {
+        return Err(Refused::Precondition("a node does not bid on its own challenge".into()));
+    }
+    if demand.meta.deleted {
+        return Err(Refused::Precondition(format!("the challenge {demand_id} was withdrawn")));
+    }
+    if let Some(deadline) = d.deadline
+        && deadline < Date::today()
+    {
+        return Err(Refused::Precondition(format!("the challenge closed on {deadline} (China Standard Time)")));
     }
     if outcomes.is_empty() && experts.is_empty() {
         return Err(Refused::Invalid("a bid offers at least one outcome or expert".into()));
@@ -152,6 +168,9 @@ pub fn bid(
         let r = find(node, text, &[kind])?;
         if r.meta.owner != node.config.id {
             return Err(Refused::Invalid(format!("{text} is not this node's {kind}")));
+        }
+        if r.meta.deleted {
+            return Err(Refused::Invalid(format!("{kind} {text} was withdrawn")));
         }
         Ok(r.meta.id)
     };
@@ -171,7 +190,7 @@ pub fn bid(
         meta: Meta {
             id: RecordId::new(),
             owner: node.config.id.clone(),
-            version: clock.tick(),
+            version: clock.tick()?,
             created_at: now,
             updated_at: now,
             deleted: false,
@@ -209,8 +228,8 @@ pub fn award(node: &Node, bid_id: &str) -> Result<(Record, u32), Refused> {
             continue;
         }
         let decision = if id == chosen.meta.id { BidState::Awarded } else { BidState::NotChosen };
-        x.decision = Part::new(clock.tick(), decision);
-        record.meta.updated_at = Timestamp::now();
+        // Only the decision changes: the rest of a bid, metadata included, is the bidder's.
+        x.decision = Part::new(clock.tick()?, decision);
         if id == chosen.meta.id {
             awarded = Some(record.clone());
         }

@@ -7,15 +7,15 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use kechuang_daemon::{init_logging, runtime, stop_on_signal};
 use kechuang_interchange as import;
-use kechuang_node::api::{PUBLISH_BATCH, bearer};
+use kechuang_node::api::PUBLISH_BATCH;
 use kechuang_node::{Config, run};
+use kechuang_pki::PresentToken;
 use kechuang_proto::draft_to_wire;
 use kechuang_proto::pb::{self, operator_client::OperatorClient};
 use kechuang_types::present::{record_json, records_table, table};
 use kechuang_types::{Record, RecordKind, limits};
 use tokio_util::sync::CancellationToken;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::{Interceptor, interceptor::InterceptedService};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// mimalloc rather than glibc's malloc, which keeps a heap arena per busy
@@ -51,12 +51,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List what this node holds: demands, outcomes, experts, matches or bids.
+    /// List what this node holds: demands, outcomes, experts, matches or
+    /// bids; or `refused`, the changes central refused and why.
     List {
         /// Path to node.toml.
         #[arg(long)]
         config: PathBuf,
-        /// demands, outcomes, experts, matches or bids; all when omitted.
+        /// demands, outcomes, experts, matches, bids or refused; all records when omitted.
         kind: Option<String>,
         /// Stable JSON instead of a table.
         #[arg(long)]
@@ -160,6 +161,9 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Publish { config, files, json } => publish(&config, &files, json),
         Command::Export { config, kind, out, own } => export(&config, kind.as_deref(), &out, own),
+        Command::List { config, kind, json } if kind.as_deref().is_some_and(|k| k.trim() == "refused") => {
+            list_refused(&config, json)
+        }
         Command::List { config, kind, json } => {
             let kind = kind.map(|k| RecordKind::parse("kind", &k)).transpose()?;
             let records = list(&config, kind)?;
@@ -239,6 +243,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     "pushed_records": s.pushed_records, "pushed_bytes": s.pushed_bytes,
                     "repairs": s.repairs, "repaired_records": s.repaired_records,
                     "held_records": held, "expected_records": expected,
+                    "refused": s.refused, "clock_offset_ms": s.clock_offset_ms,
                 });
                 println!("{out}");
             } else {
@@ -267,6 +272,14 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     vec!["received".into(), format!("{} records, {} bytes", s.feed_records, s.feed_bytes)],
                     vec!["pushed".into(), format!("{} changes, {} bytes", s.pushed_records, s.pushed_bytes)],
                     vec!["repaired".into(), format!("{} records in {} repairs", s.repaired_records, s.repairs)],
+                    vec![
+                        "refused".into(),
+                        match s.refused {
+                            0 => "none".into(),
+                            n => format!("{n} change(s) refused by central: `kechuang-node list refused`"),
+                        },
+                    ],
+                    vec!["clock".into(), format!("{:+} ms against central's", s.clock_offset_ms)],
                 ];
                 print!("{}", table(&["", ""], &rows).lines().skip(1).map(|l| format!("{l}\n")).collect::<String>());
             }
@@ -283,6 +296,43 @@ fn list(config: &Path, kind: Option<RecordKind>) -> anyhow::Result<Vec<Record>> 
         anyhow::Ok(api.list(pb::ListRequest { kind }).await?.into_inner().records)
     })?;
     Ok(records.into_iter().map(Record::try_from).collect::<Result<_, _>>()?)
+}
+
+/// `list refused`: what central refused of this node's changes, and why.
+fn list_refused(config: &Path, json: bool) -> anyhow::Result<()> {
+    let refusals = runtime()?.block_on(async {
+        let mut api = connect(config).await?;
+        anyhow::Ok(api.refusals(pb::RefusalsRequest {}).await?.into_inner().refusals)
+    })?;
+    let id = |bytes: &[u8]| {
+        <[u8; 16]>::try_from(bytes).map(|b| kechuang_types::RecordId::from_bytes(b).to_string()).unwrap_or_default()
+    };
+    if json {
+        let rows: Vec<_> = refusals
+            .iter()
+            .map(|r| {
+                serde_json::json!({"seq": r.seq, "at": r.at, "id": id(&r.id), "kind": r.kind, "title": r.title,
+                    "field": r.field, "reason": r.reason, "restored": r.restored})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = refusals
+        .iter()
+        .map(|r| {
+            vec![
+                r.at.clone(),
+                r.kind.clone(),
+                kechuang_types::present::truncate(&r.title, 30),
+                r.field.clone(),
+                r.reason.clone(),
+                id(&r.id),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["WHEN", "KIND", "TITLE", "FIELD", "REASON", "RECORD"], &rows));
+    Ok(())
 }
 
 fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::Result<()> {
@@ -319,11 +369,12 @@ fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::R
 }
 
 fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    // Each draft with where it came from, for reporting problems.
     let mut drafts = Vec::new();
     let mut bad = 0;
     for file in files {
         match import::read_file(file) {
-            Ok(d) => drafts.extend(d),
+            Ok(d) => drafts.extend(d.into_iter().enumerate().map(|(i, d)| (file, i, d))),
             Err(errors) => {
                 for e in &errors {
                     eprintln!("{}: {e}", file.display());
@@ -338,18 +389,45 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     let total = drafts.len();
     let started = Instant::now();
     let (mut created, mut updated, mut unchanged) = (0u64, 0u64, 0u64);
+    let labels: Vec<String> = drafts
+        .iter()
+        .map(|(file, i, d)| match &d.external_id {
+            Some(ext) => format!("{}: record {} ({ext})", file.display(), i + 1),
+            None => format!("{}: record {}", file.display(), i + 1),
+        })
+        .collect();
+    let wire: Vec<pb::Draft> = drafts.into_iter().filter_map(|(_, _, d)| draft_to_wire(d)).collect();
+    // At most PUBLISH_BATCH rows and half a message per call.
+    let chunks = kechuang_proto::split_by_size(wire, PUBLISH_BATCH, limits::MESSAGE_BYTES / 2);
     runtime()?.block_on(async {
         let mut api = connect(config).await?;
+        // First the node checks every row (its area, deadlines), storing
+        // nothing, so a file is published whole or not at all.
+        let mut problems = 0;
+        let mut first = 0;
+        for chunk in &chunks {
+            let request = pb::PublishRequest { drafts: chunk.clone(), check_only: true };
+            let r = api.publish(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner();
+            for p in &r.problems {
+                eprintln!("{}: {}: {}", labels[first + p.index as usize], p.field, p.reason);
+            }
+            problems += r.problems.len();
+            first += chunk.len();
+        }
+        if problems > 0 {
+            bail!("{problems} problem(s) in the rows: nothing was published");
+        }
         let mut done = 0;
-        let wire: Vec<pb::Draft> = drafts.into_iter().filter_map(draft_to_wire).collect();
-        // At most PUBLISH_BATCH rows and half a message per call.
-        for chunk in kechuang_proto::split_by_size(wire, PUBLISH_BATCH, limits::MESSAGE_BYTES / 2) {
+        for chunk in chunks {
             let count = chunk.len();
             let r = api
-                .publish(pb::PublishRequest { drafts: chunk })
+                .publish(pb::PublishRequest { drafts: chunk, check_only: false })
                 .await
                 .map_err(|s| anyhow::anyhow!("{}", s.message()))?
                 .into_inner();
+            if let Some(p) = r.problems.first() {
+                bail!("{}: {}: {}", labels[done + p.index as usize], p.field, p.reason);
+            }
             created += u64::from(r.created);
             updated += u64::from(r.updated);
             unchanged += u64::from(r.unchanged);
@@ -374,18 +452,7 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-type Api = OperatorClient<InterceptedService<Channel, Authorize>>;
-
-/// Adds the operator token to every call.
-#[derive(Clone)]
-struct Authorize(MetadataValue<Ascii>);
-
-impl Interceptor for Authorize {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
+type Api = OperatorClient<InterceptedService<Channel, PresentToken>>;
 
 async fn connect(config: &Path) -> anyhow::Result<Api> {
     let config = Config::load(config)?;
@@ -394,9 +461,8 @@ async fn connect(config: &Path) -> anyhow::Result<Api> {
     let ready: serde_json::Value = serde_json::from_str(&ready).context("reading ready.json")?;
     let addr = ready["api"].as_str().context("ready.json has no api address")?;
     let token_file = config.token_file();
-    let token = std::fs::read_to_string(&token_file)
+    let authorize = PresentToken::read(&token_file)
         .with_context(|| format!("reading the operator token {} (run as the node's operator)", token_file.display()))?;
-    let authorize = Authorize(bearer(token.trim()).parse().context("operator token is not ASCII")?);
     let channel = Channel::from_shared(format!("http://{addr}"))?
         .connect()
         .await

@@ -1,5 +1,7 @@
-//! Every input is checked before it is stored: a malformed record is refused
-//! with INVALID_ARGUMENT naming the field, and central's store is unchanged.
+//! Every input is checked before it is stored: a malformed record is
+//! refused naming the field (as a refusal of that change, or with
+//! INVALID_ARGUMENT when it does not even name a record), and central's
+//! store is unchanged.
 
 mod common;
 
@@ -135,7 +137,11 @@ fn malformed_records_are_refused_naming_the_field_and_nothing_is_stored() -> any
             // A valid record first: nothing of the batch may be stored.
             let batch = push(1, vec![valid_demand(), record]);
             match c.push(batch).await {
-                Ok(_) => failures.push(format!("case {i} ({field}): accepted")),
+                Ok(r) => match r.into_inner().refused.as_slice() {
+                    [] => failures.push(format!("case {i} ({field}): accepted")),
+                    [refusal] if refusal.seq == 2 && refusal.field == field => {}
+                    other => failures.push(format!("case {i}: expected a refusal of {field} at seq 2: {other:?}")),
+                },
                 Err(s) if s.code() != Code::InvalidArgument => failures.push(format!("case {i} ({field}): {s:?}")),
                 Err(s)
                     if !s.message().contains(&format!("{field}:")) && !s.message().contains(&format!("{field} ")) =>

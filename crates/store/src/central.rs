@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use kechuang_sync::merge;
+use kechuang_sync::{Bounds, Change, Decision, Lookup, Peer, PushError, Refused, decide, merge};
 use kechuang_types::{NodeId, NodeKind, Record, RecordId, Region, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,15 @@ pub struct NodeEntry {
     pub acked_seq: u64,
 }
 
+/// What became of one push.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pushed {
+    /// Applied (not yet durable).
+    Applied(PushOutcome),
+    /// Refused: nothing of it was applied.
+    Refused(Vec<Refused>),
+}
+
 /// What applying one push did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushOutcome {
@@ -54,6 +63,16 @@ pub struct PushOutcome {
 struct Stored {
     position: u64,
     record: Record,
+}
+
+/// The committed records of a store, as admission reads them.
+struct StoreLookup<'a>(&'a CentralStore);
+
+impl Lookup for StoreLookup<'_> {
+    type Error = Error;
+    fn get(&mut self, id: &RecordId) -> Result<Option<Record>> {
+        self.0.get(id)
+    }
 }
 
 /// [`Stored`] by reference, for writing without a copy.
@@ -99,10 +118,6 @@ fn log_key(position: u64) -> [u8; 9] {
     key
 }
 
-/// Decides whether a change may be applied over the held record; `Err`
-/// says which field the writer may not change.
-pub type WriteCheck<'a> = dyn Fn(Option<&Record>, &Record) -> std::result::Result<(), String> + 'a;
-
 /// One write being assembled under the head lock: what it changed so far
 /// (later changes of the same record merge with earlier ones) and the batch.
 struct Write<'a> {
@@ -118,18 +133,13 @@ impl<'a> Write<'a> {
         Self { store, position: head + 1, pending: HashMap::new(), order: Vec::new(), batch: sled::Batch::default() }
     }
 
-    /// Merges `record` over what is held; `check` may refuse it.
-    fn merge(&mut self, record: &Record, check: Option<(usize, &WriteCheck<'_>)>) -> Result<()> {
+    /// Merges `record` over what is held.
+    fn merge(&mut self, record: &Record) -> Result<()> {
         let id = record.meta.id;
         let held = match self.pending.get(&id) {
             Some(pending) => Some(pending.clone()),
             None => self.store.get(&id)?,
         };
-        if let Some((index, check)) = check
-            && let Err(reason) = check(held.as_ref(), record)
-        {
-            return Err(Error::Rejected { index, reason });
-        }
         if let Some(merged) = merge(held.as_ref(), record)
             && self.pending.insert(id, merged).is_none()
         {
@@ -233,29 +243,32 @@ impl CentralStore {
         self.main.scan_prefix([NODE]).values().map(|v| decode("node", &v?)).collect()
     }
 
-    /// Applies a node's batch of `(sequence, record)` changes atomically:
-    /// changes at or below the node's acknowledged sequence are skipped,
-    /// each other change is checked against the held record by `check` (a
-    /// refusal leaves the whole batch unapplied), merged, and the sequence
-    /// advances. Not yet durable: call [`CentralStore::flush`] before
-    /// acknowledging.
-    pub fn apply_push(&self, node: &NodeId, changes: &[(u64, Record)], check: &WriteCheck<'_>) -> Result<PushOutcome> {
+    /// Applies `writer`'s push atomically, as [`kechuang_sync::decide`]
+    /// judges it against what is stored: either every change is merged and
+    /// the node's sequence advances, or nothing is written and the
+    /// refusals come back. Not yet durable: call [`CentralStore::flush`]
+    /// before acknowledging.
+    pub fn apply_push(&self, writer: &Peer, changes: &[Change], bounds: &Bounds) -> Result<Pushed> {
         let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(mut entry) = self.node(node)? else {
-            return Err(Error::Storage(format!("node {node} is not registered")));
+        let Some(mut entry) = self.node(&writer.id)? else {
+            return Err(Error::Storage(format!("node {} is not registered", writer.id)));
         };
+        let decided = decide(writer, entry.acked_seq, changes, bounds, &mut StoreLookup(self));
+        let (records, acked_seq) = match decided {
+            Ok(Decision::Admitted { records, acked_seq }) => (records, acked_seq),
+            Ok(Decision::Refused(refused)) => return Ok(Pushed::Refused(refused)),
+            Err(PushError::Lookup(e)) => return Err(e),
+            Err(e @ PushError::Sequence { .. }) => return Err(Error::Sequence(e.to_string())),
+        };
+        entry.acked_seq = acked_seq;
         let mut write = Write::new(self, *head);
-        for (index, (seq, record)) in changes.iter().enumerate() {
-            if *seq <= entry.acked_seq {
-                continue;
-            }
-            entry.acked_seq = *seq;
-            write.merge(record, Some((index, check)))?;
+        for record in &records {
+            write.merge(record)?;
         }
-        write.batch.insert(key(NODE, node.as_str().as_bytes()), encode(&entry));
+        write.batch.insert(key(NODE, writer.id.as_str().as_bytes()), encode(&entry));
         let (changed, position) = write.commit(*head)?;
         *head = position;
-        Ok(PushOutcome { acked_seq: entry.acked_seq, changed, head: position })
+        Ok(Pushed::Applied(PushOutcome { acked_seq, changed, head: position }))
     }
 
     /// Stores records written by central itself (matches), merged and logged.
@@ -275,7 +288,7 @@ impl CentralStore {
         let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
         let mut write = Write::new(self, *head);
         for record in matches {
-            write.merge(record, None)?;
+            write.merge(record)?;
         }
         for (demand, state) in routing {
             write.batch.insert(key(ROUTING, demand.as_bytes()), state.as_slice());
@@ -404,7 +417,8 @@ impl CentralStore {
 
 #[cfg(test)]
 mod tests {
-    use kechuang_types::{Clock, Hlc};
+    use kechuang_sync::Incoming;
+    use kechuang_types::{Clock, Date, Hlc};
 
     use super::*;
 
@@ -412,31 +426,64 @@ mod tests {
         let mut record = kechuang_types::testing::demand(title);
         record.meta.id = id;
         record.meta.owner = owner.clone();
-        record.meta.version = clock.tick();
+        record.meta.version = clock.tick().unwrap();
         record
     }
 
-    fn allow(_: Option<&Record>, _: &Record) -> std::result::Result<(), String> {
-        Ok(())
+    fn sz() -> Peer {
+        Peer {
+            id: NodeId::parse("n", "sz").unwrap(),
+            kind: NodeKind::City,
+            region: Region::parse("r", "440300").unwrap(),
+        }
+    }
+
+    fn bounds() -> Bounds {
+        Bounds { now_ms: Timestamp::now().0 as u64, max_skew_ms: 300_000, today: Date::today() }
+    }
+
+    fn applied(pushed: Pushed) -> PushOutcome {
+        match pushed {
+            Pushed::Applied(outcome) => outcome,
+            Pushed::Refused(refused) => panic!("refused: {refused:?}"),
+        }
+    }
+
+    fn open_with_sz(dir: &Path) -> CentralStore {
+        let store = CentralStore::open(dir).unwrap();
+        store.register(&sz().id, NodeKind::City, sz().region).unwrap();
+        store
     }
 
     #[test]
     fn a_refused_change_aborts_its_whole_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let store = CentralStore::open(dir.path()).unwrap();
-        let node = NodeId::parse("n", "sz").unwrap();
-        store.register(&node, NodeKind::City, Region::parse("r", "440300").unwrap()).unwrap();
+        let store = open_with_sz(dir.path());
+        let node = sz().id;
         let mut clock = Clock::resume(Hlc::ZERO);
+        let mut forged = record(&mut clock, &node, RecordId::new(), "乙");
+        forged.meta.owner = NodeId::parse("n", "gz").unwrap();
         let batch = vec![
-            (1, record(&mut clock, &node, RecordId::new(), "甲")),
-            (2, record(&mut clock, &node, RecordId::new(), "乙")),
+            (1, Incoming::Record(record(&mut clock, &node, RecordId::new(), "甲").into())),
+            (2, Incoming::Record(forged.into())),
         ];
-        let refuse_second =
-            |_: Option<&Record>, r: &Record| if r.title() == "乙" { Err("owner".to_owned()) } else { Ok(()) };
-        let err = store.apply_push(&node, &batch, &refuse_second).unwrap_err();
-        assert!(matches!(err, Error::Rejected { index: 1, .. }), "{err}");
+        let Pushed::Refused(refused) = store.apply_push(&sz(), &batch, &bounds()).unwrap() else {
+            panic!("a forged owner was admitted");
+        };
+        assert_eq!((refused[0].index, refused[0].refusal.field.as_str()), (1, "owner"));
         assert_eq!(store.head(), 0, "nothing of the batch was applied");
         assert_eq!(store.node(&node).unwrap().unwrap().acked_seq, 0);
+    }
+
+    #[test]
+    fn a_gap_in_the_sequence_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_with_sz(dir.path());
+        let mut clock = Clock::resume(Hlc::ZERO);
+        let batch = vec![(2, Incoming::Record(record(&mut clock, &sz().id, RecordId::new(), "甲").into()))];
+        let err = store.apply_push(&sz(), &batch, &bounds()).unwrap_err();
+        assert!(matches!(err, Error::Sequence(_)), "{err}");
+        assert_eq!(store.head(), 0);
     }
 
     #[test]
@@ -451,19 +498,21 @@ mod tests {
     #[test]
     fn pushes_are_applied_once_and_logged_at_their_latest_state() {
         let dir = tempfile::tempdir().unwrap();
-        let store = CentralStore::open(dir.path()).unwrap();
-        let node = NodeId::parse("n", "sz").unwrap();
-        store.register(&node, NodeKind::City, Region::parse("r", "440300").unwrap()).unwrap();
+        let store = open_with_sz(dir.path());
+        let node = sz().id;
         let mut clock = Clock::resume(Hlc::ZERO);
         let (a, b) = (RecordId::new(), RecordId::new());
-        let batch = vec![(1, record(&mut clock, &node, a, "甲")), (2, record(&mut clock, &node, b, "乙"))];
-        let first = store.apply_push(&node, &batch, &allow).unwrap();
+        let batch = vec![
+            (1, Incoming::Record(record(&mut clock, &node, a, "甲").into())),
+            (2, Incoming::Record(record(&mut clock, &node, b, "乙").into())),
+        ];
+        let first = applied(store.apply_push(&sz(), &batch, &bounds()).unwrap());
         assert_eq!((first.acked_seq, first.changed.len()), (2, 2));
-        let again = store.apply_push(&node, &batch, &allow).unwrap();
+        let again = applied(store.apply_push(&sz(), &batch, &bounds()).unwrap());
         assert_eq!((again.acked_seq, again.changed.len()), (2, 0), "a resent batch is a no-op");
 
-        let edit = vec![(3, record(&mut clock, &node, a, "甲改"))];
-        store.apply_push(&node, &edit, &allow).unwrap();
+        let edit = vec![(3, Incoming::Record(record(&mut clock, &node, a, "甲改").into()))];
+        applied(store.apply_push(&sz(), &edit, &bounds()).unwrap());
         let (records, cursor) = store.log_after(0, 3, 100).unwrap();
         let titles: Vec<String> = records.iter().map(Record::title).collect();
         assert_eq!(titles, ["乙", "甲改"], "the superseded entry is skipped");
@@ -474,16 +523,15 @@ mod tests {
     #[test]
     fn acknowledged_sequence_and_log_head_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let node = NodeId::parse("n", "sz").unwrap();
         {
-            let store = CentralStore::open(dir.path()).unwrap();
-            store.register(&node, NodeKind::City, Region::parse("r", "440300").unwrap()).unwrap();
+            let store = open_with_sz(dir.path());
             let mut clock = Clock::resume(Hlc::ZERO);
-            store.apply_push(&node, &[(1, record(&mut clock, &node, RecordId::new(), "甲"))], &allow).unwrap();
+            let change = (1, Incoming::Record(record(&mut clock, &sz().id, RecordId::new(), "甲").into()));
+            applied(store.apply_push(&sz(), &[change], &bounds()).unwrap());
             store.flush().unwrap();
         }
         let store = crate::testing::reopen(|| CentralStore::open(dir.path()));
         assert_eq!(store.head(), 1);
-        assert_eq!(store.node(&node).unwrap().unwrap().acked_seq, 1);
+        assert_eq!(store.node(&sz().id).unwrap().unwrap().acked_seq, 1);
     }
 }

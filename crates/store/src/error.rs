@@ -6,14 +6,13 @@ pub enum Error {
     /// The storage engine failed (I/O, disk full, lock held by another process).
     #[error("storage: {0}")]
     Storage(String),
-    /// A change of a batch was refused; nothing of the batch was applied.
-    #[error("change {index} refused: {reason}")]
-    Rejected {
-        /// The change's index in its batch.
-        index: usize,
-        /// Why.
-        reason: String,
-    },
+    /// A push's sequence numbers do not continue what was acknowledged;
+    /// nothing of it was applied.
+    #[error("{0}")]
+    Sequence(String),
+    /// The clock cannot version another change.
+    #[error(transparent)]
+    Clock(#[from] kechuang_types::Exhausted),
     /// A stored value could not be decoded.
     #[error("corrupt {what}: {reason}")]
     Corrupt {

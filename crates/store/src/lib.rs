@@ -15,6 +15,7 @@ mod node;
 #[cfg(test)]
 mod testing;
 
-pub use central::{CentralStore, NodeEntry, PushOutcome, WriteCheck};
+pub use central::{CentralStore, NodeEntry, PushOutcome, Pushed};
 pub use error::{Error, Result};
 pub use node::{NodeStore, PublishReport, RepairReport};
+pub use node::{Refusal, RefusedChange};

@@ -2,10 +2,11 @@
 //! acknowledged by central, the feed cursor, and the clock.
 //!
 //! Trees: `records` (id → record), `external` (kind/external id → id),
-//! `outbox` (local sequence → record id), `meta` (clock, next sequence,
-//! acknowledged sequence, feed cursor). Every operator write and every feed
-//! batch is one transaction; operator writes are flushed before they are
-//! acknowledged.
+//! `outbox` (local sequence → record id, or nothing for a change central
+//! refused), `refused` (the refusals, for the operator), `meta` (clock,
+//! next sequence, acknowledged sequence, feed cursor). Every operator write
+//! and every feed batch is one transaction; operator writes are flushed
+//! before they are acknowledged.
 //!
 //! What the store holds is also summed up in memory (a digest per id range,
 //! a count per kind): derived from disk at open, so damage done while the
@@ -24,10 +25,16 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use crate::codec::{decode, encode, read_u64, u64_key};
 use crate::{Error, Result};
 
+mod outbox;
+
+pub use outbox::{Refusal, RefusedChange};
+
 const CLOCK: &[u8] = b"clock";
 const NEXT_SEQ: &[u8] = b"next_seq";
 const ACKED: &[u8] = b"acked";
 const CURSOR: &[u8] = b"cursor";
+/// How many refusals have been recorded (their keys).
+const REFUSALS: &[u8] = b"refusals";
 const EXPECTED_DIGEST: &[u8] = b"expected_digest";
 
 /// What a publish did, record by record.
@@ -59,6 +66,7 @@ pub struct NodeStore {
     records: sled::Tree,
     external: sled::Tree,
     outbox: sled::Tree,
+    refused: sled::Tree,
     meta: sled::Tree,
     holdings: Arc<Mutex<Holdings>>,
 }
@@ -70,8 +78,9 @@ struct Holdings {
     counts: BTreeMap<RecordKind, u64>,
 }
 
-/// A record a transaction wrote: what it replaced, and what it is now.
-type Change = (Option<Record>, Record);
+/// A record a transaction wrote: what it replaced, and what it is now
+/// (`None` when the transaction removed it).
+type Change = (Option<Record>, Option<Record>);
 
 impl Holdings {
     /// The summary of every record in `records`.
@@ -102,7 +111,9 @@ impl Holdings {
             if let Some(old) = old {
                 self.remove(old);
             }
-            self.add(new);
+            if let Some(new) = new {
+                self.add(new);
+            }
         }
     }
 }
@@ -140,6 +151,7 @@ impl NodeStore {
             records,
             external: db.open_tree("external")?,
             outbox: db.open_tree("outbox")?,
+            refused: db.open_tree("refused")?,
             meta: db.open_tree("meta")?,
             db,
             holdings,
@@ -195,8 +207,8 @@ impl NodeStore {
                     }
                     Some(old) => {
                         report.updated += 1;
-                        let meta =
-                            Meta { version: tx_clock.tick(), updated_at: now, deleted: false, ..old.meta.clone() };
+                        let version = tx_clock.tick().map_err(Error::from).or_else(abort)?;
+                        let meta = Meta { version, updated_at: now, deleted: false, ..old.meta.clone() };
                         Record { meta, body: body.clone() }
                     }
                     None => {
@@ -204,7 +216,7 @@ impl NodeStore {
                         let meta = Meta {
                             id: RecordId::new(),
                             owner: owner.clone(),
-                            version: tx_clock.tick(),
+                            version: tx_clock.tick().map_err(Error::from).or_else(abort)?,
                             created_at: now,
                             updated_at: now,
                             deleted: false,
@@ -220,7 +232,7 @@ impl NodeStore {
                 }
                 outbox.insert(&u64_key(next_seq), id.as_slice())?;
                 next_seq += 1;
-                changes.push((existing, record));
+                changes.push((existing, Some(record)));
             }
             meta.insert(NEXT_SEQ, &u64_key(next_seq))?;
             meta.insert(CLOCK, &u64_key(tx_clock.last().as_u64()))?;
@@ -250,7 +262,7 @@ impl NodeStore {
                 };
                 outbox.insert(&u64_key(next_seq), id)?;
                 next_seq += 1;
-                changes.push((old, record.clone()));
+                changes.push((old, Some(record.clone())));
             }
             meta.insert(NEXT_SEQ, &u64_key(next_seq))?;
             meta.insert(CLOCK, &u64_key(clock.last().as_u64()))?;
@@ -262,50 +274,17 @@ impl NodeStore {
         Ok(())
     }
 
+    /// This node's record of `kind` with the operator's reference `external_id`.
+    pub fn by_external(&self, kind: RecordKind, external_id: &str) -> Result<Option<Record>> {
+        match self.external.get(external_key(kind, external_id))? {
+            Some(id) => self.records.get(&id)?.map(|v| decode("record", &v)).transpose(),
+            None => Ok(None),
+        }
+    }
+
     /// One record by id.
     pub fn get(&self, id: &RecordId) -> Result<Option<Record>> {
         self.records.get(id.as_bytes())?.map(|v| decode("record", &v)).transpose()
-    }
-
-    /// Up to `limit` unacknowledged changes after `after`, in sequence
-    /// order, each with the record's current state.
-    pub fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Record)>> {
-        let mut out = Vec::new();
-        for entry in self.outbox.range(u64_key(after + 1)..).take(limit) {
-            let (seq, id) = entry?;
-            let seq = read_u64("outbox sequence", &seq)?;
-            let record = self
-                .records
-                .get(&id)?
-                .ok_or(Error::Corrupt { what: "outbox", reason: "names a missing record".into() })?;
-            out.push((seq, decode("record", &record)?));
-        }
-        Ok(out)
-    }
-
-    /// Records central's acknowledgement of every change up to `seq`.
-    pub fn ack(&self, seq: u64) -> Result<()> {
-        let acked = self.acked()?;
-        if seq <= acked {
-            return Ok(());
-        }
-        let mut batch = sled::Batch::default();
-        for key in self.outbox.range(..=u64_key(seq)).keys() {
-            batch.remove(key?);
-        }
-        self.outbox.apply_batch(batch)?;
-        self.meta.insert(ACKED, &u64_key(seq))?;
-        Ok(())
-    }
-
-    /// The highest sequence central acknowledged.
-    pub fn acked(&self) -> Result<u64> {
-        self.meta_u64(ACKED, "acked")
-    }
-
-    /// How many local changes central has not acknowledged.
-    pub fn unacked(&self) -> Result<u64> {
-        Ok(self.outbox.len() as u64)
     }
 
     /// The feed position to resume from.
@@ -330,7 +309,7 @@ impl NodeStore {
                 };
                 if let Some(merged) = merge(held.as_ref(), record) {
                     records.insert(key.as_slice(), encode(&merged))?;
-                    changes.push((held, merged));
+                    changes.push((held, Some(merged)));
                 }
             }
             meta.insert(CURSOR, &u64_key(cursor))?;
@@ -560,7 +539,7 @@ mod tests {
             other.publish(&other_owner, &mut other_clock, &[(None, demand("甲")), (None, demand("乙"))]).unwrap();
             store.apply_feed(&other.list(None).unwrap(), 3, &mut clock).unwrap();
             let mut answered = store.list(None).unwrap().remove(0);
-            answered.meta.version = clock.tick();
+            answered.meta.version = clock.tick().unwrap();
             store.write_local(&[answered], &clock).unwrap();
             store.flush().unwrap();
             (store.summary().unwrap(), store.range_digests().unwrap())

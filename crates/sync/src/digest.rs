@@ -1,13 +1,13 @@
 //! An order-independent digest of a set of records.
 //!
-//! Each record contributes a hash of its id and the versions of all its
-//! parts; the digest is the XOR of those hashes plus a count, so it can be
-//! kept up to date incrementally and compared cheaply.
+//! Each record contributes a hash of everything sync carries of it (every
+//! field, metadata included); the digest is the XOR of those hashes plus a
+//! count, so it can be kept up to date incrementally and compared cheaply.
 
 use std::fmt;
 use std::str::FromStr;
 
-use kechuang_types::{Body, Record, RecordId};
+use kechuang_types::{Record, RecordId};
 use sha2::{Digest as _, Sha256};
 
 /// How many id ranges a node's holdings are split into for repair.
@@ -62,17 +62,9 @@ impl Digest {
 
     fn toggle(&mut self, record: &Record) {
         let mut h = Sha256::new();
-        h.update(record.meta.id.as_bytes());
-        h.update(record.meta.version.as_u64().to_be_bytes());
-        match &record.body {
-            Body::Match(m) => {
-                for v in [m.core.version, m.demand_side.version, m.supply_side.version, m.landing.version] {
-                    h.update(v.as_u64().to_be_bytes());
-                }
-            }
-            Body::Bid(b) => h.update(b.decision.version.as_u64().to_be_bytes()),
-            _ => {}
-        }
+        // The domain record's own serialisation: the same fields in the same
+        // order on every side, whatever store or wire it came through.
+        serde_json::to_writer(HashWriter(&mut h), record).expect("records serialise");
         let hash = h.finalize();
         for (x, b) in self.xor.iter_mut().zip(hash.iter()) {
             *x ^= b;
@@ -85,6 +77,20 @@ impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:", self.count)?;
         self.xor.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// Feeds what is written into a hash.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -141,6 +147,32 @@ mod tests {
         z.add(&a);
         assert_eq!(y, z);
         assert_ne!(x, z);
+    }
+
+    #[test]
+    fn every_field_counts_metadata_included() {
+        let a = demand(1, "甲");
+        let digest = |r: &Record| {
+            let mut d = Digest::default();
+            d.add(r);
+            d
+        };
+        let edits: [fn(&mut Record); 5] = [
+            |r| r.meta.deleted = true,
+            |r| r.meta.external_id = Some("XQ-9".into()),
+            |r| r.meta.created_at = kechuang_types::Timestamp(5),
+            |r| r.meta.updated_at = kechuang_types::Timestamp(5),
+            |r| {
+                if let kechuang_types::Body::Demand(d) = &mut r.body {
+                    d.title = "乙".into();
+                }
+            },
+        ];
+        for edit in edits {
+            let mut b = a.clone();
+            edit(&mut b);
+            assert_ne!(digest(&a), digest(&b), "{b:?}");
+        }
     }
 
     #[test]

@@ -1,21 +1,24 @@
-//! Sync as pure logic: who may write what (ownership), how an incoming
-//! change merges with what is held (idempotent, per-field
-//! newest-version-wins), which node must see which record (the feed rules), and the order-independent digest that says two
-//! sides hold the same thing.
+//! Sync as pure logic: what central admits of a node's push (ownership,
+//! bounded clocks, place, bids, sequence numbers), how an incoming change
+//! merges with what is held (idempotent, per-field newest-version-wins),
+//! which node must see which record and which contacts (the feed rules),
+//! and the order-independent digest that says two sides hold the same
+//! thing.
 //!
 //! No I/O here: the node and central call these functions inside their own
 //! store transactions, so the rules are tested deterministically.
 
-mod authorize;
+mod admit;
 mod digest;
 mod merge;
+mod push;
 mod visibility;
 
-pub use authorize::{Denied, authorize};
+pub use admit::{Bounds, Lookup, Refusal, Verdict, admit, area, check_place};
 pub use digest::{BadDigest, Digest, RANGES, range_digests, range_of};
 pub use merge::merge;
-pub use visibility::{Peer, held_by, view_for};
-
+pub use push::{Change, Decision, Incoming, PushError, Refused, check_sequence, decide};
+pub use visibility::{Peer, contacts_released, held_by, may_hold_contacts, view_for, without_foreign_contacts};
 #[cfg(test)]
 pub(crate) mod tests {
     //! Record builders shared by this crate's tests.

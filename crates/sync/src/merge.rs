@@ -2,9 +2,10 @@
 //!
 //! Every field has exactly one writer, so a merge is "newest version wins"
 //! per independently written part: the whole record for demands, outcomes
-//! and experts; core, demand side, supply side and landing for matches;
-//! the bidder's part and the decision for bids. Merging is idempotent,
-//! commutative and associative, so replays and reorderings converge.
+//! and experts; core (with the metadata), demand side, supply side and
+//! landing for matches; the bidder's part (with the metadata) and the
+//! decision for bids. Merging is idempotent, commutative and associative,
+//! so replays and reorderings converge.
 
 use kechuang_types::{Body, Part, Record};
 
@@ -16,13 +17,15 @@ pub fn merge(held: Option<&Record>, incoming: &Record) -> Option<Record> {
     };
     let merged = match (&held.body, &incoming.body) {
         (Body::Match(h), Body::Match(i)) => {
-            let mut m = if i.core.version > h.core.version { i.clone() } else { h.clone() };
-            m.core = newer(h.core, i.core);
+            // Central's part and the metadata travel together.
+            let (mut m, mut meta) = if i.core.version > h.core.version {
+                (i.clone(), incoming.meta.clone())
+            } else {
+                (h.clone(), held.meta.clone())
+            };
             m.demand_side = newer(h.demand_side, i.demand_side);
             m.supply_side = newer(h.supply_side, i.supply_side);
             m.landing = newer(h.landing, i.landing);
-            let mut meta =
-                if incoming.meta.version > held.meta.version { incoming.meta.clone() } else { held.meta.clone() };
             meta.version = m.version();
             Record { meta, body: Body::Match(m) }
         }

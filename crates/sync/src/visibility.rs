@@ -6,9 +6,10 @@
 //! goes to the demand's owner (and back to its bidder, for the decision);
 //! an open challenge demand goes to every university and society node.
 //! Contacts leave their owner only inside a match both sides accepted, and
-//! then only to those two nodes.
+//! then only to those two nodes: [`may_hold_contacts`] is that rule, and
+//! every view and every copy of a contact goes through it.
 
-use kechuang_types::{Body, NodeId, NodeKind, Record, Region};
+use kechuang_types::{Body, Match, MatchState, NodeId, NodeKind, Record, Region, Response};
 
 /// A node as central knows it: identity, kind and region.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -27,37 +28,51 @@ impl Peer {
     }
 }
 
+/// Whether both sides of a match have agreed to meet, so their contacts
+/// may be written into it: both accepted (or went on to a contract), or the
+/// challenge's owner awarded the supply's bid (central's `contracted`).
+pub fn contacts_released(m: &Match) -> bool {
+    let agreed = |r: Response| matches!(r, Response::Accepted | Response::Contracted);
+    (agreed(m.demand_side.value) && agreed(m.supply_side.value)) || m.core.value == MatchState::Contracted
+}
+
+/// Whether `node` may hold the contact details `record` carries: a node
+/// those of its own records; the two sides of a match, once released to
+/// them; nobody else (central's admin views included).
+pub fn may_hold_contacts(record: &Record, node: &NodeId) -> bool {
+    match &record.body {
+        Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Bid(_) => record.meta.owner == *node,
+        Body::Match(m) => (m.demand_owner == *node || m.supply_owner == *node) && contacts_released(m),
+    }
+}
+
+/// `record` as `node` may see it: every contact it may not hold removed.
+pub fn without_foreign_contacts(mut record: Record, node: &NodeId) -> Record {
+    if !may_hold_contacts(&record, node) {
+        record.redact_contacts();
+    }
+    record
+}
+
 /// The view of `record` that `peer` must receive in its feed, or `None` if
 /// the record is not for it. A node's own records never come back to it,
 /// except matches and bids, which others write parts of.
 pub fn view_for(record: &Record, peer: &Peer) -> Option<Record> {
     let mine = record.meta.owner == peer.id;
-    let mut view = match &record.body {
-        Body::Demand(d) if d.is_challenge && matches!(peer.kind, NodeKind::University | NodeKind::Society) => {
-            // An open challenge (揭榜挂帅) is published to every supply node.
-            (!mine).then(|| record.clone())?
-        }
+    let for_peer = match &record.body {
+        // An open challenge (揭榜挂帅) is published to every supply node.
+        Body::Demand(d) if d.is_challenge && matches!(peer.kind, NodeKind::University | NodeKind::Society) => !mine,
         Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) => {
-            let region = record.region()?;
-            (!mine && peer.oversees(region)).then(|| record.clone())?
+            !mine && record.region().is_some_and(|region| peer.oversees(region))
         }
         Body::Match(m) => {
-            let side = m.demand_owner == peer.id || m.supply_owner == peer.id;
-            let involved =
-                side || m.landing_node == peer.id || peer.oversees(m.demand_region) || peer.oversees(m.supply_region);
-            if !involved {
-                return None;
-            }
-            let mut view = record.clone();
-            if !side {
-                view.redact_contacts();
-            }
-            return Some(view);
+            [&m.demand_owner, &m.supply_owner, &m.landing_node].contains(&&peer.id)
+                || peer.oversees(m.demand_region)
+                || peer.oversees(m.supply_region)
         }
-        Body::Bid(b) => (mine || b.demand_owner == peer.id).then(|| record.clone())?,
+        Body::Bid(b) => mine || b.demand_owner == peer.id,
     };
-    view.redact_contacts();
-    Some(view)
+    for_peer.then(|| without_foreign_contacts(record.clone(), &peer.id))
 }
 
 /// What `peer` should hold of `record`: its own records as written, and
@@ -101,6 +116,34 @@ mod tests {
         let d = demand(1, "需求");
         let owner = peer(d.meta.owner.as_str(), NodeKind::Provincial, "440000");
         assert!(view_for(&d, &owner).is_none());
+    }
+
+    #[test]
+    fn contacts_reach_the_two_sides_only_once_both_accepted() {
+        let contact = || Some(Contact { person: "王工".into(), ..Contact::default() });
+        let with_contacts = |demand_side, supply_side| {
+            let mut m = match_record(1, demand_side, supply_side);
+            if let Body::Match(x) = &mut m.body {
+                x.demand_contact = contact();
+                x.supply_contact = contact();
+            }
+            m
+        };
+        let sides = [peer("sz", NodeKind::City, "440300"), peer("uni", NodeKind::University, "510100")];
+        let others = [peer("gd", NodeKind::Provincial, "440000"), peer("sc", NodeKind::Provincial, "510000")];
+        let connected = with_contacts((2, Response::Accepted), (3, Response::Accepted));
+        let half = with_contacts((2, Response::Accepted), (1, Response::Pending));
+        for p in &sides {
+            let view = view_for(&connected, p).unwrap();
+            let Body::Match(m) = &view.body else { unreachable!() };
+            assert!(m.demand_contact.is_some() && m.supply_contact.is_some(), "{}", p.id);
+            let Body::Match(m) = view_for(&half, p).unwrap().body else { unreachable!() };
+            assert!(m.demand_contact.is_none(), "not before both accepted: {}", p.id);
+        }
+        for p in &others {
+            let Body::Match(m) = view_for(&connected, p).unwrap().body else { unreachable!() };
+            assert!(m.demand_contact.is_none() && m.supply_contact.is_none(), "{}", p.id);
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! A version packs wall-clock milliseconds (upper 48 bits) and a logical
 //! counter (lower 16 bits) into one `u64`, so versions compare as integers,
 //! stay close to real time, and still grow strictly when the wall clock
-//! stalls or steps back.
+//! stalls or steps back. Nothing here wraps or saturates: a clock that has
+//! no greater version to give says so ([`Exhausted`]).
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 const LOGICAL_BITS: u32 = 16;
 const LOGICAL_MASK: u64 = (1 << LOGICAL_BITS) - 1;
+/// The largest wall-clock millisecond a version can carry (in the year 10889).
+const MAX_MILLIS: u64 = u64::MAX >> LOGICAL_BITS;
 
 /// A hybrid-logical-clock version: totally ordered, comparable across nodes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -42,9 +45,26 @@ impl Hlc {
         self.0 & LOGICAL_MASK
     }
 
-    fn new(millis: u64, logical: u64) -> Self {
-        Self((millis << LOGICAL_BITS) | (logical & LOGICAL_MASK))
+    /// The version of wall-clock millisecond `millis` and logical counter
+    /// `logical`, if both fit.
+    pub fn checked(millis: u64, logical: u64) -> Option<Self> {
+        (millis <= MAX_MILLIS && logical <= LOGICAL_MASK).then_some(Self((millis << LOGICAL_BITS) | logical))
     }
+
+    /// How many milliseconds this version's wall time is ahead of `now_ms`
+    /// (0 when it is not ahead).
+    pub fn ahead_of(self, now_ms: u64) -> u64 {
+        self.millis().saturating_sub(now_ms)
+    }
+}
+
+/// The clock has no version greater than the last one to give: it has
+/// seen a version at the very end of the representable time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("clock: no version after {last} can be represented (a version from the far future was taken in)")]
+pub struct Exhausted {
+    /// The last version the clock handed out or observed.
+    pub last: Hlc,
 }
 
 impl fmt::Display for Hlc {
@@ -71,21 +91,24 @@ impl Clock {
     }
 
     /// A new version for a local change, using the system wall clock.
-    pub fn tick(&mut self) -> Hlc {
+    pub fn tick(&mut self) -> Result<Hlc, Exhausted> {
         self.tick_at(wall_millis())
     }
 
-    /// A new version for a local change at wall time `now_ms`.
-    pub fn tick_at(&mut self, now_ms: u64) -> Hlc {
-        let next = if now_ms > self.last.millis() {
-            Hlc::new(now_ms, 0)
-        } else if self.last.logical() < LOGICAL_MASK {
-            Hlc::new(self.last.millis(), self.last.logical() + 1)
+    /// A new version for a local change at wall time `now_ms`: greater
+    /// than every version before, or [`Exhausted`] if none can be.
+    pub fn tick_at(&mut self, now_ms: u64) -> Result<Hlc, Exhausted> {
+        let last = self.last;
+        let next = if now_ms > last.millis() {
+            Hlc::checked(now_ms, 0)
+        } else if last.logical() < LOGICAL_MASK {
+            Hlc::checked(last.millis(), last.logical() + 1)
         } else {
-            Hlc::new(self.last.millis() + 1, 0)
+            last.millis().checked_add(1).and_then(|millis| Hlc::checked(millis, 0))
         };
+        let next = next.ok_or(Exhausted { last })?;
         self.last = next;
-        next
+        Ok(next)
     }
 
     /// Takes note of a version seen from another node, so later local
@@ -111,8 +134,8 @@ mod tests {
     #[test]
     fn tick_follows_wall_clock_when_it_moves_forward() {
         let mut clock = Clock::resume(Hlc::ZERO);
-        let a = clock.tick_at(1_000);
-        let b = clock.tick_at(2_000);
+        let a = clock.tick_at(1_000).unwrap();
+        let b = clock.tick_at(2_000).unwrap();
         assert_eq!((a.millis(), a.logical()), (1_000, 0));
         assert_eq!((b.millis(), b.logical()), (2_000, 0));
     }
@@ -120,9 +143,9 @@ mod tests {
     #[test]
     fn tick_counts_logically_when_wall_clock_stalls_or_steps_back() {
         let mut clock = Clock::resume(Hlc::ZERO);
-        let a = clock.tick_at(5_000);
-        let b = clock.tick_at(5_000);
-        let c = clock.tick_at(4_000);
+        let a = clock.tick_at(5_000).unwrap();
+        let b = clock.tick_at(5_000).unwrap();
+        let c = clock.tick_at(4_000).unwrap();
         assert!(a < b && b < c);
         assert_eq!(c.millis(), 5_000);
         assert_eq!(c.logical(), 2);
@@ -130,18 +153,33 @@ mod tests {
 
     #[test]
     fn logical_overflow_carries_into_millis() {
-        let mut clock = Clock::resume(Hlc::new(7, LOGICAL_MASK));
-        let next = clock.tick_at(0);
+        let mut clock = Clock::resume(Hlc::checked(7, LOGICAL_MASK).unwrap());
+        let next = clock.tick_at(0).unwrap();
         assert_eq!((next.millis(), next.logical()), (8, 0));
+    }
+
+    #[test]
+    fn a_clock_at_the_end_of_time_refuses_instead_of_wrapping() {
+        for last in [u64::MAX, Hlc::checked(MAX_MILLIS, LOGICAL_MASK).unwrap().as_u64()] {
+            let mut clock = Clock::resume(Hlc::ZERO);
+            clock.observe(Hlc::from_u64(last));
+            assert_eq!(clock.tick_at(1_000), Err(Exhausted { last: Hlc::from_u64(last) }));
+            assert_eq!(clock.last(), Hlc::from_u64(last), "a refused tick changes nothing");
+        }
+        let mut clock = Clock::resume(Hlc::checked(MAX_MILLIS, 5).unwrap());
+        assert_eq!(clock.tick_at(0).unwrap().logical(), 6, "what still fits is handed out");
+        assert!(Clock::resume(Hlc::ZERO).tick_at(MAX_MILLIS + 1).is_err(), "a wall clock beyond the end");
+        assert_eq!(Hlc::checked(MAX_MILLIS + 1, 0), None);
+        assert_eq!(Hlc::checked(1, LOGICAL_MASK + 1), None);
     }
 
     #[test]
     fn observed_remote_versions_are_exceeded_by_local_ones() {
         let mut clock = Clock::resume(Hlc::ZERO);
-        clock.tick_at(1_000);
-        let remote = Hlc::new(9_000, 3);
+        clock.tick_at(1_000).unwrap();
+        let remote = Hlc::checked(9_000, 3).unwrap();
         clock.observe(remote);
-        assert!(clock.tick_at(1_001) > remote);
+        assert!(clock.tick_at(1_001).unwrap() > remote);
     }
 
     proptest! {
@@ -156,7 +194,7 @@ mod tests {
                     clock.observe(Hlc::from_u64(remote));
                     previous = previous.max(Hlc::from_u64(remote));
                 }
-                let v = clock.tick_at(now);
+                let v = clock.tick_at(now).unwrap();
                 prop_assert!(v > previous, "{v} after {previous}");
                 previous = v;
             }

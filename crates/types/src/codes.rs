@@ -66,6 +66,12 @@ impl Region {
     pub fn same_city(self, other: Region) -> bool {
         self.city() == other.city()
     }
+
+    /// Whether `other` lies within this region: anywhere in the province
+    /// for a province-level code, anywhere in the city otherwise.
+    pub fn contains(self, other: Region) -> bool {
+        if self.is_province() { self.same_province(other) } else { self.same_city(other) }
+    }
 }
 
 impl fmt::Display for Region {
@@ -336,6 +342,16 @@ mod tests {
         assert!(Region::parse("region", "440000").unwrap().is_province());
         assert!(r.same_province(Region::parse("region", "441900").unwrap()));
         assert!(!r.same_city(Region::parse("region", "440100").unwrap()));
+    }
+
+    #[test]
+    fn a_province_contains_its_cities_and_a_city_its_districts() {
+        let r = |s| Region::parse("region", s).unwrap();
+        assert!(r("440000").contains(r("440305")));
+        assert!(r("440300").contains(r("440305")));
+        assert!(r("440305").contains(r("440300")), "a district names its city");
+        assert!(!r("440300").contains(r("440100")));
+        assert!(!r("440000").contains(r("330100")));
     }
 
     #[test]

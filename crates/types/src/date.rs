@@ -41,9 +41,16 @@ impl Date {
         Ok(Self { year, month: month as u8, day: day as u8 })
     }
 
-    /// Today's date (UTC) by the system clock.
+    /// Today's date in China Standard Time (UTC+8), whatever the host's
+    /// zone: deadlines are dates in China.
     pub fn today() -> Self {
-        Self::from_days_since_epoch(Timestamp::now().0.div_euclid(86_400_000))
+        Self::on(Timestamp::now())
+    }
+
+    /// The date in China Standard Time at instant `at`.
+    pub fn on(at: Timestamp) -> Self {
+        const CST_MS: i64 = 8 * 3_600_000;
+        Self::from_days_since_epoch((at.0 + CST_MS).div_euclid(86_400_000))
     }
 
     /// The date `days` after 1970-01-01, clamped to the supported years.
@@ -190,5 +197,14 @@ mod tests {
         let d = Date::parse("d", "2026-11-18").unwrap();
         assert_eq!(d.days_since_epoch() * 86_400_000 + 40_000_000, 1_795_000_000_000);
         assert_eq!(Date::from_days_since_epoch(d.days_since_epoch()), d);
+    }
+
+    #[test]
+    fn today_is_the_date_in_china() {
+        let midnight_utc = Date::parse("d", "2026-11-18").unwrap().days_since_epoch() * 86_400_000;
+        assert_eq!(Date::on(Timestamp(midnight_utc - 8 * 3_600_000 - 1)).to_string(), "2026-11-17");
+        assert_eq!(Date::on(Timestamp(midnight_utc - 8 * 3_600_000)).to_string(), "2026-11-18", "00:00 in Beijing");
+        assert_eq!(Date::on(Timestamp(midnight_utc + 15 * 3_600_000)).to_string(), "2026-11-18");
+        assert_eq!(Date::on(Timestamp(midnight_utc + 16 * 3_600_000)).to_string(), "2026-11-19");
     }
 }

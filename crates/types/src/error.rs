@@ -40,6 +40,15 @@ impl Error {
         }
     }
 
+    /// What is wrong, without the field's name (`missing`, or the reason
+    /// and the value).
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Missing { .. } => "missing".into(),
+            Self::Invalid { value, reason, .. } => format!("{reason} (got {value:?})"),
+        }
+    }
+
     /// The same error, about a field nested under `parent` (`contact.phone`).
     pub fn within(self, parent: &str) -> Self {
         match self {

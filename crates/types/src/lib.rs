@@ -18,7 +18,7 @@ mod record;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use clock::{Clock, Hlc};
+pub use clock::{Clock, Exhausted, Hlc};
 pub use codes::{Industry, NodeKind, Region, SERVICE_MODES, Tier, TransferMode, Trl, service_mode};
 pub use date::{Date, DateRange, Timestamp};
 pub use error::{Error, Result};

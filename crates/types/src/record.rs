@@ -102,6 +102,17 @@ impl fmt::Display for RecordKind {
 }
 
 impl Body {
+    /// The region the record lies in (a match's demand region; a bid has none).
+    pub fn region(&self) -> Option<Region> {
+        match self {
+            Body::Demand(d) => Some(d.region),
+            Body::Outcome(o) => Some(o.region),
+            Body::Expert(e) => Some(e.region),
+            Body::Match(m) => Some(m.demand_region),
+            Body::Bid(_) => None,
+        }
+    }
+
     /// The kind of this body.
     pub fn kind(&self) -> RecordKind {
         match self {
@@ -131,15 +142,9 @@ impl Record {
         self.body.kind()
     }
 
-    /// The region the record is about (a match's demand region; a bid has none).
+    /// The region the record lies in (a match's demand region; a bid has none).
     pub fn region(&self) -> Option<Region> {
-        match &self.body {
-            Body::Demand(d) => Some(d.region),
-            Body::Outcome(o) => Some(o.region),
-            Body::Expert(e) => Some(e.region),
-            Body::Match(m) => Some(m.demand_region),
-            Body::Bid(_) => None,
-        }
+        self.body.region()
     }
 
     /// The record's title or name, for tables.

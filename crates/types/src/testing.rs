@@ -1,6 +1,6 @@
 //! Valid records for the tests of crates built on this one (feature `testing`).
 
-use crate::{Body, Demand, Hlc, Industry, Meta, NodeId, Record, RecordId, Region, Timestamp, Trl};
+use crate::{Body, Demand, Hlc, Industry, Meta, NodeId, Outcome, Record, RecordId, Region, Timestamp, Trl};
 
 /// A valid demand of node `sz` in Shenzhen (C38, TRL ≥ 5) titled `title`:
 /// a fresh id, version 1; tests adjust what they need.
@@ -26,6 +26,35 @@ pub fn demand(title: &str) -> Record {
             min_trl: Trl::new("min_trl", 5).expect("trl"),
             is_challenge: false,
             enterprise: String::new(),
+            contact: None,
+        }),
+    }
+}
+
+/// A valid outcome of node `uni` in Chengdu (C38, TRL 6) titled `title`:
+/// a fresh id, version 1.
+pub fn outcome(title: &str) -> Record {
+    Record {
+        meta: Meta {
+            id: RecordId::new(),
+            owner: NodeId::parse("owner", "uni").expect("node id"),
+            version: Hlc::from_u64(1),
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            deleted: false,
+            external_id: None,
+        },
+        body: Body::Outcome(Outcome {
+            title: title.into(),
+            summary: "摘要".into(),
+            industry: Industry::parse("industry", "C38").expect("industry"),
+            keywords: vec![],
+            institution: "西南大学".into(),
+            region: Region::parse("region", "510100").expect("region"),
+            trl: Trl::new("trl", 6).expect("trl"),
+            ip: String::new(),
+            transfer_modes: vec![],
+            price_wan: None,
             contact: None,
         }),
     }

@@ -1,0 +1,279 @@
+//! A node's push, judged as a whole: its sequence numbers must continue
+//! what central acknowledged, every change is admitted (see [`admit`])
+//! against what the batch's earlier changes would leave, and either every
+//! change is merged or none is. A refused batch comes back with every
+//! refusal and, for each, what the node should hold instead, so the node
+//! can withdraw those changes and push the rest.
+//!
+//! [`admit`]: crate::admit
+
+use std::collections::HashMap;
+
+use kechuang_types::{Record, RecordId};
+
+use crate::admit::{Bounds, Lookup, Refusal, admit};
+use crate::{Peer, held_by, merge};
+
+/// One change of a push: its sequence number and what it carries.
+pub type Change = (u64, Incoming);
+
+/// What one change of a push carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// A record's state after the change, validated.
+    Record(Box<Record>),
+    /// Nothing: a sequence number the node withdrew (a change central
+    /// refused), which is counted and applies nothing.
+    Withdrawn,
+    /// A record that failed validation on receipt: refused like any other.
+    Invalid {
+        /// The record's id.
+        id: RecordId,
+        /// The field that failed, and why.
+        refusal: Refusal,
+    },
+}
+
+/// What central decided about a push.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Every change admitted: the records to store, merged, each once in
+    /// the order of its first change, and the sequence to acknowledge.
+    Admitted {
+        /// The merged records that changed.
+        records: Vec<Record>,
+        /// The highest sequence of the batch (or the one before it, if empty).
+        acked_seq: u64,
+    },
+    /// Some changes refused: nothing of the batch may be applied.
+    Refused(Vec<Refused>),
+}
+
+/// One refused change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    /// Its position in the batch.
+    pub index: usize,
+    /// Its sequence number.
+    pub seq: u64,
+    /// The record it was about.
+    pub id: RecordId,
+    /// Which field, and why.
+    pub refusal: Refusal,
+    /// What the node should hold of that record instead: central's copy in
+    /// the node's view, or `None` if the node should hold nothing.
+    pub current: Option<Record>,
+}
+
+/// Why a push could not be judged at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushError<E> {
+    /// The sequence numbers do not continue central's acknowledgement
+    /// without gaps.
+    Sequence {
+        /// The change's position in the batch.
+        index: usize,
+        /// The sequence number it carries.
+        seq: u64,
+        /// The sequence number it should carry.
+        expected: String,
+    },
+    /// A record could not be read.
+    Lookup(E),
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for PushError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sequence { index, seq, expected } => write!(f, "changes[{index}].seq: {seq}, expected {expected}"),
+            Self::Lookup(e) => e.fmt(f),
+        }
+    }
+}
+
+/// The records of the batch admitted so far, over what central holds.
+struct Pending<'a, L> {
+    merged: HashMap<RecordId, Record>,
+    order: Vec<RecordId>,
+    held: &'a mut L,
+}
+
+impl<L: Lookup> Lookup for Pending<'_, L> {
+    type Error = L::Error;
+    fn get(&mut self, id: &RecordId) -> Result<Option<Record>, L::Error> {
+        match self.merged.get(id) {
+            Some(record) => Ok(Some(record.clone())),
+            None => self.held.get(id),
+        }
+    }
+}
+
+/// Checks the sequence numbers of a push against the acknowledged one:
+/// the first at most one past it (what comes before was resent), each next
+/// one more than the last.
+pub fn check_sequence<E>(acked_seq: u64, seqs: impl IntoIterator<Item = u64>) -> Result<(), PushError<E>> {
+    let mut previous: Option<u64> = None;
+    for (index, seq) in seqs.into_iter().enumerate() {
+        let ok = match previous {
+            None => seq >= 1 && acked_seq.checked_add(1).is_some_and(|next| seq <= next),
+            Some(p) => p.checked_add(1) == Some(seq),
+        };
+        if !ok {
+            let expected = match previous {
+                None => format!("at most {} (one past the acknowledged {acked_seq})", acked_seq.saturating_add(1)),
+                Some(p) => format!("{} (no gaps)", p.saturating_add(1)),
+            };
+            return Err(PushError::Sequence { index, seq, expected });
+        }
+        previous = Some(seq);
+    }
+    Ok(())
+}
+
+/// Judges `writer`'s push `changes` against what central holds (`held`),
+/// given the sequence central acknowledged last. Changes at or below it
+/// were applied before and are skipped.
+pub fn decide<L: Lookup>(
+    writer: &Peer,
+    acked_seq: u64,
+    changes: &[Change],
+    bounds: &Bounds,
+    held: &mut L,
+) -> Result<Decision, PushError<L::Error>> {
+    check_sequence(acked_seq, changes.iter().map(|(seq, _)| *seq))?;
+    let mut pending = Pending { merged: HashMap::new(), order: Vec::new(), held };
+    let mut refused = Vec::new();
+    for (index, (seq, incoming)) in changes.iter().enumerate() {
+        if *seq <= acked_seq {
+            continue;
+        }
+        let (id, verdict) = match incoming {
+            Incoming::Withdrawn => continue,
+            Incoming::Invalid { id, refusal } => (*id, Err(refusal.clone())),
+            Incoming::Record(record) => {
+                let id = record.meta.id;
+                let before = pending.get(&id).map_err(PushError::Lookup)?;
+                let verdict =
+                    admit(writer, before.as_ref(), record, bounds, &mut pending).map_err(PushError::Lookup)?;
+                if verdict.is_ok()
+                    && let Some(merged) = merge(before.as_ref(), record)
+                    && pending.merged.insert(id, merged).is_none()
+                {
+                    pending.order.push(id);
+                }
+                (id, verdict)
+            }
+        };
+        if let Err(refusal) = verdict {
+            let current = pending.held.get(&id).map_err(PushError::Lookup)?.and_then(|h| held_by(&h, writer));
+            refused.push(Refused { index, seq: *seq, id, refusal, current });
+        }
+    }
+    if !refused.is_empty() {
+        return Ok(Decision::Refused(refused));
+    }
+    let acked_seq = changes.last().map_or(acked_seq, |(seq, _)| acked_seq.max(*seq));
+    let Pending { mut merged, order, .. } = pending;
+    let records = order.iter().filter_map(|id| merged.remove(id)).collect();
+    Ok(Decision::Admitted { records, acked_seq })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use kechuang_types::{Body, Date, Hlc, NodeId, NodeKind, Region, Timestamp};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Held(HashMap<RecordId, Record>);
+
+    impl Lookup for Held {
+        type Error = Infallible;
+        fn get(&mut self, id: &RecordId) -> Result<Option<Record>, Infallible> {
+            Ok(self.0.get(id).cloned())
+        }
+    }
+
+    fn sz() -> Peer {
+        Peer {
+            id: NodeId::parse("n", "sz").unwrap(),
+            kind: NodeKind::City,
+            region: Region::parse("r", "440300").unwrap(),
+        }
+    }
+
+    fn bounds() -> Bounds {
+        Bounds { now_ms: 1_800_000_000_000, max_skew_ms: 300_000, today: Date::on(Timestamp(1_800_000_000_000)) }
+    }
+
+    fn demand(title: &str, version: u64) -> Record {
+        let mut d = kechuang_types::testing::demand(title);
+        d.meta.version = Hlc::from_u64(version);
+        d
+    }
+
+    #[test]
+    fn sequences_continue_the_acknowledged_one_without_gaps() {
+        let ok = |acked, seqs: &[u64]| check_sequence::<Infallible>(acked, seqs.iter().copied()).is_ok();
+        assert!(ok(5, &[6, 7, 8]));
+        assert!(ok(5, &[4, 5, 6]), "a resend overlapping the acknowledgement");
+        assert!(ok(5, &[]));
+        assert!(!ok(5, &[7]), "a gap after the acknowledgement");
+        assert!(!ok(5, &[6, 8]), "a gap inside the batch");
+        assert!(!ok(5, &[6, 6]));
+        assert!(!ok(0, &[0]));
+        assert!(!ok(5, &[u64::MAX]), "an absurd sequence");
+        assert!(!ok(u64::MAX - 1, &[u64::MAX, 0]), "no wrap");
+    }
+
+    #[test]
+    fn one_refused_change_refuses_the_batch_and_names_every_refusal() {
+        let good = demand("电池热失控预警", 10);
+        let mut elsewhere = demand("杭州的需求", 11);
+        if let Body::Demand(d) = &mut elsewhere.body {
+            d.region = Region::parse("r", "330100").unwrap();
+        }
+        let mut foreign = demand("冒名的需求", 12);
+        foreign.meta.owner = NodeId::parse("n", "gz").unwrap();
+        let invalid = Incoming::Invalid { id: RecordId::new(), refusal: Refusal::new("title", "missing") };
+        let changes = vec![
+            (1, Incoming::Record(good.into())),
+            (2, Incoming::Record(elsewhere.into())),
+            (3, Incoming::Record(foreign.into())),
+            (4, invalid),
+        ];
+        let Decision::Refused(refused) = decide(&sz(), 0, &changes, &bounds(), &mut Held::default()).unwrap() else {
+            panic!("admitted a batch with refused changes");
+        };
+        let fields: Vec<_> = refused.iter().map(|r| (r.seq, r.refusal.field.as_str())).collect();
+        assert_eq!(fields, [(2, "region"), (3, "owner"), (4, "title")]);
+        assert_eq!(refused[0].current, None, "central holds nothing of a refused new record");
+    }
+
+    #[test]
+    fn withdrawn_changes_count_and_later_changes_see_earlier_ones() {
+        let first = demand("原需求", 10);
+        let mut edit = first.clone();
+        edit.meta.version = Hlc::from_u64(11);
+        if let Body::Demand(d) = &mut edit.body {
+            d.title = "改后的需求".into();
+        }
+        let changes = vec![
+            (1, Incoming::Record(first.clone().into())),
+            (2, Incoming::Withdrawn),
+            (3, Incoming::Record(edit.clone().into())),
+            (4, Incoming::Record(first.into())),
+        ];
+        let decided = decide(&sz(), 0, &changes, &bounds(), &mut Held::default()).unwrap();
+        assert_eq!(decided, Decision::Admitted { records: vec![edit], acked_seq: 4 });
+    }
+
+    #[test]
+    fn changes_already_acknowledged_are_skipped() {
+        let d = demand("需求", 10);
+        let decided = decide(&sz(), 5, &[(5, Incoming::Record(d.into()))], &bounds(), &mut Held::default()).unwrap();
+        assert_eq!(decided, Decision::Admitted { records: vec![], acked_seq: 5 });
+    }
+}
