@@ -9,6 +9,7 @@ use kechuang_store::NodeStore;
 use kechuang_types::{Clock, Hlc};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tracing::info;
@@ -68,6 +69,7 @@ pub struct Node {
 impl Node {
     /// Opens the node's store and resumes its clock.
     pub fn open(config: Config) -> anyhow::Result<Self> {
+        check_identity(&config)?;
         std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
         let store = NodeStore::open(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
@@ -88,6 +90,31 @@ impl Node {
     pub fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
         self.clock.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The node's id, kind and region in `node.toml` must be what its
+/// certificate says: central believes only the certificate, so a node that
+/// thought otherwise would check its records against the wrong area.
+fn check_identity(config: &Config) -> anyhow::Result<()> {
+    let pem = kechuang_pki::read(&config.cert)?;
+    let der = tokio_rustls::rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .with_context(|| format!("cert: no certificate in {}", config.cert.display()))?;
+    let identity = kechuang_pki::identity_of(&der).with_context(|| format!("cert: {}", config.cert.display()))?;
+    let mismatch = |field: &str, file: String, cert: String| {
+        anyhow::anyhow!(
+            "{field}: node.toml says {file} but the certificate says {cert}; the certificate is what central believes"
+        )
+    };
+    if identity.id != config.id {
+        return Err(mismatch("id", config.id.to_string(), identity.id.to_string()));
+    }
+    if identity.kind != config.kind {
+        return Err(mismatch("kind", config.kind.to_string(), identity.kind.to_string()));
+    }
+    if identity.region != config.region {
+        return Err(mismatch("region", config.region.to_string(), identity.region.to_string()));
+    }
+    Ok(())
 }
 
 /// Runs the node until `shutdown` is cancelled.

@@ -178,6 +178,18 @@ impl Daemon {
         self.child.is_some()
     }
 
+    /// The running daemon's resident memory, in bytes (Linux `VmRSS`).
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let Some(child) = &self.child else { bail!("{} is not running", self.program) };
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc status"))?;
+        Ok(kib * 1024)
+    }
+
     /// Waits (up to two minutes) until an armed crash point has killed the daemon.
     pub fn wait_crashed(&mut self) -> anyhow::Result<()> {
         self.wait_exit("crash", killed)

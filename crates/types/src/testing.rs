@@ -1,6 +1,6 @@
 //! Valid records for the tests of crates built on this one (feature `testing`).
 
-use crate::{Body, Demand, Hlc, Industry, Meta, NodeId, Outcome, Record, RecordId, Region, Timestamp, Trl};
+use crate::{Body, Demand, Expert, Hlc, Industry, Meta, NodeId, Outcome, Record, RecordId, Region, Timestamp, Trl};
 
 /// A valid demand of node `sz` in Shenzhen (C38, TRL ≥ 5) titled `title`:
 /// a fresh id, version 1; tests adjust what they need.
@@ -55,6 +55,33 @@ pub fn outcome(title: &str) -> Record {
             ip: String::new(),
             transfer_modes: vec![],
             price_wan: None,
+            contact: None,
+        }),
+    }
+}
+
+/// A valid expert of node `uni` in Chengdu named `name`: a fresh id, version 1.
+pub fn expert(name: &str) -> Record {
+    Record {
+        meta: Meta {
+            id: RecordId::new(),
+            owner: NodeId::parse("owner", "uni").expect("node id"),
+            version: Hlc::from_u64(1),
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            deleted: false,
+            external_id: None,
+        },
+        body: Body::Expert(Expert {
+            name: name.into(),
+            affiliation: "西南大学".into(),
+            title: "教授".into(),
+            fields: vec!["储能安全".into()],
+            keywords: vec![],
+            region: Region::parse("region", "510100").expect("region"),
+            available: vec![],
+            service_modes: vec![],
+            capacity: None,
             contact: None,
         }),
     }

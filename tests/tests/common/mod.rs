@@ -82,4 +82,80 @@ pub mod wire {
             records.into_iter().zip(first..).map(|(record, seq)| pb::Change { seq, record: Some(record) }).collect();
         pb::PushRequest { changes }
     }
+
+    /// A version of now by the wall clock, `n` logical steps in.
+    pub fn now_version(n: u64) -> Hlc {
+        let now = kechuang_types::Timestamp::now().0 as u64;
+        Hlc::checked(now, n).expect("a version of now")
+    }
+
+    /// A node's certificate in a client of its own: speaks the wire
+    /// contract directly, as a hostile or broken station would.
+    pub struct Raw {
+        /// The sync client.
+        pub client: SyncClient<Channel>,
+        /// The sequence central acknowledged last.
+        pub acked: u64,
+    }
+
+    impl Raw {
+        /// Opens a session with the certificate of the node issued into `dir`.
+        pub async fn connect(url: &str, dir: &Path) -> anyhow::Result<Self> {
+            let mut client = node_client(url, dir).await?;
+            let acked = client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+            Ok(Self { client, acked })
+        }
+
+        /// Pushes `records` after the acknowledged sequence; an admitted
+        /// push moves the acknowledgement on.
+        pub async fn push(&mut self, records: Vec<pb::Record>) -> anyhow::Result<pb::PushResponse> {
+            let response = self.client.push(push(self.acked + 1, records)).await?.into_inner();
+            if response.refused.is_empty() {
+                self.acked = response.acked_seq;
+            }
+            Ok(response)
+        }
+
+        /// Pushes one record expected to be refused: the field central names.
+        pub async fn refused(&mut self, record: pb::Record) -> anyhow::Result<String> {
+            let before = self.acked;
+            let response = self.push(vec![record]).await?;
+            anyhow::ensure!(response.acked_seq == before, "a refused push moved the acknowledgement");
+            match response.refused.as_slice() {
+                [refusal] => Ok(refusal.field.clone()),
+                other => anyhow::bail!("expected one refusal, got {other:?}"),
+            }
+        }
+    }
+}
+
+/// The admin API, as the national office's tools call it.
+pub mod admin {
+    use anyhow::Context;
+    use kechuang_pki::PresentToken;
+    use kechuang_proto::pb;
+    use kechuang_proto::pb::admin_client::AdminClient;
+    use kechuang_testkit::Central;
+    use tonic::service::interceptor::InterceptedService;
+    use tonic::transport::Channel;
+
+    /// The admin API's address, from central's ready file.
+    pub fn address(central: &Central) -> anyhow::Result<String> {
+        let ready: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(central.home.join("ready.json"))?)?;
+        Ok(format!("http://{}", ready["admin"].as_str().context("admin address")?))
+    }
+
+    /// A client presenting central's admin token.
+    pub async fn client(central: &Central) -> anyhow::Result<AdminClient<InterceptedService<Channel, PresentToken>>> {
+        let channel = Channel::from_shared(address(central)?)?.connect().await?;
+        let token = PresentToken::read(&central.home.join("admin.token"))?;
+        Ok(AdminClient::with_interceptor(channel, token).max_decoding_message_size(256 * 1024 * 1024))
+    }
+
+    /// What central holds of `kind`, all or as node `node` should hold it.
+    pub async fn records(central: &Central, kind: &str, node: &str) -> anyhow::Result<Vec<pb::Record>> {
+        let request = pb::AdminListRequest { kind: kind.into(), node_id: node.into() };
+        Ok(client(central).await?.list(request).await?.into_inner().records)
+    }
 }
