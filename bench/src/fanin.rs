@@ -116,7 +116,7 @@ pub async fn fanin(nodes: usize, per_node: usize) -> anyhow::Result<()> {
         let sim = sim.clone();
         pushes.spawn(async move {
             let request = procs::push_request(1, &sim.records);
-            let acked = client.push(request).await?.into_inner().acked_seq;
+            let acked = procs::acked(client.push(request).await?)?;
             anyhow::ensure!(acked == sim.records.len() as u64, "{} acknowledged {acked}", sim.identity.id);
             anyhow::Ok(())
         });

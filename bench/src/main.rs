@@ -166,7 +166,7 @@ async fn push(records: usize, batch: usize) -> anyhow::Result<procs::Central> {
     for chunk in rows.chunks(batch) {
         let request = procs::push_request(acked + 1, chunk);
         bytes += request.encoded_len();
-        acked = client.push(request).await?.into_inner().acked_seq;
+        acked = procs::acked(client.push(request).await?)?;
     }
     let secs = started.elapsed().as_secs_f64();
     let rate = records as f64 / secs;
@@ -183,7 +183,7 @@ async fn push(records: usize, batch: usize) -> anyhow::Result<procs::Central> {
     let changed: Vec<_> = rows.iter().step_by(100).map(sample::edited).collect();
     let started = Instant::now();
     for chunk in changed.chunks(batch) {
-        acked = client.push(procs::push_request(acked + 1, chunk)).await?.into_inner().acked_seq;
+        acked = procs::acked(client.push(procs::push_request(acked + 1, chunk)).await?)?;
     }
     let secs = started.elapsed().as_secs_f64();
     report(
@@ -265,7 +265,7 @@ async fn propagation(nodes: usize, demands: usize) -> anyhow::Result<()> {
     let mut uni_acked = uni_client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
     let outcomes = sample::paired_outcomes("prop-uni", demands);
     for chunk in outcomes.chunks(1_000) {
-        uni_acked = uni_client.push(procs::push_request(uni_acked + 1, chunk)).await?.into_inner().acked_seq;
+        uni_acked = procs::acked(uni_client.push(procs::push_request(uni_acked + 1, chunk)).await?)?;
     }
     let wanted: Vec<kechuang_types::RecordId> = outcomes.iter().map(|o| o.meta.id).collect();
     let mut uni_feed = uni_client.feed(pb::FeedRequest { cursor: 0 }).await?.into_inner();
@@ -291,11 +291,7 @@ async fn propagation(nodes: usize, demands: usize) -> anyhow::Result<()> {
     let mut missed = 0;
     for (i, demand) in queries.iter().enumerate() {
         let started = Instant::now();
-        acked = city_client
-            .push(procs::push_request(acked + 1, std::slice::from_ref(demand)))
-            .await?
-            .into_inner()
-            .acked_seq;
+        acked = procs::acked(city_client.push(procs::push_request(acked + 1, std::slice::from_ref(demand))).await?)?;
         let deadline = started + Duration::from_secs(2);
         loop {
             match tokio::time::timeout_at(deadline.into(), rx.recv()).await {

@@ -106,7 +106,9 @@ impl Central {
 
     /// The last durable position of central's log.
     pub async fn log_head(&self) -> anyhow::Result<u64> {
-        let mut admin = pb::admin_client::AdminClient::connect(self.admin.clone()).await?;
+        let channel = Channel::from_shared(self.admin.clone())?.connect().await?;
+        let token = kechuang_pki::PresentToken::read(&self.dir.path().join("central/admin.token"))?;
+        let mut admin = pb::admin_client::AdminClient::with_interceptor(channel, token);
         Ok(admin.nodes(pb::NodesRequest {}).await?.into_inner().log_head)
     }
 }
@@ -127,6 +129,16 @@ pub async fn client(central: &Central, node: &Path) -> anyhow::Result<SyncClient
         .domain_name("kechuang-central");
     let channel = Endpoint::from_shared(central.url.clone())?.tls_config(tls)?.tcp_nodelay(true).connect().await?;
     Ok(SyncClient::new(channel).max_encoding_message_size(64 << 20).max_decoding_message_size(64 << 20))
+}
+
+/// The sequence an admitted push acknowledges; a refusal is an error (the
+/// bench's records are all their node's own, in its area).
+pub fn acked(response: tonic::Response<pb::PushResponse>) -> anyhow::Result<u64> {
+    let response = response.into_inner();
+    if let Some(r) = response.refused.first() {
+        bail!("central refused change {}: {}: {} ({} refused)", r.seq, r.field, r.reason, response.refused.len());
+    }
+    Ok(response.acked_seq)
 }
 
 /// A push of `records` with sequence numbers from `first`.

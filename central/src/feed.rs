@@ -112,24 +112,23 @@ pub async fn send(state: &State, peer: Option<SocketAddr>, tx: &Sender, batch: p
     }
 }
 
-/// Streams `node`'s feed from `cursor` into `tx` until the node goes away,
+/// Streams `peer`'s feed from `cursor` into `tx` until the node goes away,
 /// opens another feed, or central shuts down. `connection` is where the
 /// request came from.
 pub async fn serve(
     state: Arc<State>,
-    node: Peer,
+    peer: Peer,
     connection: Option<SocketAddr>,
     mut cursor: u64,
     tx: Sender,
     shutdown: CancellationToken,
 ) {
-    let (guard, left_behind) = state.feeds.enter(&node.id, connection);
+    let (guard, left_behind) = state.feeds.enter(&peer.id, connection);
     if let Some(old) = left_behind {
-        debug!(node = %node.id, %old, "a new feed replaces one on another connection: cutting that one");
+        debug!(node = %peer.id, %old, "a new feed replaces one on another connection: cutting that one");
         state.gate.cut(old);
     }
     let stall = state.feed_stall;
-    let peer = node;
     let mut end = state.tail.subscribe();
     let mut revocations = state.trust.subscribe();
     if cursor > state.store.head() {

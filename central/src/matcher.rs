@@ -110,11 +110,10 @@ impl Matcher {
     /// the wall clock than any push may be.
     fn observe(&self, version: Hlc) {
         let now = Timestamp::now().0.max(0) as u64;
-        if version.ahead_of(now) > self.max_skew.as_millis() as u64 {
+        let mut clock = self.clock.lock().unwrap_or_else(|p| p.into_inner());
+        if !clock.observe_within(version, now, self.max_skew.as_millis() as u64) {
             warn!(%version, "a stored version is far ahead of the clock: not taken into central's clock");
-            return;
         }
-        self.clock.lock().unwrap_or_else(|p| p.into_inner()).observe(version);
     }
 
     /// Loads the profiles from the store, rebuilding the index if it is

@@ -356,7 +356,35 @@ fn a_change_central_refuses_is_withdrawn_and_the_node_keeps_pushing() -> anyhow:
     assert_eq!(refused.len(), 1);
     assert_eq!((refused[0]["kind"].as_str(), refused[0]["field"].as_str()), (Some("bid"), Some("demand")));
     assert!(refused[0]["reason"].as_str().unwrap_or_default().contains("not an open challenge"), "{refused:?}");
-    eventually(SETTLE, "every node to converge", || cluster.converged())
+    eventually(SETTLE, "every node to converge", || cluster.converged())?;
+
+    // What a node can check itself, it checks before writing anything: a
+    // challenge published with a deadline already past is refused at
+    // publish, and a bid on a challenge that has closed at bid.
+    let yesterday = in_days(-1).to_string();
+    let rows = cluster.write_rows(&[serde_json::json!({
+        "id": "JB-3", "title": "揭榜挂帅：已过期", "description": "截止日期已过的揭榜。", "industry": "C38",
+        "region": "440300", "is_challenge": true, "deadline": yesterday, "min_trl": 5,
+    })])?;
+    let stderr = cluster.node("sz").publish_failing(&[&rows])?;
+    assert!(stderr.contains("deadline") && stderr.contains("has passed"), "{stderr}");
+    assert_eq!(cluster.node("sz").list(Some("demands"))?.len(), 1, "nothing of the file was published");
+    cluster.add_stopped_node("szx", "city", "440300")?;
+    let (url, szx) = (cluster.central.url(), cluster.node("szx").dir().to_owned());
+    let mut closed = demand_in("szx", "440300", "揭榜挂帅：已截止");
+    if let Body::Demand(d) = &mut closed.body {
+        d.is_challenge = true;
+        d.deadline = Some(in_days(-1));
+    }
+    let closed_id = closed.meta.id.to_string();
+    runtime().block_on(async { Raw::connect(&url, &szx).await?.push(vec![closed.into()]).await })?;
+    eventually(SETTLE, "the closed challenge at gzu", || {
+        Ok(cluster.node("gzu").list(Some("demands"))?.iter().any(|d| d["id"] == closed_id.as_str()))
+    })?;
+    let stderr = cluster.node("gzu").bid_refused(&closed_id, "晚到的揭榜", &["GZU-000001"])?;
+    assert!(stderr.contains("closed on"), "{stderr}");
+    assert_eq!(cluster.node("gzu").status()?["unacked"], 0, "the refused bid was never written");
+    Ok(())
 }
 
 #[test]

@@ -33,6 +33,9 @@ const CLOCK: &[u8] = b"clock";
 const NEXT_SEQ: &[u8] = b"next_seq";
 const ACKED: &[u8] = b"acked";
 const CURSOR: &[u8] = b"cursor";
+/// How far ahead of this machine's clock a version from central may be and
+/// still be taken into the node's clock.
+const FAR_FUTURE_MS: u64 = 24 * 3_600_000;
 /// How many refusals have been recorded (their keys).
 const REFUSALS: &[u8] = b"refusals";
 const EXPECTED_DIGEST: &[u8] = b"expected_digest";
@@ -295,13 +298,16 @@ impl NodeStore {
     /// Applies a feed batch and advances the cursor in one atomic write;
     /// returns how many records changed.
     pub fn apply_feed(&self, incoming: &[Record], cursor: u64, clock: &mut Clock) -> Result<usize> {
+        let now_ms = Timestamp::now().0.max(0) as u64;
         let trees = (&self.records, &self.meta);
         let mut holdings = self.holdings();
         let (changes, last) = trees.transaction(|(records, meta)| {
             let mut changes: Vec<Change> = Vec::new();
             let mut tx_clock = clock.clone();
             for record in incoming {
-                tx_clock.observe(record.meta.version);
+                // Central bounds what it admits; a version from the far
+                // future (left from before) is still not taken in.
+                tx_clock.observe_within(record.meta.version, now_ms, FAR_FUTURE_MS);
                 let key = record.meta.id.as_bytes();
                 let held = match records.get(key)? {
                     Some(bytes) => Some(decode::<Record>("record", &bytes).or_else(abort)?),

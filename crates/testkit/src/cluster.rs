@@ -329,6 +329,20 @@ impl Node {
         Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
     }
 
+    /// `kechuang-node bid`, expected to be refused: its stderr.
+    pub fn bid_refused(&self, demand: &str, proposal: &str, outcomes: &[&str]) -> anyhow::Result<String> {
+        let mut command = self.verb("bid");
+        command.args([demand, "--proposal", proposal]);
+        for o in outcomes {
+            command.args(["--outcome", o]);
+        }
+        let output = command.output()?;
+        if output.status.success() {
+            bail!("bid succeeded but should have been refused");
+        }
+        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
     /// `kechuang-node award --json BID`.
     pub fn award(&self, bid: &str) -> anyhow::Result<Value> {
         let mut command = self.verb("award");

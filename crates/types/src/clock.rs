@@ -118,6 +118,18 @@ impl Clock {
             self.last = remote;
         }
     }
+
+    /// Like [`Clock::observe`], unless `remote` is more than `max_ahead_ms`
+    /// ahead of the wall time `now_ms`: a version from the far future is not
+    /// taken in (it would leave this clock nothing to hand out). Returns
+    /// whether it was.
+    pub fn observe_within(&mut self, remote: Hlc, now_ms: u64, max_ahead_ms: u64) -> bool {
+        if remote.ahead_of(now_ms) > max_ahead_ms {
+            return false;
+        }
+        self.observe(remote);
+        true
+    }
 }
 
 /// Milliseconds since the Unix epoch, by the system clock.
@@ -180,6 +192,15 @@ mod tests {
         let remote = Hlc::checked(9_000, 3).unwrap();
         clock.observe(remote);
         assert!(clock.tick_at(1_001).unwrap() > remote);
+    }
+
+    #[test]
+    fn versions_from_the_far_future_are_not_taken_in() {
+        let mut clock = Clock::resume(Hlc::ZERO);
+        assert!(clock.observe_within(Hlc::checked(1_500, 0).unwrap(), 1_000, 600));
+        assert!(!clock.observe_within(Hlc::from_u64(u64::MAX), 1_000, 600));
+        assert_eq!(clock.last(), Hlc::checked(1_500, 0).unwrap());
+        assert!(clock.tick_at(1_000).is_ok());
     }
 
     proptest! {
