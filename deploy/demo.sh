@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO=${KECHUANG_DEMO_DIR:-$PWD/demo}
 BIN=$PWD/target/debug
-DATA=$PWD/deploy/demo/data
+SAMPLES=$PWD/deploy/demo/data
+DATA=$DEMO/data
 
 stop() {
   for pidfile in "$DEMO"/*/pid; do
@@ -32,6 +33,18 @@ cargo build --quiet --workspace --bins
 stop
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
+
+# The sample data's dates are days from today ("today+64"), so a challenge's
+# deadline and an expert's availability are always ahead, whenever the demo runs.
+mkdir -p "$DATA"
+for file in "$SAMPLES"/*; do
+  out="$DATA/$(basename "$file")"
+  cp "$file" "$out"
+  case "$file" in *.json) ;; *) continue ;; esac
+  for days in $(grep -o '"today+[0-9]*"' "$file" | tr -dc '0-9\n' | sort -un); do
+    sed -i "s/\"today+$days\"/\"$(date -d "+$days days" +%F)\"/g" "$out"
+  done
+done
 
 # start NAME PROGRAM CONFIG: runs a daemon in the background and waits until it is ready.
 start() {

@@ -9,10 +9,16 @@ use common::SETTLE;
 use kechuang_testkit::{Cluster, eventually};
 use serde_json::{Value, json};
 
+/// A date `days` from today (China Standard Time), as files write it.
+fn in_days(days: i64) -> String {
+    let today = kechuang_types::Date::today();
+    kechuang_types::Date::from_days_since_epoch(today.days_since_epoch() + days).to_string()
+}
+
 fn demand(id: &str, region: &str, title: &str, description: &str, keywords: &[&str]) -> Value {
     json!({
         "id": id, "title": title, "description": description, "industry": "C38", "keywords": keywords,
-        "region": region, "budget_wan": 150, "deadline": "2027-12-31", "is_challenge": false, "min_trl": 6,
+        "region": region, "budget_wan": 150, "deadline": in_days(200), "is_challenge": false, "min_trl": 6,
         "enterprise": "鹏城储能科技有限公司",
         "contact": {"person": "周工", "phone": "0755-2660 1188", "email": "zhou@ess.example.cn"},
     })
