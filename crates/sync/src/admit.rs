@@ -375,45 +375,17 @@ fn bidder_checks<L: Lookup>(writer: &Peer, b: &Bid, bounds: &Bounds, lookup: &mu
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::convert::Infallible;
-
     use kechuang_types::{BidState, Landing, NodeId, Response, Timestamp};
 
     use super::*;
-    use crate::tests::{demand, match_record};
+    use crate::tests::{Held, NOW, bounds, demand, match_record, peer, sz};
 
     fn node(id: &str) -> NodeId {
         NodeId::parse("n", id).unwrap()
     }
 
-    fn peer(id: &str, kind: NodeKind, region: &str) -> Peer {
-        Peer { id: node(id), kind, region: Region::parse("r", region).unwrap() }
-    }
-
-    fn sz() -> Peer {
-        peer("sz", NodeKind::City, "440300")
-    }
-
     fn uni() -> Peer {
         peer("uni", NodeKind::University, "510100")
-    }
-
-    const NOW: u64 = 1_800_000_000_000;
-
-    fn bounds() -> Bounds {
-        Bounds { now_ms: NOW, max_skew_ms: 300_000, today: Date::on(Timestamp(NOW as i64)) }
-    }
-
-    /// An in-memory store for lookups.
-    #[derive(Default)]
-    struct Held(HashMap<RecordId, Record>);
-
-    impl Lookup for Held {
-        type Error = Infallible;
-        fn get(&mut self, id: &RecordId) -> Result<Option<Record>, Infallible> {
-            Ok(self.0.get(id).cloned())
-        }
     }
 
     fn check(writer: &Peer, held: Option<&Record>, incoming: &Record) -> Verdict {

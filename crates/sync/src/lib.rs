@@ -21,9 +21,44 @@ pub use push::{Change, Decision, Incoming, PushError, Refused, check_sequence, d
 pub use visibility::{Peer, contacts_released, held_by, may_hold_contacts, view_for, without_foreign_contacts};
 #[cfg(test)]
 pub(crate) mod tests {
-    //! Record builders shared by this crate's tests.
+    //! Record builders, peers, bounds and an in-memory store shared by this
+    //! crate's tests.
+
+    use std::collections::HashMap;
+    use std::convert::Infallible;
 
     use kechuang_types::*;
+
+    use crate::{Bounds, Lookup, Peer};
+
+    /// "Now" in the tests.
+    pub const NOW: u64 = 1_800_000_000_000;
+
+    /// Admission's bounds at [`NOW`], five minutes of skew.
+    pub fn bounds() -> Bounds {
+        Bounds { now_ms: NOW, max_skew_ms: 300_000, today: Date::on(Timestamp(NOW as i64)) }
+    }
+
+    /// A node of `kind` in `region`.
+    pub fn peer(id: &str, kind: NodeKind, region: &str) -> Peer {
+        Peer { id: NodeId::parse("n", id).unwrap(), kind, region: Region::parse("r", region).unwrap() }
+    }
+
+    /// The city node `sz` (Shenzhen), which owns the test demands.
+    pub fn sz() -> Peer {
+        peer("sz", NodeKind::City, "440300")
+    }
+
+    /// An in-memory store for lookups.
+    #[derive(Default)]
+    pub struct Held(pub HashMap<RecordId, Record>);
+
+    impl Lookup for Held {
+        type Error = Infallible;
+        fn get(&mut self, id: &RecordId) -> std::result::Result<Option<Record>, Infallible> {
+            Ok(self.0.get(id).cloned())
+        }
+    }
 
     pub fn demand(version: u64, title: &str) -> Record {
         let mut record = kechuang_types::testing::demand(title);

@@ -182,31 +182,10 @@ pub fn decide<L: Lookup>(
 mod tests {
     use std::convert::Infallible;
 
-    use kechuang_types::{Body, Date, Hlc, NodeId, NodeKind, Region, Timestamp};
+    use kechuang_types::{Body, Hlc, NodeId, Region};
 
     use super::*;
-
-    #[derive(Default)]
-    struct Held(HashMap<RecordId, Record>);
-
-    impl Lookup for Held {
-        type Error = Infallible;
-        fn get(&mut self, id: &RecordId) -> Result<Option<Record>, Infallible> {
-            Ok(self.0.get(id).cloned())
-        }
-    }
-
-    fn sz() -> Peer {
-        Peer {
-            id: NodeId::parse("n", "sz").unwrap(),
-            kind: NodeKind::City,
-            region: Region::parse("r", "440300").unwrap(),
-        }
-    }
-
-    fn bounds() -> Bounds {
-        Bounds { now_ms: 1_800_000_000_000, max_skew_ms: 300_000, today: Date::on(Timestamp(1_800_000_000_000)) }
-    }
+    use crate::tests::{Held, bounds, sz};
 
     fn demand(title: &str, version: u64) -> Record {
         let mut d = kechuang_types::testing::demand(title);

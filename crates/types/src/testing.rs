@@ -2,19 +2,24 @@
 
 use crate::{Body, Demand, Expert, Hlc, Industry, Meta, NodeId, Outcome, Record, RecordId, Region, Timestamp, Trl};
 
+/// Metadata of a new record of node `owner`: a fresh id, version 1.
+fn meta(owner: &str) -> Meta {
+    Meta {
+        id: RecordId::new(),
+        owner: NodeId::parse("owner", owner).expect("node id"),
+        version: Hlc::from_u64(1),
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+        deleted: false,
+        external_id: None,
+    }
+}
+
 /// A valid demand of node `sz` in Shenzhen (C38, TRL ≥ 5) titled `title`:
 /// a fresh id, version 1; tests adjust what they need.
 pub fn demand(title: &str) -> Record {
     Record {
-        meta: Meta {
-            id: RecordId::new(),
-            owner: NodeId::parse("owner", "sz").expect("node id"),
-            version: Hlc::from_u64(1),
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-            deleted: false,
-            external_id: None,
-        },
+        meta: meta("sz"),
         body: Body::Demand(Demand {
             title: title.into(),
             description: "描述".into(),
@@ -35,15 +40,7 @@ pub fn demand(title: &str) -> Record {
 /// a fresh id, version 1.
 pub fn outcome(title: &str) -> Record {
     Record {
-        meta: Meta {
-            id: RecordId::new(),
-            owner: NodeId::parse("owner", "uni").expect("node id"),
-            version: Hlc::from_u64(1),
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-            deleted: false,
-            external_id: None,
-        },
+        meta: meta("uni"),
         body: Body::Outcome(Outcome {
             title: title.into(),
             summary: "摘要".into(),
@@ -63,15 +60,7 @@ pub fn outcome(title: &str) -> Record {
 /// A valid expert of node `uni` in Chengdu named `name`: a fresh id, version 1.
 pub fn expert(name: &str) -> Record {
     Record {
-        meta: Meta {
-            id: RecordId::new(),
-            owner: NodeId::parse("owner", "uni").expect("node id"),
-            version: Hlc::from_u64(1),
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-            deleted: false,
-            external_id: None,
-        },
+        meta: meta("uni"),
         body: Body::Expert(Expert {
             name: name.into(),
             affiliation: "西南大学".into(),
