@@ -112,6 +112,10 @@ enum Command {
         /// Write each demand's proposals, one JSON line per demand.
         #[arg(long)]
         rankings: Option<PathBuf>,
+        /// Evaluate as of this date (YYYY-MM-DD; deadlines and availability
+        /// are judged against it) [default: today in China].
+        #[arg(long)]
+        today: Option<String>,
     },
     /// List the nodes central knows.
     Nodes {
@@ -205,9 +209,13 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             print_records(&records, json);
             Ok(())
         }
-        Command::Eval { dataset, json, rankings } => {
+        Command::Eval { dataset, json, rankings, today } => {
             let started = std::time::Instant::now();
-            let (m, _) = kechuang_central::eval::run(&dataset, rankings.as_deref(), kechuang_types::Date::today())?;
+            let today = match today {
+                Some(date) => kechuang_types::Date::parse("today", &date)?,
+                None => kechuang_types::Date::today(),
+            };
+            let (m, _) = kechuang_central::eval::run(&dataset, rankings.as_deref(), today)?;
             if json {
                 let out = serde_json::json!({
                     "ndcg_at_10": m.ndcg_at_10, "recall_at_5": m.recall_at_5, "mrr": m.mrr, "demands": m.demands,
