@@ -78,6 +78,7 @@ fn meta(owner: &str, i: usize) -> Meta {
         updated_at: Timestamp::now(),
         deleted: false,
         external_id: Some(format!("XQ-{i:07}")),
+        withdrawal: None,
     }
 }
 

@@ -46,6 +46,7 @@ pub fn run(dataset: &Path, rankings: Option<&Path>, today: Date) -> anyhow::Resu
                 updated_at: Timestamp(0),
                 deleted: false,
                 external_id: Some(file_id.clone()),
+                withdrawal: None,
             },
             body: draft.body,
         };

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use kechuang_matching::{Candidate, DemandProfile, Engine, Params, Proposal, SupplyProfile, plan};
+use kechuang_matching::{
+    Candidate, DemandProfile, Engine, Escalation, Params, Proposal, SupplyProfile, escalation, plan,
+};
 use kechuang_store::{CentralStore, NodeEntry};
 use kechuang_sync::contacts_released;
 use kechuang_types::{
@@ -290,6 +292,7 @@ impl Matcher {
             demand_title: demand.title.clone(),
             supply_title: supply.title.clone(),
             core: Part::new(version, state),
+            core_reason: String::new(),
             demand_side: Part::new(Hlc::ZERO, Response::Pending),
             supply_side: Part::new(Hlc::ZERO, Response::Pending),
             landing: Part::new(Hlc::ZERO, Landing::Pending),
@@ -305,8 +308,9 @@ impl Matcher {
                 updated_at: now,
                 deleted: false,
                 external_id: None,
+                withdrawal: None,
             },
-            body: Body::Match(m),
+            body: Body::Match(Box::new(m)),
         })
     }
 
@@ -414,31 +418,25 @@ impl Matcher {
             if routing.settled || now - routing.since_ms < window {
                 continue;
             }
-            if self.accepted(store, &demand)? {
-                routing.settled = true;
-                store.apply_matching(&[], &[(demand, serde_json::to_vec(&routing)?)], &[])?;
-                continue;
+            let mut proposals = Vec::new();
+            for (_, id) in store.pairs_of(&demand)? {
+                if let Some(Record { body: Body::Match(m), .. }) = store.get(&id)? {
+                    proposals.push(m);
+                }
             }
-            if routing.stage >= 3 {
-                continue; // every tier has been tried
+            match escalation(routing.stage, proposals.iter().map(|m| &**m)) {
+                Escalation::Settled => {
+                    routing.settled = true;
+                    store.apply_matching(&[], &[(demand, serde_json::to_vec(&routing)?)], &[])?;
+                }
+                Escalation::Wait | Escalation::Exhausted => {}
+                Escalation::Next(stage) => {
+                    debug!(%demand, stage, "escalating");
+                    out.extend(self.route(store, demand, Some(stage))?);
+                }
             }
-            debug!(%demand, stage = routing.stage + 1, "escalating");
-            out.extend(self.route(store, demand, Some(routing.stage + 1))?);
         }
         Ok(out)
-    }
-
-    /// Whether any proposal of `demand` has been accepted by its owner or both sides.
-    fn accepted(&self, store: &CentralStore, demand: &RecordId) -> anyhow::Result<bool> {
-        for (_, id) in store.pairs_of(demand)? {
-            if let Some(Record { body: Body::Match(m), .. }) = store.get(&id)?
-                && (m.demand_side.value >= Response::Accepted
-                    || matches!(m.state(), MatchState::Connected | MatchState::Contracted | MatchState::Landed))
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 }
 

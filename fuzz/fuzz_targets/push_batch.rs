@@ -34,8 +34,8 @@ fn incoming(wire: Option<pb::Record>) -> Option<Incoming> {
 }
 
 fn released(m: &Match) -> bool {
-    let agreed = |r: Response| matches!(r, Response::Accepted | Response::Contracted);
-    (agreed(m.demand_side.value) && agreed(m.supply_side.value)) || m.core.value == MatchState::Contracted
+    let agreed = |r: &Response| matches!(r, Response::Accepted | Response::Contracted(_));
+    (agreed(&m.demand_side.value) && agreed(&m.supply_side.value)) || m.core.value == MatchState::Contracted
 }
 
 fn check(world: &World, peers: &[Peer]) {

@@ -63,7 +63,10 @@ fn main() -> std::io::Result<()> {
     released.release();
     let mut declined = released.records[&world::id(3)].clone();
     if let Body::Match(x) = &mut declined.body {
-        x.demand_side = Part::new(now(7), Response::Declined);
+        x.demand_side = Part::new(
+            now(7),
+            Response::Declined(kechuang_types::Decline { reason: kechuang_types::DeclineReason::Price, note: String::new() }),
+        );
         declined.meta.version = x.version();
     }
     seeds.push(("accept_then_decline", [both_accept, batch(SZ, 2, vec![declined])].concat()));

@@ -109,6 +109,7 @@ fn meta(byte: u8, owner: &str, version: u64) -> Meta {
         updated_at: Timestamp(0),
         deleted: false,
         external_id: None,
+        withdrawal: None,
     }
 }
 
@@ -142,13 +143,14 @@ pub fn world() -> World {
         demand_title: "需求".into(),
         supply_title: "成果".into(),
         core: Part::new(Hlc::from_u64(6), MatchState::Proposed),
+        core_reason: String::new(),
         demand_side: Part::new(Hlc::ZERO, Response::Pending),
         supply_side: Part::new(Hlc::ZERO, Response::Pending),
         landing: Part::new(Hlc::ZERO, Landing::Pending),
         demand_contact: None,
         supply_contact: None,
     };
-    let matched = Record { meta: meta(3, "central", 6), body: Body::Match(m) };
+    let matched = Record { meta: meta(3, "central", 6), body: Body::Match(Box::new(m)) };
     let mut world = World { records: HashMap::new(), acked: HashMap::new(), contacts: HashMap::new() };
     for record in [demand, outcome, matched] {
         world.store(record);

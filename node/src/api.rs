@@ -15,7 +15,7 @@ use tracing::{error, info};
 
 use crate::client::sync_client;
 use crate::daemon::Node;
-use crate::lifecycle::{self, Action, Refused};
+use crate::lifecycle::{self, Answer, Refused};
 
 /// Most drafts in one publish request.
 pub const PUBLISH_BATCH: usize = 1_000;
@@ -94,7 +94,15 @@ impl Operator for Api {
 
     async fn respond(&self, request: Request<pb::RespondRequest>) -> Result<Response<pb::RespondResponse>, Status> {
         let r = request.into_inner();
-        let action = Action::parse(&r.action).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let answer = Answer {
+            verb: r.action.clone(),
+            reason: r.reason,
+            note: r.note,
+            contract_type: r.contract_type,
+            amount_wan: r.amount_wan,
+            date: r.date,
+        };
+        let action = answer.action().map_err(|e| Status::invalid_argument(e.to_string()))?;
         let record = self.act(move |node| lifecycle::respond(node, &r.match_id, action)).await?;
         info!(r#match = %record.meta.id, action = %r.action, "match answered");
         Ok(Response::new(pb::RespondResponse { r#match: Some(record.into()) }))

@@ -3,9 +3,10 @@
 //! against the rules of the lifecycle (states only move forward, each side
 //! writes only its own part) before it is stored and queued for central.
 
+use kechuang_sync::lifecycle::{self, Action};
 use kechuang_types::{
-    Bid, BidState, Body, Date, Hlc, Landing, Match, MatchState, Meta, NodeId, Part, Record, RecordId, RecordKind,
-    Response, Timestamp,
+    Bid, BidState, Body, Contract, ContractType, Date, Decline, DeclineReason, Hlc, Landed, Meta, Part, Record,
+    RecordId, RecordKind, Timestamp,
 };
 
 use crate::daemon::Node;
@@ -30,30 +31,64 @@ pub enum Refused {
     Clock(#[from] kechuang_types::Exhausted),
 }
 
-/// An answer to a match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Accept the proposal.
-    Accept,
-    /// Decline it.
-    Decline,
-    /// Record that a contract was signed (签约).
-    Contracted,
-    /// Record that it landed (落地); the landing node only.
-    Landed,
+/// What the operator asked of a match: the verb (`accept`, `decline`,
+/// `contracted`, `landed`) and its options, as the CLI and the console send them.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    /// accept, decline, contracted or landed.
+    pub verb: String,
+    /// decline: the coded reason.
+    pub reason: String,
+    /// decline, landed: a note.
+    pub note: String,
+    /// contracted: the contract type.
+    pub contract_type: String,
+    /// contracted: the amount in 万元.
+    pub amount_wan: Option<f64>,
+    /// landed: the day (YYYY-MM-DD); today when empty.
+    pub date: String,
 }
 
-impl Action {
-    /// Parses `accept`, `decline`, `contracted` or `landed`.
-    pub fn parse(text: &str) -> Result<Self, Refused> {
-        match text {
-            "accept" => Ok(Self::Accept),
-            "decline" => Ok(Self::Decline),
-            "contracted" => Ok(Self::Contracted),
-            "landed" => Ok(Self::Landed),
+impl Answer {
+    /// The lifecycle action it asks for, every option checked and named.
+    pub fn action(&self) -> Result<Action, Refused> {
+        let invalid = |e: kechuang_types::Error| Refused::Invalid(e.to_string());
+        let note = self.note.trim().to_owned();
+        kechuang_types::check_text("note", &note, kechuang_types::limits::SHORT_TEXT * 5, false).map_err(invalid)?;
+        match self.verb.as_str() {
+            "accept" => Ok(Action::Accept),
+            "decline" => {
+                if self.reason.trim().is_empty() {
+                    let reasons: Vec<&str> = DeclineReason::ALL.iter().map(|r| r.as_str()).collect();
+                    return Err(Refused::Invalid(format!("reason: a decline needs one of {}", reasons.join(" / "))));
+                }
+                let reason = DeclineReason::parse("reason", &self.reason).map_err(invalid)?;
+                Ok(Action::Decline(Decline { reason, note }))
+            }
+            "contracted" => {
+                let kind = ContractType::parse("type", &self.contract_type).map_err(invalid)?;
+                let amount_wan = self.amount_wan.ok_or_else(|| Refused::Invalid("amount: missing (万元)".into()))?;
+                if !(amount_wan.is_finite() && (0.0..=kechuang_types::limits::MONEY_WAN).contains(&amount_wan)) {
+                    return Err(Refused::Invalid(format!("amount: {amount_wan} is not 0 to 10,000,000 万元")));
+                }
+                Ok(Action::Contracted(Contract { kind, amount_wan }))
+            }
+            "landed" => {
+                let date = match self.date.trim() {
+                    "" => Date::today(),
+                    text => Date::parse("date", text).map_err(invalid)?,
+                };
+                let landed = Landed { date, note };
+                lifecycle::check_landing_date(&landed, Date::today()).map_err(refused)?;
+                Ok(Action::Landed(landed))
+            }
             other => Err(Refused::Invalid(format!("action: {other:?} is not accept, decline, contracted or landed"))),
         }
     }
+}
+
+fn refused(r: kechuang_sync::Refusal) -> Refused {
+    Refused::Precondition(r.to_string())
 }
 
 fn find(node: &Node, text: &str, kinds: &[RecordKind]) -> Result<Record, Refused> {
@@ -69,70 +104,18 @@ fn find(node: &Node, text: &str, kinds: &[RecordKind]) -> Result<Record, Refused
     }
 }
 
-/// Answers match `match_id` for this node's side.
+/// Answers match `match_id` for this node's part, if the lifecycle allows
+/// it (the same rules central applies).
 pub fn respond(node: &Node, match_id: &str, action: Action) -> Result<Record, Refused> {
     let mut record = find(node, match_id, &[RecordKind::Match])?;
     let Body::Match(m) = &mut record.body else { unreachable!("find returned a match") };
-    let me = &node.config.id;
     let mut clock = node.clock();
     let version = clock.tick()?;
-    apply(m, me, action, version)?;
+    lifecycle::act(m, &node.config.id, action, version).map_err(refused)?;
     // Only this node's part changes: a match's metadata is central's.
     record.meta.version = m.version();
     node.store.write_local(std::slice::from_ref(&record), &clock)?;
     Ok(record)
-}
-
-/// Applies `action` by `me` to `m`, if the lifecycle allows it.
-fn apply(m: &mut Match, me: &NodeId, action: Action, version: Hlc) -> Result<(), Refused> {
-    let state = m.state();
-    if matches!(state, MatchState::Withdrawn | MatchState::Expired | MatchState::Declined | MatchState::Landed) {
-        return Err(Refused::Precondition(format!("the match is {}: nothing more can be recorded", word(state))));
-    }
-    if action == Action::Landed {
-        if *me != m.landing_node {
-            return Err(Refused::Precondition(format!(
-                "landing is recorded by {}, the node responsible for it",
-                m.landing_node
-            )));
-        }
-        if state != MatchState::Contracted {
-            return Err(Refused::Precondition(format!("only a contracted match can land; it is {}", word(state))));
-        }
-        m.landing = Part::new(version, Landing::Landed);
-        return Ok(());
-    }
-    let side = if *me == m.demand_owner {
-        &mut m.demand_side
-    } else if *me == m.supply_owner {
-        &mut m.supply_side
-    } else {
-        return Err(Refused::Precondition(format!("this node ({me}) is neither side of the match")));
-    };
-    let next = match (action, side.value) {
-        (Action::Accept, Response::Pending) => Response::Accepted,
-        (Action::Decline, Response::Pending | Response::Accepted) => Response::Declined,
-        (Action::Contracted, Response::Accepted)
-            if state == MatchState::Connected || state == MatchState::Contracted =>
-        {
-            Response::Contracted
-        }
-        (Action::Contracted, _) => {
-            return Err(Refused::Precondition(format!(
-                "a contract needs both sides to have accepted; the match is {}",
-                word(state)
-            )));
-        }
-        (_, current) => {
-            return Err(Refused::Precondition(format!("this side already answered {}", word(current))));
-        }
-    };
-    *side = Part::new(version, next);
-    Ok(())
-}
-
-fn word<T: serde::Serialize>(value: T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// Bids on challenge `demand_id` with this node's outcomes and experts.
@@ -195,6 +178,7 @@ pub fn bid(
             updated_at: now,
             deleted: false,
             external_id: None,
+            withdrawal: None,
         },
         body,
     };
@@ -228,6 +212,7 @@ pub fn award(node: &Node, bid_id: &str) -> Result<(Record, u32), Refused> {
             continue;
         }
         let decision = if id == chosen.meta.id { BidState::Awarded } else { BidState::NotChosen };
+        lifecycle::decision_step(x.decision.value, decision).map_err(refused)?;
         // Only the decision changes: the rest of a bid, metadata included, is the bidder's.
         x.decision = Part::new(clock.tick()?, decision);
         if id == chosen.meta.id {
@@ -244,60 +229,27 @@ pub fn award(node: &Node, bid_id: &str) -> Result<(Record, u32), Refused> {
 
 #[cfg(test)]
 mod tests {
-    use kechuang_types::{Region, SupplyKind, Tier};
-
     use super::*;
 
-    fn node(id: &str) -> NodeId {
-        NodeId::parse("n", id).unwrap()
-    }
-
-    fn proposed() -> Match {
-        Match {
-            demand: RecordId::new(),
-            demand_owner: node("sz"),
-            demand_region: Region::parse("r", "440300").unwrap(),
-            supply: RecordId::new(),
-            supply_kind: SupplyKind::Outcome,
-            supply_owner: node("uni"),
-            supply_region: Region::parse("r", "510100").unwrap(),
-            landing_node: node("sz"),
-            score: 1.0,
-            tier: Tier::National,
-            explanation: String::new(),
-            demand_title: String::new(),
-            supply_title: String::new(),
-            core: Part::new(Hlc::from_u64(1), MatchState::Proposed),
-            demand_side: Part::new(Hlc::ZERO, Response::Pending),
-            supply_side: Part::new(Hlc::ZERO, Response::Pending),
-            landing: Part::new(Hlc::ZERO, Landing::Pending),
-            demand_contact: None,
-            supply_contact: None,
-        }
+    fn answer(verb: &str) -> Answer {
+        Answer { verb: verb.into(), ..Answer::default() }
     }
 
     #[test]
-    fn the_lifecycle_moves_forward_only() {
-        let mut m = proposed();
-        let v = |n| Hlc::from_u64(n);
-        assert!(apply(&mut m, &node("sz"), Action::Contracted, v(2)).is_err(), "no contract before both accept");
-        apply(&mut m, &node("sz"), Action::Accept, v(2)).unwrap();
-        assert_eq!(m.state(), MatchState::AcceptedByDemand);
-        assert!(apply(&mut m, &node("sz"), Action::Accept, v(3)).is_err(), "answered already");
-        apply(&mut m, &node("uni"), Action::Accept, v(4)).unwrap();
-        assert_eq!(m.state(), MatchState::Connected);
-        assert!(apply(&mut m, &node("uni"), Action::Landed, v(5)).is_err(), "uni is not the landing node");
-        apply(&mut m, &node("uni"), Action::Contracted, v(5)).unwrap();
-        assert_eq!(m.state(), MatchState::Contracted);
-        apply(&mut m, &node("sz"), Action::Landed, v(6)).unwrap();
-        assert_eq!(m.state(), MatchState::Landed);
-        assert!(apply(&mut m, &node("sz"), Action::Decline, v(7)).is_err(), "nothing after landing");
-    }
-
-    #[test]
-    fn outsiders_cannot_answer() {
-        let mut m = proposed();
-        let err = apply(&mut m, &node("gz"), Action::Accept, Hlc::from_u64(2)).unwrap_err();
-        assert!(err.to_string().contains("neither side"), "{err}");
+    fn every_option_is_checked_and_named() {
+        assert_eq!(answer("accept").action().unwrap(), Action::Accept);
+        let field = |a: Answer| a.action().unwrap_err().to_string();
+        assert!(field(answer("decline")).starts_with("reason:"));
+        assert!(field(Answer { reason: "太贵".into(), ..answer("decline") }).starts_with("reason:"));
+        let decline = Answer { reason: "价格".into(), note: "报价高于预算".into(), ..answer("decline") };
+        assert!(matches!(decline.action().unwrap(), Action::Decline(d) if d.reason == DeclineReason::Price));
+        assert!(field(Answer { contract_type: "技术许可".into(), ..answer("contracted") }).starts_with("amount:"));
+        assert!(field(Answer { amount_wan: Some(10.0), ..answer("contracted") }).starts_with("type:"));
+        let contract = Answer { contract_type: "技术许可".into(), amount_wan: Some(120.0), ..answer("contracted") };
+        assert!(matches!(contract.action().unwrap(), Action::Contracted(c) if c.amount_wan == 120.0));
+        let tomorrow = Date::from_days_since_epoch(Date::today().days_since_epoch() + 1).to_string();
+        assert!(field(Answer { date: tomorrow, ..answer("landed") }).starts_with("landing_date:"));
+        assert!(matches!(answer("landed").action().unwrap(), Action::Landed(l) if l.date == Date::today()));
+        assert!(field(answer("approve")).starts_with("action:"));
     }
 }

@@ -63,7 +63,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Answer a match for this node's side: accept, decline, contracted or landed.
+    /// Answer a match for this node's side: accept, decline (with a reason),
+    /// contracted (with the contract's type and amount) or landed (the
+    /// landing city node, with the date).
     Respond {
         /// Path to node.toml.
         #[arg(long)]
@@ -72,6 +74,21 @@ enum Command {
         match_id: String,
         /// accept, decline, contracted or landed.
         action: String,
+        /// decline: 技术不匹配, 成熟度不足, 价格, 已有方案, 时机不合适 or 其他.
+        #[arg(long)]
+        reason: Option<String>,
+        /// decline, landed: a note in your own words.
+        #[arg(long)]
+        note: Option<String>,
+        /// contracted: 技术开发, 技术转让, 技术许可, 技术咨询, 技术服务 or 作价入股.
+        #[arg(long = "type")]
+        contract_type: Option<String>,
+        /// contracted: the contract's amount in 万元.
+        #[arg(long)]
+        amount: Option<f64>,
+        /// landed: the day it landed, YYYY-MM-DD [default: today in China].
+        #[arg(long)]
+        date: Option<String>,
         /// Stable JSON instead of a summary.
         #[arg(long)]
         json: bool,
@@ -174,10 +191,18 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Respond { config, match_id, action, json } => {
+        Command::Respond { config, match_id, action, reason, note, contract_type, amount, date, json } => {
             let record = runtime()?.block_on(async {
                 let mut api = connect(&config).await?;
-                let request = pb::RespondRequest { match_id, action };
+                let request = pb::RespondRequest {
+                    match_id,
+                    action,
+                    reason: reason.unwrap_or_default(),
+                    note: note.unwrap_or_default(),
+                    contract_type: contract_type.unwrap_or_default(),
+                    amount_wan: amount,
+                    date: date.unwrap_or_default(),
+                };
                 let response = api.respond(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
                 anyhow::Ok(response.into_inner().r#match.context("no match in the answer")?)
             })?;

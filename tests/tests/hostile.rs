@@ -85,6 +85,7 @@ fn bid(bidder: &str, challenge: &Record, outcomes: Vec<RecordId>, version: Hlc) 
             updated_at: Timestamp::now(),
             deleted: false,
             external_id: None,
+            withdrawal: None,
         },
         body: Body::Bid(kechuang_types::Bid {
             demand: challenge.meta.id,
@@ -445,6 +446,12 @@ fn meta(record: &mut pb::Record) -> &mut pb::Meta {
     record.meta.as_mut().expect("meta")
 }
 
+fn withdraw(record: &mut pb::Record) {
+    let meta = meta(record);
+    meta.deleted = true;
+    meta.withdrawn_reason = "cancelled".into();
+}
+
 fn body(record: &mut pb::Record) -> &mut pb::Match {
     match record.body.as_mut() {
         Some(pb::record::Body::Match(m)) => m,
@@ -492,8 +499,8 @@ fn a_nodes_records_lie_in_its_area_and_a_match_is_written_only_part_by_part() ->
 
     type Edit = fn(&mut pb::Record);
     let cases: Vec<(&str, &str, Edit)> = vec![
-        ("outsider", "match", |r| meta(r).deleted = true),
-        ("sz", "deleted", |r| meta(r).deleted = true),
+        ("outsider", "match", withdraw),
+        ("sz", "deleted", withdraw),
         ("sz", "external_id", |r| meta(r).external_id = "XQ-改".into()),
         ("sz", "created_at", |r| meta(r).created_at_ms = 1),
         ("sz", "updated_at", |r| meta(r).updated_at_ms += 1),
@@ -517,6 +524,7 @@ fn a_nodes_records_lie_in_its_area_and_a_match_is_written_only_part_by_part() ->
         }),
         ("gzu", "landing", |r| {
             body(r).landing = "landed".into();
+            body(r).landing_date = in_days(-1).to_string();
             body(r).landing_version = now_version(9).as_u64();
         }),
         ("sz", "demand_side_version", |r| {
@@ -542,6 +550,7 @@ fn a_nodes_records_lie_in_its_area_and_a_match_is_written_only_part_by_part() ->
         anyhow::ensure!(honest.refused.is_empty(), "{honest:?}");
         let mut other = accepted.clone();
         body(&mut other).demand_side = "declined".into();
+        body(&mut other).demand_side_reason = "价格".into();
         fields.push(("sz", "demand_side", raw.refused(other).await?));
 
         // Places: each node's records lie in its area.

@@ -151,9 +151,9 @@ fn contacts_are_hidden_until_both_sides_accept_then_only_the_sides_see_them() ->
     let no_contacts = |m: &Value| m["demand_contact"].is_null() && m["supply_contact"].is_null();
 
     // Only the demand side accepts: nothing is released anywhere.
-    let after = cluster.node("sz").respond(&id, "accept")?;
+    let after = cluster.node("sz").respond(&id, &["accept"])?;
     assert_eq!(after["state"], "accepted_by_demand");
-    let refused = cluster.node("gzu").respond_refused(&id, "contracted")?;
+    let refused = cluster.node("gzu").respond_refused(&id, &["contracted", "--type", "技术许可", "--amount", "150"])?;
     assert!(refused.contains("both sides"), "{refused}");
     eventually(SETTLE, "the answer to reach the university", || {
         Ok(matches(&mut cluster, "gzu")?[0]["state"] == "accepted_by_demand")
@@ -162,7 +162,7 @@ fn contacts_are_hidden_until_both_sides_accept_then_only_the_sides_see_them() ->
         assert!(no_contacts(&matches(&mut cluster, node)?[0]), "{node} saw contacts before both accepted");
     }
 
-    cluster.node("gzu").respond(&id, "accept")?;
+    cluster.node("gzu").respond(&id, &["accept"])?;
     for node in ["sz", "gzu"] {
         eventually(SETTLE, &format!("contacts at {node}"), || {
             let m = &matches(&mut cluster, node)?[0];
@@ -177,12 +177,13 @@ fn contacts_are_hidden_until_both_sides_accept_then_only_the_sides_see_them() ->
     assert!(no_contacts(provincial), "the provincial view never carries contacts");
 
     // Forward only: contract, land (by the city node responsible), no way back.
-    cluster.node("gzu").respond(&id, "contracted")?;
-    assert!(cluster.node("gzu").respond_refused(&id, "landed")?.contains("landing is recorded by sz"));
+    cluster.node("gzu").respond(&id, &["contracted", "--type", "技术许可", "--amount", "150"])?;
+    assert!(cluster.node("gzu").respond_refused(&id, &["landed"])?.contains("landing is recorded by sz"));
     eventually(SETTLE, "the contract at sz", || Ok(matches(&mut cluster, "sz")?[0]["state"] == "contracted"))?;
-    let landed = cluster.node("sz").respond(&id, "landed")?;
+    let landed = cluster.node("sz").respond(&id, &["landed", "--note", "首批电芯预警系统投用"])?;
     assert_eq!(landed["state"], "landed");
-    assert!(cluster.node("sz").respond_refused(&id, "decline")?.contains("landed"));
+    let refused = cluster.node("sz").respond_refused(&id, &["decline", "--reason", "价格"])?;
+    assert!(refused.contains("landed"), "{refused}");
     eventually(SETTLE, "the landing everywhere", || {
         Ok(["gzu", "gd"].iter().all(|n| matches(&mut cluster, n).map(|m| m[0]["state"] == "landed").unwrap_or(false)))
     })?;

@@ -9,7 +9,7 @@
 //! candidate across the country is therefore never hidden behind weak local
 //! ones: weak local ones are not proposed before it.
 
-use kechuang_types::Tier;
+use kechuang_types::{Match, MatchState, Tier};
 
 use crate::Candidate;
 
@@ -40,11 +40,48 @@ pub struct Proposal {
     pub stage: Stage,
 }
 
-fn rank(tier: Tier) -> u8 {
+const fn rank(tier: Tier) -> u8 {
     match tier {
         Tier::City => 0,
         Tier::Province => 1,
         Tier::National => 2,
+    }
+}
+
+/// The last stage: after the strong candidates of every tier, the rest
+/// above the floor.
+pub const LAST_STAGE: Stage = rank(Tier::National) + 1;
+
+/// What escalation does with a demand whose window has passed without an
+/// accepted proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escalation {
+    /// A proposal connected (or went on to a contract or a landing): the
+    /// demand needs no other tier, now or later.
+    Settled,
+    /// One side of a proposal accepted and the other has not answered yet:
+    /// wait for it (if it declines or the proposal expires, escalation goes on).
+    Wait,
+    /// Nothing moves: propose the next stage.
+    Next(Stage),
+    /// Every stage has been proposed.
+    Exhausted,
+}
+
+/// Whether a demand at `stage` escalates, given its proposals.
+pub fn escalation<'a>(stage: Stage, proposals: impl IntoIterator<Item = &'a Match>) -> Escalation {
+    let mut waiting = false;
+    for m in proposals {
+        match m.state() {
+            MatchState::Connected | MatchState::Contracted | MatchState::Landed => return Escalation::Settled,
+            MatchState::AcceptedByDemand | MatchState::AcceptedBySupply => waiting = true,
+            _ => {}
+        }
+    }
+    match stage {
+        _ if waiting => Escalation::Wait,
+        s if s >= LAST_STAGE => Escalation::Exhausted,
+        s => Escalation::Next(s + 1),
     }
 }
 
@@ -59,7 +96,7 @@ pub fn plan(candidates: &[Candidate], limit: usize) -> Vec<Proposal> {
     };
     strong.sort_by(|a, b| rank(a.tier).cmp(&rank(b.tier)).then(b.score.total_cmp(&a.score)));
     rest.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let last = rank(Tier::National) - nearest + 1;
+    let last = LAST_STAGE - nearest;
     strong
         .into_iter()
         .map(|c| Proposal { stage: rank(c.tier) - nearest, candidate: c.clone() })
@@ -96,6 +133,26 @@ mod tests {
         assert_eq!(p[0].stage, 0);
         assert_eq!(p[1].candidate, weak_local);
         assert_eq!(p[1].stage, 1, "weak ones only after the strong tier was tried");
+    }
+
+    #[test]
+    fn escalation_goes_on_when_a_proposal_is_declined_and_waits_on_one_still_answering() {
+        use kechuang_types::{Decline, DeclineReason, Hlc, Part, Response};
+        let record = |demand: Response, supply: Response| {
+            let mut m = kechuang_types::testing::proposed_match();
+            m.demand_side = Part::new(Hlc::from_u64(2), demand);
+            m.supply_side = Part::new(Hlc::from_u64(3), supply);
+            m
+        };
+        let declined = Response::Declined(Decline { reason: DeclineReason::Price, note: String::new() });
+        let half = record(Response::Accepted, Response::Pending);
+        let refused = record(Response::Accepted, declined);
+        let connected = record(Response::Accepted, Response::Accepted);
+        assert_eq!(escalation(0, [&refused]), Escalation::Next(1), "accepted by the demand, declined by the supply");
+        assert_eq!(escalation(0, [&refused, &half]), Escalation::Wait);
+        assert_eq!(escalation(1, [&half, &connected]), Escalation::Settled);
+        assert_eq!(escalation(LAST_STAGE, [&refused]), Escalation::Exhausted);
+        assert_eq!(escalation(0, []), Escalation::Next(1));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Wire <-> domain conversion, validating on receipt.
 
 use kechuang_types::{
-    Bid, BidState, Body, Contact, Date, DateRange, Demand, Draft, Error, Expert, Hlc, Industry, Landing, Match,
-    MatchState, Meta, NodeId, Outcome, Part, Record, RecordId, Region, Response, Result, SupplyKind, Tier, Timestamp,
-    TransferMode, Trl,
+    Bid, BidState, Body, Contact, Contract, ContractType, Date, DateRange, Decline, DeclineReason, Demand, Draft,
+    Error, Expert, Hlc, Industry, Landed, Landing, Match, MatchState, Meta, NodeId, Outcome, Part, Record, RecordId,
+    Region, Response, Result, SupplyKind, Tier, Timestamp, TransferMode, Trl, WithdrawReason, Withdrawal,
 };
 
 use crate::pb;
@@ -188,23 +188,89 @@ impl TryFrom<pb::Match> for Match {
             demand_title: m.demand_title,
             supply_title: m.supply_title,
             core: Part::new(Hlc::from_u64(m.core_version), word::<MatchState>("core_state", &m.core_state)?),
+            core_reason: m.core_reason,
             demand_side: Part::new(
                 Hlc::from_u64(m.demand_side_version),
-                word::<Response>("demand_side", &m.demand_side)?,
+                response(
+                    "demand_side",
+                    &m.demand_side,
+                    &m.demand_side_reason,
+                    m.demand_side_note,
+                    &m.demand_side_contract,
+                    m.demand_side_amount_wan,
+                )?,
             ),
             supply_side: Part::new(
                 Hlc::from_u64(m.supply_side_version),
-                word::<Response>("supply_side", &m.supply_side)?,
+                response(
+                    "supply_side",
+                    &m.supply_side,
+                    &m.supply_side_reason,
+                    m.supply_side_note,
+                    &m.supply_side_contract,
+                    m.supply_side_amount_wan,
+                )?,
             ),
-            landing: Part::new(Hlc::from_u64(m.landing_version), word::<Landing>("landing", &m.landing)?),
+            landing: Part::new(Hlc::from_u64(m.landing_version), landing(&m.landing, &m.landing_date, m.landing_note)?),
             demand_contact: contact(m.demand_contact)?,
             supply_contact: contact(m.supply_contact)?,
         })
     }
 }
 
+/// A side's answer from its wire fields: the word, and what goes with it.
+fn response(field: &str, word: &str, reason: &str, note: String, contract: &str, amount: f64) -> Result<Response> {
+    let only = |detail: &str, who: &str| Error::invalid(format!("{field}_{detail}"), word, format!("only {who}"));
+    if word != "declined" && (!reason.is_empty() || !note.is_empty()) {
+        return Err(only("reason", "a declined answer carries a reason and note"));
+    }
+    if word != "contracted" && (!contract.is_empty() || amount != 0.0) {
+        return Err(only("contract", "a contracted answer carries a contract"));
+    }
+    Ok(match word {
+        "pending" => Response::Pending,
+        "accepted" => Response::Accepted,
+        "declined" => {
+            Response::Declined(Decline { reason: DeclineReason::parse(&format!("{field}_reason"), reason)?, note })
+        }
+        "contracted" => Response::Contracted(Contract {
+            kind: ContractType::parse(&format!("{field}_contract"), contract)?,
+            amount_wan: amount,
+        }),
+        other => return Err(Error::invalid(field, other, "one of pending, accepted, declined, contracted")),
+    })
+}
+
+/// A side's answer as wire fields: (word, reason, note, contract, amount).
+fn response_to_wire(r: Response) -> (String, String, String, String, f64) {
+    let word = r.word().to_owned();
+    match r {
+        Response::Declined(d) => (word, d.reason.as_str().into(), d.note, String::new(), 0.0),
+        Response::Contracted(c) => (word, String::new(), String::new(), c.kind.as_str().into(), c.amount_wan),
+        Response::Pending | Response::Accepted => (word, String::new(), String::new(), String::new(), 0.0),
+    }
+}
+
+/// The landing from its wire fields.
+fn landing(word: &str, date: &str, note: String) -> Result<Landing> {
+    match word {
+        "pending" if date.is_empty() && note.is_empty() => Ok(Landing::Pending),
+        "pending" => Err(Error::invalid("landing_date", date, "only a landing carries a date and note")),
+        "landed" => Ok(Landing::Landed(Landed { date: Date::parse("landing_date", date)?, note })),
+        other => Err(Error::invalid("landing", other, "one of pending, landed")),
+    }
+}
+
 impl From<Match> for pb::Match {
     fn from(m: Match) -> Self {
+        let (demand_side, demand_side_reason, demand_side_note, demand_side_contract, demand_side_amount_wan) =
+            response_to_wire(m.demand_side.value);
+        let (supply_side, supply_side_reason, supply_side_note, supply_side_contract, supply_side_amount_wan) =
+            response_to_wire(m.supply_side.value);
+        let (landing, landing_date, landing_note) = match m.landing.value {
+            Landing::Pending => ("pending".to_owned(), String::new(), String::new()),
+            Landing::Landed(l) => ("landed".to_owned(), l.date.to_string(), l.note),
+        };
         pb::Match {
             demand: m.demand.as_bytes().to_vec(),
             demand_owner: m.demand_owner.into(),
@@ -221,12 +287,23 @@ impl From<Match> for pb::Match {
             supply_title: m.supply_title,
             core_version: m.core.version.as_u64(),
             core_state: word_to_wire(m.core.value),
+            core_reason: m.core_reason,
             demand_side_version: m.demand_side.version.as_u64(),
-            demand_side: word_to_wire(m.demand_side.value),
+            demand_side,
+            demand_side_reason,
+            demand_side_note,
+            demand_side_contract,
+            demand_side_amount_wan,
             supply_side_version: m.supply_side.version.as_u64(),
-            supply_side: word_to_wire(m.supply_side.value),
+            supply_side,
+            supply_side_reason,
+            supply_side_note,
+            supply_side_contract,
+            supply_side_amount_wan,
             landing_version: m.landing.version.as_u64(),
-            landing: word_to_wire(m.landing.value),
+            landing,
+            landing_date,
+            landing_note,
             demand_contact: contact_to_wire(m.demand_contact),
             supply_contact: contact_to_wire(m.supply_contact),
         }
@@ -270,7 +347,7 @@ fn body_from_wire(body: Option<pb::record::Body>) -> Result<Body> {
         W::Demand(d) => Body::Demand(d.try_into()?),
         W::Outcome(o) => Body::Outcome(o.try_into()?),
         W::Expert(e) => Body::Expert(e.try_into()?),
-        W::Match(m) => Body::Match(m.try_into()?),
+        W::Match(m) => Body::Match(Box::new(m.try_into()?)),
         W::Bid(b) => Body::Bid(b.try_into()?),
     };
     body.validate()?;
@@ -283,8 +360,21 @@ fn body_to_wire(body: Body) -> pb::record::Body {
         Body::Demand(d) => W::Demand(d.into()),
         Body::Outcome(o) => W::Outcome(o.into()),
         Body::Expert(e) => W::Expert(e.into()),
-        Body::Match(m) => W::Match(m.into()),
+        Body::Match(m) => W::Match((*m).into()),
         Body::Bid(b) => W::Bid(b.into()),
+    }
+}
+
+/// Why a record was withdrawn: a reason exactly when it is.
+fn withdrawal(deleted: bool, reason: &str, note: String) -> Result<Option<Withdrawal>> {
+    match (deleted, reason.is_empty()) {
+        (false, true) if note.is_empty() => Ok(None),
+        (false, _) => Err(Error::invalid("withdrawn_reason", reason, "only a withdrawn record carries a reason")),
+        (true, true) => Err(Error::missing("withdrawn_reason")),
+        (true, false) => {
+            kechuang_types::check_text("withdrawn_note", &note, kechuang_types::limits::SHORT_TEXT * 5, false)?;
+            Ok(Some(Withdrawal { reason: WithdrawReason::parse("withdrawn_reason", reason)?, note }))
+        }
     }
 }
 
@@ -305,6 +395,7 @@ impl TryFrom<pb::Record> for Record {
             updated_at: Timestamp(m.updated_at_ms),
             deleted: m.deleted,
             external_id: external_id(m.external_id)?,
+            withdrawal: withdrawal(m.deleted, &m.withdrawn_reason, m.withdrawn_note)?,
         };
         if meta.version == Hlc::ZERO {
             return Err(Error::invalid("version", "0", "every change has a version"));
@@ -325,6 +416,8 @@ impl From<Record> for pb::Record {
                 updated_at_ms: m.updated_at.0,
                 deleted: m.deleted,
                 external_id: m.external_id.unwrap_or_default(),
+                withdrawn_reason: m.withdrawal.as_ref().map(|w| w.reason.as_str().to_owned()).unwrap_or_default(),
+                withdrawn_note: m.withdrawal.map(|w| w.note).unwrap_or_default(),
             }),
             body: Some(body_to_wire(r.body)),
         }
@@ -380,6 +473,7 @@ mod tests {
                 updated_at: Timestamp(1_795_000_000_001),
                 deleted: false,
                 external_id: Some("XQ-1".into()),
+                withdrawal: None,
             },
             body: kechuang_types::Body::Demand(Demand {
                 title,

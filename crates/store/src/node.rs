@@ -224,6 +224,7 @@ impl NodeStore {
                             updated_at: now,
                             deleted: false,
                             external_id: external_id.clone(),
+                            withdrawal: None,
                         };
                         Record { meta, body: body.clone() }
                     }

@@ -22,9 +22,11 @@
 
 use std::fmt;
 
-use kechuang_types::{Bid, Body, Date, Hlc, Match, Meta, NodeKind, Part, Record, RecordId, RecordKind, Region};
+use kechuang_types::{
+    Bid, Body, Date, Hlc, Landing, Match, Meta, NodeKind, Part, Record, RecordId, RecordKind, Region,
+};
 
-use crate::{Peer, held_by};
+use crate::{Peer, held_by, lifecycle};
 
 /// Why a change was refused: the field, and the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +91,7 @@ pub fn admit<L: Lookup>(
         (Body::Match(_), None) => Ok(Err(Refusal::new("match", "only central creates matches"))),
         (Body::Match(new), Some(Body::Match(_))) => {
             let held = held.expect("matched on a held match");
-            Ok(match_answer(writer, held, &incoming.meta, new))
+            Ok(match_answer(writer, held, &incoming.meta, new, bounds))
         }
         (Body::Bid(new), _) => bid(writer, held, incoming, new, bounds, lookup),
         (Body::Match(_), Some(_)) => Ok(Err(Refusal::new("kind", "the record is not a match"))),
@@ -189,20 +191,21 @@ fn reused_version(version: Hlc) -> Refusal {
     Refusal::new("version", format!("{version} is already held with other content: a change needs a new version"))
 }
 
-/// A part moves forward only by its writer; the same version carries the same value.
-fn part<T: PartialEq + fmt::Debug>(new: Part<T>, old: Part<T>, writer: bool, field: &str, who: &str) -> Verdict {
+/// A part moves only by its writer; the same version carries the same value.
+fn part<T: PartialEq>(new: &Part<T>, old: &Part<T>, writer: bool, field: &str, who: &str) -> Verdict {
     if new.version > old.version && !writer {
         return Err(Refusal::new(field, format!("written by {who} only")));
     }
     if new.version == old.version && new.value != old.value {
-        return Err(Refusal::new(field, format!("version {} already carries {:?}", new.version, old.value)));
+        return Err(Refusal::new(field, format!("version {} already carries another value", new.version)));
     }
     Ok(())
 }
 
-/// A node's answer to a match: only its own part moves; central's core and
-/// the match's metadata come back as the writer holds them.
-fn match_answer(writer: &Peer, held: &Record, meta: &Meta, new: &Match) -> Verdict {
+/// A node's answer to a match: only its own part moves, by the lifecycle's
+/// steps; central's core and the match's metadata come back as the writer
+/// holds them.
+fn match_answer(writer: &Peer, held: &Record, meta: &Meta, new: &Match, bounds: &Bounds) -> Verdict {
     let Some(Record { meta: held_meta, body: Body::Match(old) }) = held_by(held, writer) else {
         return Err(Refusal::new("match", format!("node {} has no part in this match", writer.id)));
     };
@@ -231,9 +234,16 @@ fn match_answer(writer: &Peer, held: &Record, meta: &Meta, new: &Match) -> Verdi
         }
     }
     let owner = |node: &kechuang_types::NodeId| format!("node {node}");
-    part(new.demand_side, old.demand_side, is(&old.demand_owner), "demand_side", &owner(&old.demand_owner))?;
-    part(new.supply_side, old.supply_side, is(&old.supply_owner), "supply_side", &owner(&old.supply_owner))?;
-    part(new.landing, old.landing, is(&old.landing_node), "landing", &owner(&old.landing_node))
+    part(&new.demand_side, &old.demand_side, is(&old.demand_owner), "demand_side", &owner(&old.demand_owner))?;
+    part(&new.supply_side, &old.supply_side, is(&old.supply_owner), "supply_side", &owner(&old.supply_owner))?;
+    part(&new.landing, &old.landing, is(&old.landing_node), "landing", &owner(&old.landing_node))?;
+    lifecycle::check_steps(&old, new)?;
+    match &new.landing.value {
+        Landing::Landed(landed) if new.landing.version > old.landing.version => {
+            lifecycle::check_landing_date(landed, bounds.today)
+        }
+        _ => Ok(()),
+    }
 }
 
 fn central_only(field: &str) -> Refusal {
@@ -326,7 +336,12 @@ fn bid<L: Lookup>(
         )));
     }
     let owner = format!("the challenge's owner {}", old.demand_owner);
-    Ok(part(new.decision, old.decision, writer.id == old.demand_owner, "decision", &owner))
+    part(&new.decision, &old.decision, writer.id == old.demand_owner, "decision", &owner)
+        .and_then(|()| match new.decision.version > old.decision.version {
+            true => lifecycle::decision_step(old.decision.value, new.decision.value),
+            false => Ok(()),
+        })
+        .map_or_else(|refused| Ok(Err(refused)), |()| Ok(Ok(())))
 }
 
 /// What a bidder's version of a bid must satisfy, whether it is the first or not.
@@ -378,7 +393,7 @@ mod tests {
     use kechuang_types::{BidState, Landing, NodeId, Response, Timestamp};
 
     use super::*;
-    use crate::tests::{Held, NOW, bounds, demand, match_record, peer, sz};
+    use crate::tests::{Held, NOW, bounds, contracted, demand, match_record, peer, sz};
 
     fn node(id: &str) -> NodeId {
         NodeId::parse("n", id).unwrap()
@@ -467,10 +482,11 @@ mod tests {
 
     #[test]
     fn landing_is_written_by_the_responsible_city_only() {
-        let held = match_record(1, (1, Response::Contracted), (1, Response::Contracted));
+        let held = match_record(1, (1, contracted()), (1, contracted()));
         let mut landed = held.clone();
         if let Body::Match(m) = &mut landed.body {
-            m.landing = Part::new(Hlc::from_u64(9), Landing::Landed);
+            let landed = kechuang_types::Landed { date: Date::on(Timestamp(NOW as i64)), note: String::new() };
+            m.landing = Part::new(Hlc::from_u64(9), Landing::Landed(landed));
         }
         assert_eq!(check(&sz(), Some(&held), &landed), Ok(()), "sz is the landing node");
         assert_eq!(field(check(&uni(), Some(&held), &landed)), "landing");
@@ -550,6 +566,7 @@ mod tests {
                 updated_at: Timestamp(0),
                 deleted: false,
                 external_id: None,
+                withdrawal: None,
             },
             body: Body::Bid(Bid {
                 demand: demand.meta.id,

@@ -10,6 +10,7 @@
 
 mod admit;
 mod digest;
+pub mod lifecycle;
 mod merge;
 mod push;
 mod visibility;
@@ -49,6 +50,16 @@ pub(crate) mod tests {
         peer("sz", NodeKind::City, "440300")
     }
 
+    /// A declined answer (for a price reason).
+    pub fn declined() -> Response {
+        Response::Declined(Decline { reason: DeclineReason::Price, note: String::new() })
+    }
+
+    /// A contracted answer (a licence of 120 万元).
+    pub fn contracted() -> Response {
+        Response::Contracted(Contract { kind: ContractType::License, amount_wan: 120.0 })
+    }
+
     /// An in-memory store for lookups.
     #[derive(Default)]
     pub struct Held(pub HashMap<RecordId, Record>);
@@ -85,6 +96,7 @@ pub(crate) mod tests {
             demand_title: "需求".into(),
             supply_title: "成果".into(),
             core: Part::new(Hlc::from_u64(core), MatchState::Proposed),
+            core_reason: String::new(),
             demand_side: Part::new(Hlc::from_u64(demand_side.0), demand_side.1),
             supply_side: Part::new(Hlc::from_u64(supply_side.0), supply_side.1),
             landing: Part::new(Hlc::ZERO, Landing::Pending),
@@ -100,8 +112,9 @@ pub(crate) mod tests {
                 updated_at: Timestamp(0),
                 deleted: false,
                 external_id: None,
+                withdrawal: None,
             },
-            body: Body::Match(m),
+            body: Body::Match(Box::new(m)),
         }
     }
 }

@@ -23,16 +23,16 @@ pub fn merge(held: Option<&Record>, incoming: &Record) -> Option<Record> {
             } else {
                 (h.clone(), held.meta.clone())
             };
-            m.demand_side = newer(h.demand_side, i.demand_side);
-            m.supply_side = newer(h.supply_side, i.supply_side);
-            m.landing = newer(h.landing, i.landing);
+            m.demand_side = newer(&h.demand_side, &i.demand_side);
+            m.supply_side = newer(&h.supply_side, &i.supply_side);
+            m.landing = newer(&h.landing, &i.landing);
             meta.version = m.version();
             Record { meta, body: Body::Match(m) }
         }
         (Body::Bid(h), Body::Bid(i)) => {
             let mut record = if incoming.meta.version > held.meta.version { incoming.clone() } else { held.clone() };
             if let Body::Bid(b) = &mut record.body {
-                b.decision = newer(h.decision, i.decision);
+                b.decision = newer(&h.decision, &i.decision);
             }
             record
         }
@@ -42,8 +42,8 @@ pub fn merge(held: Option<&Record>, incoming: &Record) -> Option<Record> {
     (&merged != held).then_some(merged)
 }
 
-fn newer<T: Copy>(a: Part<T>, b: Part<T>) -> Part<T> {
-    if b.version > a.version { b } else { a }
+fn newer<T: Clone>(a: &Part<T>, b: &Part<T>) -> Part<T> {
+    if b.version > a.version { b.clone() } else { a.clone() }
 }
 
 #[cfg(test)]
@@ -52,7 +52,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::tests::{demand, match_record};
+    use crate::tests::{contracted, declined, demand, match_record};
 
     fn apply(held: Option<Record>, incoming: &Record) -> Option<Record> {
         merge(held.as_ref(), incoming).or(held)
@@ -96,11 +96,11 @@ mod tests {
     }
 
     fn arb_match() -> impl Strategy<Value = Record> {
-        let response = prop_oneof![Just(Response::Pending), Just(Response::Accepted), Just(Response::Declined)];
+        let response = prop_oneof![Just(Response::Pending), Just(Response::Accepted), Just(declined())];
         (1u64..4, (1u64..6, response.clone()), (1u64..6, response)).prop_map(|(core, d, s)| {
             // A part's value is a function of its version: one writer per part.
             let pick = |(v, _): (u64, Response)| {
-                (v, [Response::Pending, Response::Accepted, Response::Declined, Response::Contracted][(v % 4) as usize])
+                (v, [Response::Pending, Response::Accepted, declined(), contracted()][(v % 4) as usize].clone())
             };
             match_record(core, pick(d), pick(s))
         })

@@ -9,7 +9,7 @@
 //! then only to those two nodes: [`may_hold_contacts`] is that rule, and
 //! every view and every copy of a contact goes through it.
 
-use kechuang_types::{Body, Match, MatchState, NodeId, NodeKind, Record, Region, Response};
+use kechuang_types::{Body, Match, MatchState, NodeId, NodeKind, Record, Region};
 
 /// A node as central knows it: identity, kind and region.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,8 +32,7 @@ impl Peer {
 /// may be written into it: both accepted (or went on to a contract), or the
 /// challenge's owner awarded the supply's bid (central's `contracted`).
 pub fn contacts_released(m: &Match) -> bool {
-    let agreed = |r: Response| matches!(r, Response::Accepted | Response::Contracted);
-    (agreed(m.demand_side.value) && agreed(m.supply_side.value)) || m.core.value == MatchState::Contracted
+    (m.demand_side.value.agreed() && m.supply_side.value.agreed()) || m.core.value == MatchState::Contracted
 }
 
 /// Whether `node` may hold the contact details `record` carries: a node

@@ -303,18 +303,19 @@ impl Node {
         Ok(String::from_utf8_lossy(&output.stderr).into_owned())
     }
 
-    /// `kechuang-node respond --json MATCH ACTION`: the match after the answer.
-    pub fn respond(&self, match_id: &str, action: &str) -> anyhow::Result<Value> {
+    /// `kechuang-node respond --json MATCH ACTION [OPTIONS…]` (`answer` is
+    /// the action and its options): the match after the answer.
+    pub fn respond(&self, match_id: &str, answer: &[&str]) -> anyhow::Result<Value> {
         let mut command = self.verb("respond");
-        command.args(["--json", match_id, action]);
+        command.args(["--json", match_id]).args(answer);
         Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
     }
 
-    /// `kechuang-node respond`, expected to be refused: its stderr.
-    pub fn respond_refused(&self, match_id: &str, action: &str) -> anyhow::Result<String> {
-        let output = self.verb("respond").args([match_id, action]).output()?;
+    /// `kechuang-node respond MATCH ACTION [OPTIONS…]`, expected to be refused: its stderr.
+    pub fn respond_refused(&self, match_id: &str, answer: &[&str]) -> anyhow::Result<String> {
+        let output = self.verb("respond").arg(match_id).args(answer).output()?;
         if output.status.success() {
-            bail!("respond {action} succeeded but should have been refused");
+            bail!("respond {answer:?} succeeded but should have been refused");
         }
         Ok(String::from_utf8_lossy(&output.stderr).into_owned())
     }

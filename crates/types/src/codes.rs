@@ -289,6 +289,60 @@ vocabulary!(
     }
 );
 
+/// The six categories of a technology contract (技术合同), as the
+/// programme's statistics count them: the transfer modes.
+pub type ContractType = TransferMode;
+
+vocabulary!(
+    /// Why one side declined a proposal.
+    DeclineReason, "decline reason" {
+        /// 技术不匹配: the technology does not fit.
+        Mismatch = "技术不匹配",
+        /// 成熟度不足: not mature enough.
+        Immature = "成熟度不足",
+        /// 价格: the price.
+        Price = "价格",
+        /// 已有方案: a solution is already in hand.
+        Solved = "已有方案",
+        /// 时机不合适: not the right time.
+        Timing = "时机不合适",
+        /// 其他: another reason (say which in the note).
+        Other = "其他",
+    }
+);
+
+vocabulary!(
+    /// Why an owner withdrew a record.
+    WithdrawReason, "withdrawal reason" {
+        /// The demand was solved.
+        Solved = "solved",
+        /// The outcome was licensed or transferred.
+        Licensed = "licensed",
+        /// Cancelled.
+        Cancelled = "cancelled",
+        /// Another reason (say which in the note).
+        Other = "other",
+    }
+);
+
+impl WithdrawReason {
+    /// The reason in Chinese, for people and spreadsheets.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Solved => "已解决",
+            Self::Licensed => "已转让或许可",
+            Self::Cancelled => "已取消",
+            Self::Other => "其他",
+        }
+    }
+
+    /// Parses the canonical name or the Chinese label, naming `field`.
+    pub fn parse_any(field: &str, text: &str) -> Result<Self> {
+        let t = text.trim();
+        Self::ALL.iter().copied().find(|r| r.label() == t).map_or_else(|| Self::parse(field, t), Ok)
+    }
+}
+
 /// The service modes of the programme (技术咨询, 现场指导, 评估评审, 联合攻关, 培训).
 pub const SERVICE_MODES: [&str; 5] = ["技术咨询", "现场指导", "评估评审", "联合攻关", "培训"];
 

@@ -19,12 +19,15 @@ mod record;
 pub mod testing;
 
 pub use clock::{Clock, Exhausted, Hlc};
-pub use codes::{Industry, NodeKind, Region, SERVICE_MODES, Tier, TransferMode, Trl, service_mode};
+pub use codes::{
+    ContractType, DeclineReason, Industry, NodeKind, Region, SERVICE_MODES, Tier, TransferMode, Trl, WithdrawReason,
+    service_mode,
+};
 pub use date::{Date, DateRange, Timestamp};
 pub use error::{Error, Result};
 pub use id::{NodeId, RecordId};
 pub use record::{
-    Bid, BidState, Body, Contact, Demand, Draft, Expert, Landing, Match, MatchState, Meta, Outcome, Part, Record,
-    RecordKind, Response, SupplyKind, Text,
+    Bid, BidState, Body, Contact, Contract, Decline, Demand, Draft, Expert, Landed, Landing, Match, MatchState, Meta,
+    Outcome, Part, Record, RecordKind, Response, SupplyKind, Text, Withdrawal,
 };
 pub use record::{check_patents, check_text};

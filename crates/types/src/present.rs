@@ -23,7 +23,10 @@ pub fn record_json(record: &Record) -> Value {
         out.extend(body.into_iter().filter(|(k, _)| k != "kind"));
     }
     if let Body::Match(m) = &record.body {
-        out.insert("state".into(), serde_json::to_value(m.state()).unwrap_or(Value::Null));
+        out.insert("state".into(), m.state().as_str().into());
+        let contract =
+            m.verified_contract().map(|c| serde_json::json!({"type": c.kind.as_str(), "amount_wan": c.amount_wan}));
+        out.insert("verified_contract".into(), contract.unwrap_or(Value::Null));
     }
     Value::Object(out)
 }

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits;
 use crate::{
-    Date, DateRange, Error, Hlc, Industry, NodeId, RecordId, Region, Result, Tier, Timestamp, TransferMode, Trl,
+    ContractType, Date, DateRange, DeclineReason, Error, Hlc, Industry, NodeId, RecordId, Region, Result, Tier,
+    Timestamp, TransferMode, Trl, WithdrawReason,
 };
 
 /// What every record carries, whatever its kind.
@@ -26,6 +27,18 @@ pub struct Meta {
     pub deleted: bool,
     /// The owner's own reference for the record (需求编号, 成果编号), if any.
     pub external_id: Option<String>,
+    /// Why the owner withdrew it; present exactly when `deleted` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal: Option<Withdrawal>,
+}
+
+/// Why an owner withdrew a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    /// The coded reason.
+    pub reason: WithdrawReason,
+    /// In the owner's own words; may be empty.
+    pub note: Text,
 }
 
 /// A record: its metadata and its kind-specific body.
@@ -47,8 +60,8 @@ pub enum Body {
     Outcome(Outcome),
     /// An expert offering service.
     Expert(Expert),
-    /// A demand paired with supply, created by central.
-    Match(Match),
+    /// A demand paired with supply, created by central (boxed: the largest body).
+    Match(Box<Match>),
     /// A supply node's bid on a challenge demand.
     Bid(Bid),
 }
@@ -475,30 +488,94 @@ impl<T> Part<T> {
     }
 }
 
-/// One side's answer to a match proposal; only moves forward.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// One side's answer to a match proposal, with what goes with it: why it
+/// declined, or the contract it recorded. Only moves forward (the rules are
+/// `kechuang_sync::lifecycle`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Response {
     /// Not answered yet.
     #[default]
     Pending,
-    /// Declined.
-    Declined,
+    /// Declined, and why.
+    Declined(Decline),
     /// Accepted.
     Accepted,
-    /// Signed a contract (签约).
-    Contracted,
+    /// Recorded a signed contract (签约): its type and amount.
+    Contracted(Contract),
 }
 
-/// Whether the responsible city node has recorded the landing (落地).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+impl Response {
+    /// The answer's name (`pending`, `declined`, `accepted`, `contracted`).
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Declined(_) => "declined",
+            Self::Accepted => "accepted",
+            Self::Contracted(_) => "contracted",
+        }
+    }
+
+    /// Whether this side agreed to meet: accepted, or went on to a contract.
+    pub fn agreed(&self) -> bool {
+        matches!(self, Self::Accepted | Self::Contracted(_))
+    }
+
+    fn validate(&self, field: &str) -> Result<()> {
+        match self {
+            Self::Declined(d) => check_text(&format!("{field}_note"), &d.note, limits::SHORT_TEXT * 5, false),
+            Self::Contracted(c) => check_money(&format!("{field}_amount_wan"), Some(c.amount_wan)),
+            Self::Pending | Self::Accepted => Ok(()),
+        }
+    }
+}
+
+/// Why a side declined: a coded reason, and a note if it likes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decline {
+    /// The coded reason.
+    pub reason: DeclineReason,
+    /// In the side's own words; may be empty.
+    pub note: Text,
+}
+
+/// A technology contract as one side recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Contract {
+    /// Which of the six 技术合同 categories.
+    pub kind: ContractType,
+    /// The amount, in 万元.
+    pub amount_wan: f64,
+}
+
+/// Whether the responsible city node has recorded the landing (落地), and when.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Landing {
     /// Not landed yet.
     #[default]
     Pending,
     /// Landed.
-    Landed,
+    Landed(Landed),
+}
+
+/// A recorded landing: the day it happened, and a note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Landed {
+    /// The day it landed.
+    pub date: Date,
+    /// What landed where; may be empty.
+    pub note: Text,
+}
+
+impl Landing {
+    /// The landing's name (`pending`, `landed`).
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Landed(_) => "landed",
+        }
+    }
 }
 
 /// Central's own state of a match, beyond the two sides' answers.
@@ -524,6 +601,23 @@ pub enum MatchState {
     Expired,
     /// Central withdrew the proposal.
     Withdrawn,
+}
+
+impl MatchState {
+    /// The state's name (`proposed`, `accepted_by_demand`, …, `withdrawn`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Proposed => "proposed",
+            Self::AcceptedByDemand => "accepted_by_demand",
+            Self::AcceptedBySupply => "accepted_by_supply",
+            Self::Connected => "connected",
+            Self::Contracted => "contracted",
+            Self::Landed => "landed",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
 }
 
 /// 对接: a demand paired with an outcome or expert, created by central.
@@ -558,6 +652,8 @@ pub struct Match {
     /// Central's part: `proposed`, or `contracted` for an awarded challenge,
     /// `withdrawn`, `expired`; and its version.
     pub core: Part<MatchState>,
+    /// Why central withdrew or expired the match; empty otherwise.
+    pub core_reason: Text,
     /// The demand owner's answer.
     pub demand_side: Part<Response>,
     /// The supply owner's answer.
@@ -577,6 +673,12 @@ impl Match {
         }
         check_text("demand_title", &self.demand_title, limits::TITLE, false)?;
         check_text("supply_title", &self.supply_title, limits::TITLE, false)?;
+        check_text("core_reason", &self.core_reason, limits::SHORT_TEXT * 5, false)?;
+        self.demand_side.value.validate("demand_side")?;
+        self.supply_side.value.validate("supply_side")?;
+        if let Landing::Landed(l) = &self.landing.value {
+            check_text("landing_note", &l.note, limits::SHORT_TEXT * 5, false)?;
+        }
         check_text("explanation", &self.explanation, limits::LONG_TEXT, false)
     }
 
@@ -596,6 +698,7 @@ impl Match {
             && self.explanation == other.explanation
             && self.demand_title == other.demand_title
             && self.supply_title == other.supply_title
+            && self.core_reason == other.core_reason
             && self.demand_contact == other.demand_contact
             && self.supply_contact == other.supply_contact
     }
@@ -606,19 +709,29 @@ impl Match {
         if matches!(self.core.value, MatchState::Withdrawn | MatchState::Expired) {
             return self.core.value;
         }
-        if self.landing.value == Landing::Landed {
+        if matches!(self.landing.value, Landing::Landed(_)) {
             return MatchState::Landed;
         }
         if self.core.value == MatchState::Contracted {
             return MatchState::Contracted; // an awarded challenge
         }
-        match (self.demand_side.value, self.supply_side.value) {
-            (Declined, _) | (_, Declined) => MatchState::Declined,
-            (Contracted, _) | (_, Contracted) => MatchState::Contracted,
+        match (&self.demand_side.value, &self.supply_side.value) {
+            (Declined(_), _) | (_, Declined(_)) => MatchState::Declined,
+            (Contracted(_), _) | (_, Contracted(_)) => MatchState::Contracted,
             (Accepted, Accepted) => MatchState::Connected,
             (Accepted, Pending) => MatchState::AcceptedByDemand,
             (Pending, Accepted) => MatchState::AcceptedBySupply,
             (Pending, Pending) => MatchState::Proposed,
+        }
+    }
+
+    /// The contract both sides recorded alike (same type), if they did: the
+    /// only contract the programme's figures count. Its amount is the
+    /// supply side's when the two differ.
+    pub fn verified_contract(&self) -> Option<Contract> {
+        match (&self.demand_side.value, &self.supply_side.value) {
+            (Response::Contracted(d), Response::Contracted(s)) if d.kind == s.kind => Some(*s),
+            _ => None,
         }
     }
 
@@ -639,6 +752,17 @@ pub enum BidState {
     NotChosen,
     /// Awarded.
     Awarded,
+}
+
+impl BidState {
+    /// The decision's name (`submitted`, `not_chosen`, `awarded`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::NotChosen => "not_chosen",
+            Self::Awarded => "awarded",
+        }
+    }
 }
 
 /// 揭榜: a supply node's application to a challenge demand.

@@ -12,6 +12,7 @@ fn meta(owner: &str) -> Meta {
         updated_at: Timestamp(0),
         deleted: false,
         external_id: None,
+        withdrawal: None,
     }
 }
 
@@ -73,5 +74,33 @@ pub fn expert(name: &str) -> Record {
             capacity: None,
             contact: None,
         }),
+    }
+}
+
+/// A match between a demand of `sz` (Shenzhen) and an outcome of `uni`
+/// (Chengdu), just proposed by central; `sz` is the landing node.
+pub fn proposed_match() -> crate::Match {
+    use crate::{Landing, Match, MatchState, Part, Response, SupplyKind, Tier};
+    Match {
+        demand: RecordId::new(),
+        demand_owner: NodeId::parse("owner", "sz").expect("node id"),
+        demand_region: Region::parse("region", "440300").expect("region"),
+        supply: RecordId::new(),
+        supply_kind: SupplyKind::Outcome,
+        supply_owner: NodeId::parse("owner", "uni").expect("node id"),
+        supply_region: Region::parse("region", "510100").expect("region"),
+        landing_node: NodeId::parse("owner", "sz").expect("node id"),
+        score: 1.0,
+        tier: Tier::National,
+        explanation: String::new(),
+        demand_title: "需求".into(),
+        supply_title: "成果".into(),
+        core: Part::new(Hlc::from_u64(1), MatchState::Proposed),
+        core_reason: String::new(),
+        demand_side: Part::new(Hlc::ZERO, Response::Pending),
+        supply_side: Part::new(Hlc::ZERO, Response::Pending),
+        landing: Part::new(Hlc::ZERO, Landing::Pending),
+        demand_contact: None,
+        supply_contact: None,
     }
 }
