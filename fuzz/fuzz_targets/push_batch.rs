@@ -5,10 +5,10 @@
 //! - no version wrapped: every version held is within the skew of "now",
 //!   and a clock that has seen them all can still tick;
 //! - no contact reaches a node that may not hold it: in every node's view,
-//!   a contact appears only on a match of which it is a side once both
-//!   sides accepted (or the challenge was awarded), and it is always one
-//!   its owner wrote. (Central's release of contacts is played after each
-//!   batch, as its matcher does it.)
+//!   a contact appears only on a match of which it is a side, which both
+//!   sides accepted at some point (or whose challenge was awarded), and it
+//!   is always one its owner wrote. (Central's release of contacts is played
+//!   after each batch, as its matcher does it, and recorded.)
 #![no_main]
 
 use kechuang_proto::pb;
@@ -54,6 +54,11 @@ fn check(world: &World, peers: &[Peer]) {
     }
     clock.tick_at(NOW_MS).expect("the clock can still tick");
 
+    for record in world.records.values() {
+        if let Body::Match(m) = &record.body {
+            assert_eq!(kechuang_sync::contacts_released(m), released(m), "the release gate: {m:?}");
+        }
+    }
     for peer in peers {
         for record in world.records.values() {
             let Some(view) = view_for(record, peer) else { continue };
@@ -67,7 +72,8 @@ fn check(world: &World, peers: &[Peer]) {
                     for (contact, id) in [(&m.demand_contact, m.demand), (&m.supply_contact, m.supply)] {
                         let Some(contact) = contact else { continue };
                         let side = m.demand_owner == peer.id || m.supply_owner == peer.id;
-                        assert!(side && released(m), "{} sees a contact in a match: {view:?}", peer.id);
+                        let ever = world.released.contains(&view.meta.id);
+                        assert!(side && ever, "{} sees a contact in a match: {view:?}", peer.id);
                         let written = world.contacts.get(&id).is_some_and(|c| c.contains(contact));
                         assert!(written, "a contact its owner never wrote: {contact:?}");
                     }

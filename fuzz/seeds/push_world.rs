@@ -22,6 +22,8 @@ pub struct World {
     pub acked: HashMap<NodeId, u64>,
     /// Every contact the owner of a demand, outcome or expert has written into it.
     pub contacts: HashMap<RecordId, Vec<Contact>>,
+    /// The matches whose contacts were released, when both sides had agreed.
+    pub released: std::collections::HashSet<RecordId>,
 }
 
 impl World {
@@ -54,6 +56,7 @@ impl World {
             if !kechuang_sync::contacts_released(m) || m.demand_contact.is_some() || m.supply_contact.is_some() {
                 continue;
             }
+            self.released.insert(id);
             let (d, s) = (current(self, &m.demand, &m.demand_owner), current(self, &m.supply, &m.supply_owner));
             let record = self.records.get_mut(&id).expect("listed");
             if let Body::Match(m) = &mut record.body {
@@ -151,7 +154,8 @@ pub fn world() -> World {
         supply_contact: None,
     };
     let matched = Record { meta: meta(3, "central", 6), body: Body::Match(Box::new(m)) };
-    let mut world = World { records: HashMap::new(), acked: HashMap::new(), contacts: HashMap::new() };
+    let mut world =
+        World { records: HashMap::new(), acked: HashMap::new(), contacts: HashMap::new(), released: Default::default() };
     for record in [demand, outcome, matched] {
         world.store(record);
     }

@@ -177,8 +177,8 @@ async fn take_refusals(
             .map_err(|e| anyhow::anyhow!("central sent an invalid record: {e}"))?;
         changes.push(RefusedChange { seq: r.seq, id, field: r.field, reason: r.reason, current });
     }
-    let store = node.store.clone();
-    let logged = tokio::task::spawn_blocking(move || store.refuse(&pushed, &changes)).await??;
+    let (store, me) = (node.store.clone(), node.config.id.clone());
+    let logged = tokio::task::spawn_blocking(move || store.refuse(&me, &pushed, &changes)).await??;
     for r in &logged {
         warn!(
             node = %node.config.id, seq = r.seq, record = %r.id, kind = %r.kind, title = %r.title,

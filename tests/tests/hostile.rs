@@ -12,10 +12,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::wire::{Raw, demand, now_version, push};
-use common::{SETTLE, admin};
+use common::{SETTLE, admin, in_days};
 use kechuang_proto::pb;
 use kechuang_testkit::{Cluster, FaultProxy, eventually, sample};
-use kechuang_types::{Body, Contact, Date, Hlc, NodeId, Record, RecordId, Region, Timestamp};
+use kechuang_types::{Body, Contact, Hlc, NodeId, Record, RecordId, Region, Timestamp};
 use tonic::Code;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -67,11 +67,6 @@ fn demand_in(owner: &str, code: &str, title: &str) -> Record {
         x.region = region(code);
     }
     d
-}
-
-/// A date `days` from today (China Standard Time).
-fn in_days(days: i64) -> Date {
-    Date::from_days_since_epoch(Date::today().days_since_epoch() + days)
 }
 
 /// A bid of `bidder` on `challenge` offering `outcomes`.

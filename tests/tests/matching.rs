@@ -6,43 +6,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::SETTLE;
+use common::rows::{battery_demand, battery_outcome};
 use kechuang_testkit::{Cluster, eventually};
-use serde_json::{Value, json};
-
-/// A date `days` from today (China Standard Time), as files write it.
-fn in_days(days: i64) -> String {
-    let today = kechuang_types::Date::today();
-    kechuang_types::Date::from_days_since_epoch(today.days_since_epoch() + days).to_string()
-}
-
-fn demand(id: &str, region: &str, title: &str, description: &str, keywords: &[&str]) -> Value {
-    json!({
-        "id": id, "title": title, "description": description, "industry": "C38", "keywords": keywords,
-        "region": region, "budget_wan": 150, "deadline": in_days(200), "is_challenge": false, "min_trl": 6,
-        "enterprise": "鹏城储能科技有限公司",
-        "contact": {"person": "周工", "phone": "0755-2660 1188", "email": "zhou@ess.example.cn"},
-    })
-}
-
-fn battery_demand(id: &str, region: &str) -> Value {
-    demand(
-        id,
-        region,
-        "储能电站锂电池热失控早期预警",
-        "用户侧储能电站的磷酸铁锂电池簇缺少热失控早期预警，希望引入基于电化学阻抗谱和产气检测的预警算法，提前数小时发现故障电芯。",
-        &["储能", "热失控", "早期预警", "电化学阻抗谱"],
-    )
-}
-
-fn battery_outcome(id: &str, region: &str, owner: &str) -> Value {
-    json!({
-        "id": id, "title": "基于电化学阻抗谱的锂电池热失控早期预警方法",
-        "abstract": "在线测量电芯电化学阻抗谱特征频点相位变化，结合产气检测与温升速率，在热失控前数小时给出早期预警，适用于储能电站电池管理系统。",
-        "industry": "C38", "keywords": ["热失控", "早期预警", "电化学阻抗谱", "储能"], "owner": owner,
-        "region": region, "trl": 7, "ip": "发明专利 CN202010476989.9", "transfer_modes": ["技术许可"], "price_wan": 150,
-        "contact": {"person": "陈老师", "phone": "020-8711 0000", "email": "chen@univ.example.edu.cn"},
-    })
-}
+use serde_json::Value;
 
 fn matches(cluster: &mut Cluster, node: &str) -> anyhow::Result<Vec<Value>> {
     cluster.node(node).list(Some("matches"))

@@ -18,7 +18,7 @@ mod visibility;
 pub use admit::{Bounds, Lookup, Refusal, Verdict, admit, area, check_place};
 pub use digest::{BadDigest, Digest, RANGES, range_digests, range_of};
 pub use merge::merge;
-pub use push::{Change, Decision, Incoming, PushError, Refused, check_sequence, decide};
+pub use push::{Change, Decision, Incoming, PushError, Refused, check_sequence, decide, restore};
 pub use visibility::{Peer, contacts_released, held_by, may_hold_contacts, view_for, without_foreign_contacts};
 #[cfg(test)]
 pub(crate) mod tests {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use kechuang_types::{Record, RecordId};
+use kechuang_types::{Body, NodeId, Record, RecordId};
 
 use crate::admit::{Bounds, Lookup, Refusal, admit};
 use crate::{Peer, held_by, merge};
@@ -105,6 +105,58 @@ impl<L: Lookup> Lookup for Pending<'_, L> {
             Some(record) => Ok(Some(record.clone())),
             None => self.held.get(id),
         }
+    }
+}
+
+/// What a node holds of a record after central refused the change it sent
+/// (`sent`): `None` to keep its copy (it has written that record again
+/// since, so the newer change will be judged on its own); otherwise its copy
+/// with the parts it writes put back to central's (`current`), the parts
+/// others write kept at the newest of both; `Some(None)` when central holds
+/// nothing of it.
+pub fn restore(local: Option<&Record>, sent: &Record, current: Option<&Record>, me: &NodeId) -> Option<Option<Record>> {
+    let local = local?;
+    if !same_own_parts(local, sent, me) {
+        return None;
+    }
+    let Some(current) = current else { return Some(None) };
+    let mut base = local.clone();
+    copy_own_parts(&mut base, current, me);
+    Some(Some(merge(Some(current), &base).unwrap_or_else(|| current.clone())))
+}
+
+/// Whether `a` and `b` agree on every part `me` writes.
+fn same_own_parts(a: &Record, b: &Record, me: &NodeId) -> bool {
+    let mut a_only_mine = b.clone();
+    copy_own_parts(&mut a_only_mine, a, me);
+    a_only_mine == *b
+}
+
+/// Copies into `to` the parts of `from` that `me` writes.
+fn copy_own_parts(to: &mut Record, from: &Record, me: &NodeId) {
+    match (&mut to.body, &from.body) {
+        (Body::Match(t), Body::Match(f)) => {
+            if t.demand_owner == *me {
+                t.demand_side = f.demand_side.clone();
+            }
+            if t.supply_owner == *me {
+                t.supply_side = f.supply_side.clone();
+            }
+            if t.landing_node == *me {
+                t.landing = f.landing.clone();
+            }
+        }
+        (Body::Bid(t), Body::Bid(f)) => {
+            let decision = if t.demand_owner == *me { f.decision } else { t.decision };
+            if from.meta.owner == *me {
+                *to = from.clone();
+            }
+            if let Body::Bid(t) = &mut to.body {
+                t.decision = decision;
+            }
+        }
+        _ if from.meta.owner == *me => *to = from.clone(),
+        _ => {}
     }
 }
 
@@ -247,6 +299,31 @@ mod tests {
         ];
         let decided = decide(&sz(), 0, &changes, &bounds(), &mut Held::default()).unwrap();
         assert_eq!(decided, Decision::Admitted { records: vec![edit], acked_seq: 4 });
+    }
+
+    #[test]
+    fn a_refused_answer_is_put_back_but_what_others_wrote_since_stays() {
+        use kechuang_types::{Part, Response};
+
+        use crate::tests::{contracted, declined, match_record};
+        let me = NodeId::parse("n", "uni").unwrap();
+        let held = match_record(1, (2, Response::Accepted), (3, Response::Accepted));
+        let sent = match_record(1, (2, Response::Accepted), (5, contracted()));
+        let current = match_record(1, (4, declined()), (3, Response::Accepted));
+        // Since sending, the feed brought the demand side's decline.
+        let mut local = sent.clone();
+        if let (Body::Match(l), Body::Match(c)) = (&mut local.body, &current.body) {
+            l.demand_side = c.demand_side.clone();
+        }
+        let restored = restore(Some(&local), &sent, Some(&current), &me).unwrap().unwrap();
+        assert_eq!(restored, current, "the supply side back to central's, the decline kept");
+        // Edited again since it was sent: kept for the next push.
+        let mut edited = local.clone();
+        if let Body::Match(m) = &mut edited.body {
+            m.supply_side = Part::new(kechuang_types::Hlc::from_u64(6), declined());
+        }
+        assert_eq!(restore(Some(&edited), &sent, Some(&current), &me), None);
+        assert_eq!(restore(Some(&held), &held, None, &me), Some(None), "central holds none");
     }
 
     #[test]

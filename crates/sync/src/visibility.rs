@@ -36,12 +36,14 @@ pub fn contacts_released(m: &Match) -> bool {
 }
 
 /// Whether `node` may hold the contact details `record` carries: a node
-/// those of its own records; the two sides of a match, once released to
-/// them; nobody else (central's admin views included).
+/// those of its own records; the two sides of a match those the match
+/// carries (central writes them into it only once [`contacts_released`],
+/// and what was given is not taken back if a side later declines); nobody
+/// else (central's admin views included).
 pub fn may_hold_contacts(record: &Record, node: &NodeId) -> bool {
     match &record.body {
         Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Bid(_) => record.meta.owner == *node,
-        Body::Match(m) => (m.demand_owner == *node || m.supply_owner == *node) && contacts_released(m),
+        Body::Match(m) => m.demand_owner == *node || m.supply_owner == *node,
     }
 }
 
@@ -118,26 +120,26 @@ mod tests {
     }
 
     #[test]
-    fn contacts_reach_the_two_sides_only_once_both_accepted() {
-        let contact = || Some(Contact { person: "王工".into(), ..Contact::default() });
-        let with_contacts = |demand_side, supply_side| {
-            let mut m = match_record(1, demand_side, supply_side);
-            if let Body::Match(x) = &mut m.body {
-                x.demand_contact = contact();
-                x.supply_contact = contact();
-            }
-            m
+    fn contacts_are_released_once_both_accepted_and_reach_the_two_sides_only() {
+        let released = |demand_side, supply_side| {
+            let Body::Match(m) = match_record(1, demand_side, supply_side).body else { unreachable!() };
+            contacts_released(&m)
         };
+        assert!(released((2, Response::Accepted), (3, Response::Accepted)));
+        assert!(released((2, Response::Accepted), (3, crate::tests::contracted())));
+        assert!(!released((2, Response::Accepted), (1, Response::Pending)), "not before both accepted");
+        assert!(!released((2, Response::Accepted), (3, crate::tests::declined())));
+
+        let mut connected = match_record(1, (2, Response::Accepted), (3, Response::Accepted));
+        if let Body::Match(x) = &mut connected.body {
+            x.demand_contact = Some(Contact { person: "王工".into(), ..Contact::default() });
+            x.supply_contact = Some(Contact { person: "陈老师".into(), ..Contact::default() });
+        }
         let sides = [peer("sz", NodeKind::City, "440300"), peer("uni", NodeKind::University, "510100")];
         let others = [peer("gd", NodeKind::Provincial, "440000"), peer("sc", NodeKind::Provincial, "510000")];
-        let connected = with_contacts((2, Response::Accepted), (3, Response::Accepted));
-        let half = with_contacts((2, Response::Accepted), (1, Response::Pending));
         for p in &sides {
-            let view = view_for(&connected, p).unwrap();
-            let Body::Match(m) = &view.body else { unreachable!() };
+            let Body::Match(m) = view_for(&connected, p).unwrap().body else { unreachable!() };
             assert!(m.demand_contact.is_some() && m.supply_contact.is_some(), "{}", p.id);
-            let Body::Match(m) = view_for(&half, p).unwrap().body else { unreachable!() };
-            assert!(m.demand_contact.is_none(), "not before both accepted: {}", p.id);
         }
         for p in &others {
             let Body::Match(m) = view_for(&connected, p).unwrap().body else { unreachable!() };

@@ -69,6 +69,11 @@ impl Cluster {
         Ok(self.node(id))
     }
 
+    /// A node's directory (node.toml, certificates, data).
+    pub fn node_dir(&self, id: &str) -> PathBuf {
+        self.nodes.get(id).unwrap_or_else(|| panic!("no node {id}")).dir().to_owned()
+    }
+
     /// A node by id.
     pub fn node(&mut self, id: &str) -> &mut Node {
         self.nodes.get_mut(id).unwrap_or_else(|| panic!("no node {id}"))

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use kechuang_types::{Record, RecordId, RecordKind, Timestamp};
+use kechuang_types::{NodeId, Record, RecordId, RecordKind, Timestamp};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use tracing::warn;
@@ -150,12 +150,19 @@ impl NodeStore {
         Ok(self.outbox.len() as u64)
     }
 
-    /// Takes in central's refusal of the push `sent`: each refused change
-    /// is withdrawn from the outbox, its record put back to central's copy
-    /// (or removed, with its reference, if central holds none) unless it
-    /// has changed since it was sent, and the refusal is recorded. One
-    /// transaction, flushed; returns what was recorded.
-    pub fn refuse(&self, sent: &[(u64, Option<Record>)], refused: &[RefusedChange]) -> Result<Vec<Refusal>> {
+    /// Takes in central's refusal of this node's (`me`) push `sent`: each
+    /// refused change is withdrawn from the outbox, what this node wrote of
+    /// its record put back to central's copy (or the record removed, with
+    /// its reference, if central holds none) unless this node has written
+    /// it again since it was sent (`kechuang_sync::restore`), and the
+    /// refusal is recorded. One transaction, flushed; returns what was
+    /// recorded.
+    pub fn refuse(
+        &self,
+        me: &NodeId,
+        sent: &[(u64, Option<Record>)],
+        refused: &[RefusedChange],
+    ) -> Result<Vec<Refusal>> {
         let sent: HashMap<u64, &Record> = sent.iter().filter_map(|(seq, r)| Some((*seq, r.as_ref()?))).collect();
         for r in refused {
             if !sent.contains_key(&r.seq) {
@@ -188,12 +195,13 @@ impl NodeStore {
                     Some(bytes) => Some(decode("record", &bytes).or_else(abort)?),
                     None => None,
                 };
-                let restored = local.as_ref() == Some(sent);
-                if restored {
-                    match &r.current {
+                let restore = kechuang_sync::restore(local.as_ref(), sent, r.current.as_ref(), me);
+                let restored = restore.is_some();
+                if let Some(restore) = restore {
+                    match restore {
                         Some(current) => {
-                            records.insert(key, encode(current))?;
-                            changes.push((local, Some(current.clone())));
+                            records.insert(key, encode(&current))?;
+                            changes.push((local, Some(current)));
                         }
                         None => {
                             records.remove(key)?;
@@ -275,7 +283,7 @@ mod tests {
         let refused_id = sent[0].1.as_ref().unwrap().meta.id;
         let refusal =
             RefusedChange { seq: 1, id: refused_id, field: "region".into(), reason: "outside".into(), current: None };
-        let logged = store.refuse(&sent, &[refusal]).unwrap();
+        let logged = store.refuse(&me, &sent, &[refusal]).unwrap();
         assert!(logged[0].restored && logged[0].title == "甲");
         assert_eq!(seqs(&store), [(1, false), (2, true)], "the sequence stays, carrying nothing");
         assert_eq!(store.get(&refused_id).unwrap(), None);
@@ -301,13 +309,13 @@ mod tests {
             reason: "no".into(),
             current: Some(original.clone()),
         };
-        store.refuse(&sent, &[refusal(2)]).unwrap();
+        store.refuse(&me, &sent, &[refusal(2)]).unwrap();
         assert_eq!(store.get(&original.meta.id).unwrap(), Some(original.clone()));
 
         store.publish(&me, &mut clock, &[(Some("XQ-1".into()), demand("再改"))]).unwrap();
         let sent = store.outbox_after(2, 10).unwrap();
         store.publish(&me, &mut clock, &[(Some("XQ-1".into()), demand("又改"))]).unwrap();
-        let logged = store.refuse(&sent, &[refusal(3)]).unwrap();
+        let logged = store.refuse(&me, &sent, &[refusal(3)]).unwrap();
         assert!(!logged[0].restored, "edited after it was sent: the newer edit stays");
         assert_eq!(store.get(&original.meta.id).unwrap().unwrap().title(), "又改");
         assert_eq!(seqs(&store), [(2, false), (3, false), (4, true)]);

@@ -1,0 +1,203 @@
+//! The lifecycle holds: central refuses every step the rules forbid, from
+//! any writer, field by field (a client of our own on the wire contract,
+//! with real node certificates), and a forbidden step a real node sends
+//! never holds up its later changes.
+
+mod common;
+
+use common::rows::{battery_demand, battery_outcome};
+use common::wire::{Raw, now_version};
+use common::{SETTLE, admin, in_days};
+use kechuang_proto::pb;
+use kechuang_testkit::{Cluster, FaultProxy, eventually, sample};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn body(record: &mut pb::Record) -> &mut pb::Match {
+    match record.body.as_mut() {
+        Some(pb::record::Body::Match(m)) => m,
+        _ => panic!("not a match"),
+    }
+}
+
+/// Sets one side's answer (`demand` or `supply`) at a version of now.
+fn answer(record: &pb::Record, side: &str, word: &str, n: u64) -> pb::Record {
+    let mut r = record.clone();
+    let m = body(&mut r);
+    let version = now_version(n).as_u64();
+    let (state, reason, contract, amount, v) = match side {
+        "demand" => (
+            &mut m.demand_side,
+            &mut m.demand_side_reason,
+            &mut m.demand_side_contract,
+            &mut m.demand_side_amount_wan,
+            &mut m.demand_side_version,
+        ),
+        _ => (
+            &mut m.supply_side,
+            &mut m.supply_side_reason,
+            &mut m.supply_side_contract,
+            &mut m.supply_side_amount_wan,
+            &mut m.supply_side_version,
+        ),
+    };
+    *state = word.into();
+    *v = version;
+    (*reason, *contract, *amount) = match word {
+        "declined" => ("价格".into(), String::new(), 0.0),
+        "contracted" => (String::new(), "技术许可".into(), 150.0),
+        _ => (String::new(), String::new(), 0.0),
+    };
+    r
+}
+
+fn landed(record: &pb::Record, date: String, n: u64) -> pb::Record {
+    let mut r = record.clone();
+    let m = body(&mut r);
+    m.landing = "landed".into();
+    m.landing_date = date;
+    m.landing_version = now_version(n).as_u64();
+    r
+}
+
+/// A network where sz's battery demand was proposed gzu's two battery
+/// outcomes; the nodes are stopped so that only the test's own client writes.
+fn two_proposals() -> anyhow::Result<(Cluster, Vec<pb::Record>)> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    let rows = [battery_outcome("CG-1", "440100", "岭南大学"), battery_outcome("CG-2", "440100", "岭南大学")];
+    let rows = cluster.write_rows(&rows)?;
+    cluster.node("gzu").publish(&[&rows])?;
+    eventually(SETTLE, "the outcomes at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 2))?;
+    let rows = cluster.write_rows(&[battery_demand("XQ-1", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "two proposals at sz", || Ok(cluster.node("sz").list(Some("matches"))?.len() == 2))?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    cluster.node("sz").terminate()?;
+    cluster.node("gzu").terminate()?;
+    let matches = runtime().block_on(admin::records(&cluster.central, "match", "sz"))?;
+    Ok((cluster, matches))
+}
+
+#[test]
+fn every_forbidden_step_is_refused_naming_the_part_and_the_rule() -> anyhow::Result<()> {
+    let (cluster, matches) = two_proposals()?;
+    let (url, sz, gzu) = (cluster.central.url(), cluster.node_dir("sz"), cluster.node_dir("gzu"));
+    let (a, b) = (&matches[0], &matches[1]);
+    let refusals = runtime().block_on(async {
+        let mut sz = Raw::connect(&url, &sz).await?;
+        let mut gzu = Raw::connect(&url, &gzu).await?;
+        let mut out = Vec::new();
+        // On a proposed match.
+        out.push(("landed on a proposed match", sz.refusal(landed(a, in_days(-1).to_string(), 1)).await?));
+        out.push(("contracted before both accepted", sz.refusal(answer(a, "demand", "contracted", 2)).await?));
+        // sz accepts (admitted), then tries to take it back.
+        let accepted = answer(a, "demand", "accepted", 3);
+        anyhow::ensure!(sz.push(vec![accepted.clone()]).await?.refused.is_empty());
+        out.push(("accepted back to pending", sz.refusal(answer(&accepted, "demand", "pending", 4)).await?));
+        // gzu declines (admitted), then tries to accept after all.
+        let declined = answer(&accepted, "supply", "declined", 5);
+        anyhow::ensure!(gzu.push(vec![declined.clone()]).await?.refused.is_empty());
+        out.push(("declined, then accepted", gzu.refusal(answer(&declined, "supply", "accepted", 6)).await?));
+        out.push((
+            "a contract after the other side declined",
+            sz.refusal(answer(&declined, "demand", "contracted", 7)).await?,
+        ));
+
+        // On the other match: both accept, gzu records a contract.
+        let both = answer(&answer(b, "demand", "accepted", 8), "supply", "accepted", 9);
+        anyhow::ensure!(sz.push(vec![answer(b, "demand", "accepted", 8)]).await?.refused.is_empty());
+        anyhow::ensure!(gzu.push(vec![answer(b, "supply", "accepted", 9)]).await?.refused.is_empty());
+        let contracted = answer(&both, "supply", "contracted", 10);
+        anyhow::ensure!(gzu.push(vec![contracted.clone()]).await?.refused.is_empty());
+        out.push(("a decline after a contract", sz.refusal(answer(&contracted, "demand", "declined", 11)).await?));
+        let mut rewritten = answer(&contracted, "supply", "contracted", 12);
+        body(&mut rewritten).supply_side_amount_wan = 200.0;
+        out.push(("a contract rewritten", gzu.refusal(rewritten).await?));
+        out.push(("a landing dated tomorrow", sz.refusal(landed(&contracted, in_days(1).to_string(), 13)).await?));
+        let done = landed(&contracted, in_days(-1).to_string(), 14);
+        anyhow::ensure!(sz.push(vec![done.clone()]).await?.refused.is_empty());
+        let mut again = landed(&done, in_days(-2).to_string(), 15);
+        body(&mut again).landing_note = "改了日期".into();
+        out.push(("a landing recorded again", sz.refusal(again).await?));
+        out.push(("an answer after the landing", sz.refusal(answer(&done, "demand", "contracted", 16)).await?));
+        anyhow::Ok(out)
+    })?;
+    let expected = [
+        ("landing", "only a contracted match can land"),
+        ("demand_side", "a contract needs both sides to have accepted"),
+        ("demand_side", "accepted cannot go back to pending"),
+        ("supply_side", "declined is final"),
+        ("demand_side", "the other declined"),
+        ("demand_side", "a contract is on record"),
+        ("supply_side", "contracted is final"),
+        ("landing_date", "is after today"),
+        ("landing", "landed is final"),
+        ("demand_side", "the match has landed"),
+    ];
+    for ((what, (field, reason)), (want_field, want_reason)) in refusals.iter().zip(expected) {
+        assert_eq!(field, want_field, "{what}: {reason}");
+        assert!(reason.contains(want_reason), "{what}: {reason}");
+    }
+    assert_eq!(refusals.len(), expected.len());
+    let states: Vec<String> =
+        cluster.central.list(Some("matches"), None)?.iter().map(|m| m["state"].as_str().unwrap_or("").into()).collect();
+    let mut states = states;
+    states.sort();
+    assert_eq!(states, ["declined", "landed"], "only the allowed steps were applied");
+    Ok(())
+}
+
+#[test]
+fn a_forbidden_step_in_a_batch_is_withdrawn_and_the_thousand_changes_after_it_arrive() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    let proxy = FaultProxy::start(cluster.central.addr(), 23)?;
+    cluster.add_stopped_node("gzu", "university", "440100")?;
+    cluster.node("gzu").set_central(proxy.addr())?;
+    cluster.node("gzu").start()?;
+    let rows = cluster.write_rows(&[battery_outcome("CG-1", "440100", "岭南大学")])?;
+    cluster.node("gzu").publish(&[&rows])?;
+    eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1))?;
+    let rows = cluster.write_rows(&[battery_demand("XQ-1", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "the proposal at gzu", || Ok(cluster.node("gzu").list(Some("matches"))?.len() == 1))?;
+    let id = cluster.node("gzu").list(Some("matches"))?[0]["id"].as_str().unwrap_or_default().to_owned();
+    cluster.node("sz").respond(&id, &["accept"])?;
+    cluster.node("gzu").respond(&id, &["accept"])?;
+    eventually(SETTLE, "both sides connected", || {
+        Ok(["sz", "gzu"]
+            .iter()
+            .all(|n| cluster.node(n).list(Some("matches")).is_ok_and(|m| m[0]["state"] == "connected")))
+    })?;
+
+    // gzu is cut off; meanwhile sz declines. gzu, still seeing both sides
+    // accepted, records a contract between two batches of outcomes.
+    proxy.partition();
+    cluster.node("sz").respond(&id, &["decline", "--reason", "已有方案", "--note", "已与其他单位签约"])?;
+    eventually(SETTLE, "the decline at central", || {
+        Ok(cluster.central.list(Some("matches"), None)?[0]["state"] == "declined")
+    })?;
+    let before = cluster.write_rows(&sample::outcomes("GZU-A", 10, "440100", 3))?;
+    cluster.node("gzu").publish(&[&before])?;
+    cluster.node("gzu").respond(&id, &["contracted", "--type", "技术许可", "--amount", "150"])?;
+    let after = cluster.write_rows(&sample::outcomes("GZU-B", 1_000, "440100", 4))?;
+    cluster.node("gzu").publish(&[&after])?;
+    assert_eq!(cluster.node("gzu").status()?["unacked"], 1_011);
+
+    proxy.heal();
+    eventually(SETTLE, "gzu to push everything", || Ok(cluster.node("gzu").status()?["unacked"] == 0))?;
+    assert_eq!(cluster.central.list(Some("outcomes"), None)?.len(), 1_011, "all 1,010 outcomes arrived");
+    let refused = cluster.node("gzu").list(Some("refused"))?;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["field"], "supply_side");
+    let reason = refused[0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("a contract needs both sides to have accepted") && reason.contains("declined"), "{reason}");
+    eventually(SETTLE, "gzu to hold central's copy of the match", || {
+        Ok(cluster.node("gzu").list(Some("matches"))?[0]["state"] == "declined")
+    })?;
+    eventually(SETTLE, "every node to converge", || cluster.converged())
+}
