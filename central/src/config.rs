@@ -43,6 +43,9 @@ pub struct ConfigFile {
     /// Seconds without an accepted proposal before a demand escalates to the next tier.
     #[serde(default = "default_escalation")]
     pub escalation_secs: f64,
+    /// Days a proposal waits for its answers before it expires.
+    #[serde(default = "default_ttl")]
+    pub proposal_ttl_days: f64,
     /// How far ahead of central's clock a pushed version may be, in seconds.
     #[serde(default = "default_skew")]
     pub max_clock_skew_secs: u64,
@@ -63,6 +66,9 @@ pub struct ConfigFile {
     pub admin_token: PathBuf,
 }
 
+fn default_ttl() -> f64 {
+    30.0
+}
 fn default_skew() -> u64 {
     300
 }
@@ -128,6 +134,7 @@ impl Default for ConfigFile {
             burst_per_node: default_burst(),
             index_dir: default_index_dir(),
             escalation_secs: default_escalation(),
+            proposal_ttl_days: default_ttl(),
             max_clock_skew_secs: default_skew(),
             connections_per_node: default_connections(),
             feed_stall_secs: default_feed_stall(),
@@ -162,6 +169,8 @@ pub struct Config {
     pub index_dir: PathBuf,
     /// How long a demand waits for an accepted proposal before escalating.
     pub escalation: std::time::Duration,
+    /// How long a proposal waits for its answers before it expires.
+    pub proposal_ttl: std::time::Duration,
     /// How far ahead of central's clock a pushed version may be.
     pub max_clock_skew: std::time::Duration,
     /// Connections one node certificate may hold open at once.
@@ -197,6 +206,7 @@ impl Config {
             burst_per_node,
             index_dir,
             escalation_secs,
+            proposal_ttl_days,
             max_clock_skew_secs,
             connections_per_node,
             feed_stall_secs,
@@ -205,6 +215,9 @@ impl Config {
         } = file;
         if !(escalation_secs.is_finite() && escalation_secs > 0.0) {
             bail!("escalation_secs: must be a positive number of seconds, got {escalation_secs}");
+        }
+        if !(proposal_ttl_days.is_finite() && proposal_ttl_days > 0.0) {
+            bail!("proposal_ttl_days: must be a positive number of days, got {proposal_ttl_days}");
         }
         if !(feed_stall_secs.is_finite() && feed_stall_secs > 0.0) {
             bail!("feed_stall_secs: must be a positive number of seconds, got {feed_stall_secs}");
@@ -237,6 +250,7 @@ impl Config {
             burst_per_node,
             index_dir: home.join(index_dir),
             escalation: std::time::Duration::from_secs_f64(escalation_secs),
+            proposal_ttl: std::time::Duration::from_secs_f64(proposal_ttl_days * 86_400.0),
             max_clock_skew: std::time::Duration::from_secs(max_clock_skew_secs),
             connections_per_node: connections_per_node as usize,
             feed_stall: std::time::Duration::from_secs_f64(feed_stall_secs),

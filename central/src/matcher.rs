@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kechuang_matching::{
-    Candidate, DemandProfile, Engine, Escalation, Params, Proposal, SupplyProfile, escalation, plan,
+    Candidate, DemandProfile, Engine, Escalation, Params, Proposal, SupplyProfile, escalation, plan, takes_proposals,
+    unanswered,
 };
 use kechuang_store::{CentralStore, NodeEntry};
 use kechuang_sync::contacts_released;
@@ -61,6 +62,8 @@ pub struct Matcher {
     engine: Mutex<Engine>,
     clock: Mutex<Clock>,
     window: Duration,
+    /// How long a proposal waits for its answers before it expires.
+    ttl: Duration,
     /// Versions further ahead of the wall clock than this are not taken
     /// into central's clock (they can only be left from before pushes
     /// were bounded).
@@ -88,13 +91,14 @@ fn parse_marker(text: &str) -> Option<u64> {
 impl Matcher {
     /// Opens the index in `index_dir`; matching starts once [`run`] has
     /// loaded (or rebuilt) it.
-    pub fn open(index_dir: &Path, window: Duration, max_skew: Duration) -> anyhow::Result<Self> {
+    pub fn open(index_dir: &Path, window: Duration, ttl: Duration, max_skew: Duration) -> anyhow::Result<Self> {
         let engine = Engine::open(index_dir, Params::default())
             .with_context(|| format!("opening the index in {}", index_dir.display()))?;
         Ok(Self {
             engine: Mutex::new(engine),
             clock: Mutex::new(Clock::resume(Hlc::ZERO)),
             window,
+            ttl,
             max_skew,
             index_dir: index_dir.to_owned(),
         })
@@ -198,6 +202,9 @@ impl Matcher {
         }
         for record in records {
             match &record.body {
+                Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) if record.meta.deleted => {
+                    writes.extend(self.withdraw_proposals(store, record)?);
+                }
                 Body::Match(_) => writes.extend(self.release_contacts(store, record)?),
                 Body::Bid(b) if b.decision.value == BidState::Awarded => {
                     writes.extend(self.award(store, record)?);
@@ -234,12 +241,16 @@ impl Matcher {
             routing.stage = stage;
             routing.since_ms = now;
         }
-        let Some(demand) = store.get(&demand_id)?.as_ref().and_then(DemandProfile::from_record) else {
-            return Ok(vec![]); // withdrawn
-        };
-        let engine = self.engine();
-        let proposals = plan(&engine.rank(&demand, Date::today())?, MAX_PROPOSALS);
+        let Some(record) = store.get(&demand_id)? else { return Ok(vec![]) };
         let existing: HashMap<RecordId, RecordId> = store.pairs_of(&demand_id)?.into_iter().collect();
+        let held = self.proposals(store, &demand_id)?;
+        let today = Date::today();
+        if !takes_proposals(&record, held.iter().map(|m| &**m), today) {
+            return Ok(vec![]); // withdrawn, landed or closed
+        }
+        let Some(demand) = DemandProfile::from_record(&record) else { return Ok(vec![]) };
+        let engine = self.engine();
+        let proposals = plan(&engine.rank(&demand, today)?, MAX_PROPOSALS);
         let nodes: Vec<NodeEntry> = store.nodes()?;
         let mut matches = Vec::new();
         let mut pairs = Vec::new();
@@ -404,6 +415,91 @@ impl Matcher {
         Ok(written)
     }
 
+    /// The matches proposed for `demand`, as central holds them.
+    fn proposals(&self, store: &CentralStore, demand: &RecordId) -> anyhow::Result<Vec<Box<Match>>> {
+        let mut out = Vec::new();
+        for (_, id) in store.pairs_of(demand)? {
+            if let Some(Record { body: Body::Match(m), .. }) = store.get(&id)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Central's part of `held` set to `state`, for `reason`: a new version.
+    fn close(&self, mut held: Record, state: MatchState, reason: String) -> anyhow::Result<Record> {
+        if let Body::Match(m) = &mut held.body {
+            m.core = Part::new(self.tick()?, state);
+            m.core_reason = reason;
+            held.meta.version = m.version();
+        }
+        held.meta.updated_at = Timestamp::now();
+        Ok(held)
+    }
+
+    /// A withdrawn demand, outcome or expert withdraws its open proposals
+    /// (those not yet contracted, landed, declined or expired), at every
+    /// node that holds them.
+    fn withdraw_proposals(&self, store: &CentralStore, record: &Record) -> anyhow::Result<Vec<Record>> {
+        let pairs = match record.body {
+            Body::Demand(_) => store.pairs_of(&record.meta.id)?,
+            _ => store.pairs_of_supply(&record.meta.id)?,
+        };
+        let what = match record.body {
+            Body::Demand(_) => "需求",
+            Body::Outcome(_) => "成果",
+            _ => "专家",
+        };
+        let why = record.meta.withdrawal.as_ref().map_or("已撤回".to_owned(), |w| match w.note.as_str() {
+            "" => format!("已撤回（{}）", w.reason.label()),
+            note => format!("已撤回（{}：{note}）", w.reason.label()),
+        });
+        let mut out = Vec::new();
+        for (_, id) in pairs {
+            let Some(held) = store.get(&id)? else { continue };
+            let Body::Match(m) = &held.body else { continue };
+            let open = matches!(
+                m.state(),
+                MatchState::Proposed
+                    | MatchState::AcceptedByDemand
+                    | MatchState::AcceptedBySupply
+                    | MatchState::Connected
+            );
+            if open {
+                out.push(self.close(held, MatchState::Withdrawn, format!("{what}{why}"))?);
+            }
+        }
+        if !out.is_empty() {
+            info!(record = %record.meta.id, withdrawn = out.len(), "open proposals of a withdrawn record withdrawn");
+        }
+        Ok(out)
+    }
+
+    /// Expires every proposal that has waited longer than the time to live
+    /// for its answers.
+    fn expire(&self, store: &CentralStore, stop: &CancellationToken) -> anyhow::Result<Vec<Record>> {
+        let (now, ttl) = (Timestamp::now(), self.ttl.as_millis() as i64);
+        let reason = format!("{} 天内未获应答", (self.ttl.as_secs_f64() / 86_400.0 * 100.0).round() / 100.0);
+        let mut expired = Vec::new();
+        for (demand, _) in store.routing_all()? {
+            if stop.is_cancelled() {
+                break;
+            }
+            for (_, id) in store.pairs_of(&demand)? {
+                let Some(held) = store.get(&id)? else { continue };
+                let Body::Match(m) = &held.body else { continue };
+                if unanswered(m, held.meta.created_at, now, ttl) {
+                    expired.push(self.close(held, MatchState::Expired, reason.clone())?);
+                }
+            }
+        }
+        if !expired.is_empty() {
+            store.apply_matching(&expired, &[], &[])?;
+            info!(expired = expired.len(), "proposals expired unanswered");
+        }
+        Ok(expired)
+    }
+
     /// Escalates every demand whose stage has waited a whole window with no
     /// accepted proposal.
     fn escalate(&self, store: &CentralStore, stop: &CancellationToken) -> anyhow::Result<Vec<Record>> {
@@ -418,12 +514,7 @@ impl Matcher {
             if routing.settled || now - routing.since_ms < window {
                 continue;
             }
-            let mut proposals = Vec::new();
-            for (_, id) in store.pairs_of(&demand)? {
-                if let Some(Record { body: Body::Match(m), .. }) = store.get(&id)? {
-                    proposals.push(m);
-                }
-            }
+            let proposals = self.proposals(store, &demand)?;
             match escalation(routing.stage, proposals.iter().map(|m| &**m)) {
                 Escalation::Settled => {
                     routing.settled = true;
@@ -490,6 +581,10 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
         }
     };
     let tick = (matcher.window / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    // Expiry reads every demand's proposals: often enough for a twentieth of
+    // the time to live, at most hourly.
+    let expiry_every = (matcher.ttl / 20).clamp(Duration::from_millis(100), Duration::from_secs(3_600));
+    let mut next_expiry = tokio::time::Instant::now() + expiry_every;
     let mut end = state.tail.subscribe();
     let mut next_escalation = tokio::time::Instant::now() + tick;
     // A chunk in debug builds or on a slow disk can take many seconds to
@@ -514,7 +609,7 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
         } else {
             tokio::select! {
                 changed = end.changed() => if changed.is_err() { break } else { continue },
-                () = tokio::time::sleep_until(next_escalation) => None,
+                () = tokio::time::sleep_until(next_escalation.min(next_expiry)) => None,
                 () = shutdown.cancelled() => break,
             }
         };
@@ -522,6 +617,10 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
         let escalate = tokio::time::Instant::now() >= next_escalation;
         if escalate {
             next_escalation = tokio::time::Instant::now() + tick;
+        }
+        let expire = tokio::time::Instant::now() >= next_expiry;
+        if expire {
+            next_expiry = tokio::time::Instant::now() + expiry_every;
         }
         let (m, s, stop) = (matcher.clone(), store.clone(), shutdown.clone());
         let result = tokio::task::spawn_blocking(move || {
@@ -535,6 +634,9 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
                     s.set_matched_upto(upto)?;
                     matched_upto = Some(upto);
                 }
+            }
+            if expire {
+                pass.written.extend(m.expire(&s, &stop)?);
             }
             if escalate {
                 pass.written.extend(m.escalate(&s, &stop)?);

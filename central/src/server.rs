@@ -114,7 +114,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         &kechuang_pki::read(&config.key)?,
     )?;
     let admin_token = kechuang_pki::ensure_token(&config.admin_token)?;
-    let matcher = Matcher::open(&config.index_dir, config.escalation, config.max_clock_skew)?;
+    let matcher = Matcher::open(&config.index_dir, config.escalation, config.proposal_ttl, config.max_clock_skew)?;
     let state = Arc::new(State {
         matcher: Arc::new(matcher),
         digests: DigestCache::default(),

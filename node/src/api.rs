@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kechuang_proto::pb::{self, operator_server::Operator, operator_server::OperatorServer};
-use kechuang_types::{RecordKind, limits};
+use kechuang_types::{RecordKind, WithdrawReason, Withdrawal, limits};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -60,7 +60,6 @@ impl Operator for Api {
         if check_only || !problems.is_empty() {
             return Ok(Response::new(pb::PublishResponse { problems, ..Default::default() }));
         }
-        let drafts: Vec<_> = drafts.into_iter().map(|d| (d.external_id, d.body)).collect();
         let node = self.node.clone();
         let report = tokio::task::spawn_blocking(move || {
             let mut clock = node.clock();
@@ -69,14 +68,15 @@ impl Operator for Api {
         .await
         .map_err(storage)?
         .map_err(storage)?;
-        if report.created + report.updated > 0 {
+        if report.created + report.updated + report.withdrawn > 0 {
             self.node.outbox_grew.notify_one();
-            info!(created = report.created, updated = report.updated, "published");
+            info!(created = report.created, updated = report.updated, withdrawn = report.withdrawn, "published");
         }
         Ok(Response::new(pb::PublishResponse {
             created: report.created,
             updated: report.updated,
             unchanged: report.unchanged,
+            withdrawn: report.withdrawn,
             problems: vec![],
         }))
     }
@@ -121,6 +121,18 @@ impl Operator for Api {
         let (record, not_chosen) = self.act(move |node| lifecycle::award(node, &r.bid_id)).await?;
         info!(bid = %record.meta.id, not_chosen, "bid awarded");
         Ok(Response::new(pb::AwardResponse { awarded: Some(record.into()), not_chosen }))
+    }
+
+    async fn withdraw(&self, request: Request<pb::WithdrawRequest>) -> Result<Response<pb::WithdrawResponse>, Status> {
+        let r = request.into_inner();
+        let reason =
+            WithdrawReason::parse_any("reason", &r.reason).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let withdrawal = Withdrawal { reason, note: r.note.trim().to_owned() };
+        kechuang_types::check_text("note", &withdrawal.note, limits::SHORT_TEXT * 5, false)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let record = self.act(move |node| lifecycle::withdraw(node, &r.id, withdrawal)).await?;
+        info!(record = %record.meta.id, reason = %reason, "withdrawn");
+        Ok(Response::new(pb::WithdrawResponse { record: Some(record.into()) }))
     }
 
     async fn refusals(&self, _request: Request<pb::RefusalsRequest>) -> Result<Response<pb::RefusalsResponse>, Status> {

@@ -6,7 +6,7 @@
 use kechuang_sync::lifecycle::{self, Action};
 use kechuang_types::{
     Bid, BidState, Body, Contract, ContractType, Date, Decline, DeclineReason, Hlc, Landed, Meta, Part, Record,
-    RecordId, RecordKind, Timestamp,
+    RecordId, RecordKind, Timestamp, Withdrawal,
 };
 
 use crate::daemon::Node;
@@ -91,12 +91,18 @@ fn refused(r: kechuang_sync::Refusal) -> Refused {
     Refused::Precondition(r.to_string())
 }
 
+/// A record by id, or by reference: this node's own first (indexed), then
+/// anyone's it holds.
 fn find(node: &Node, text: &str, kinds: &[RecordKind]) -> Result<Record, Refused> {
-    let by_id = text.parse::<RecordId>().ok().map(|id| node.store.get(&id)).transpose()?.flatten();
-    let record = match by_id {
-        Some(r) => Some(r),
-        None => node.store.list(None)?.into_iter().find(|r| r.meta.external_id.as_deref() == Some(text)),
-    };
+    let mut record = text.parse::<RecordId>().ok().map(|id| node.store.get(&id)).transpose()?.flatten();
+    for kind in kinds {
+        if record.is_none() {
+            record = node.store.by_external(*kind, text)?;
+        }
+    }
+    if record.is_none() {
+        record = node.store.list(None)?.into_iter().find(|r| r.meta.external_id.as_deref() == Some(text));
+    }
     match record {
         Some(r) if kinds.contains(&r.kind()) => Ok(r),
         Some(r) => Err(Refused::Invalid(format!("{text} is a {}, not a {}", r.kind(), kinds[0]))),
@@ -114,6 +120,27 @@ pub fn respond(node: &Node, match_id: &str, action: Action) -> Result<Record, Re
     lifecycle::act(m, &node.config.id, action, version).map_err(refused)?;
     // Only this node's part changes: a match's metadata is central's.
     record.meta.version = m.version();
+    node.store.write_local(std::slice::from_ref(&record), &clock)?;
+    Ok(record)
+}
+
+/// Withdraws one of this node's demands, outcomes, experts or bids (its id
+/// or this node's own reference): central then withdraws its open proposals
+/// everywhere.
+pub fn withdraw(node: &Node, id: &str, withdrawal: Withdrawal) -> Result<Record, Refused> {
+    let kinds = [RecordKind::Demand, RecordKind::Outcome, RecordKind::Expert, RecordKind::Bid];
+    let mut record = find(node, id, &kinds)?;
+    if record.meta.owner != node.config.id {
+        return Err(Refused::Precondition(format!("{id} is {}'s, not this node's", record.meta.owner)));
+    }
+    if record.meta.deleted {
+        return Err(Refused::Precondition(format!("{id} is already withdrawn")));
+    }
+    let mut clock = node.clock();
+    record.meta.version = clock.tick()?;
+    record.meta.updated_at = Timestamp::now();
+    record.meta.deleted = true;
+    record.meta.withdrawal = Some(withdrawal);
     node.store.write_local(std::slice::from_ref(&record), &clock)?;
     Ok(record)
 }

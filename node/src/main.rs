@@ -59,6 +59,9 @@ enum Command {
         config: PathBuf,
         /// demands, outcomes, experts, matches, bids or refused; all records when omitted.
         kind: Option<String>,
+        /// Include withdrawn records.
+        #[arg(long)]
+        withdrawn: bool,
         /// Stable JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -89,6 +92,24 @@ enum Command {
         /// landed: the day it landed, YYYY-MM-DD [default: today in China].
         #[arg(long)]
         date: Option<String>,
+        /// Stable JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw one of this node's demands, outcomes, experts or bids: it
+    /// leaves every other node's lists and its open proposals are withdrawn.
+    Withdraw {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The record's id or your own reference (需求编号, 成果编号).
+        id: String,
+        /// solved, licensed, cancelled or other (or 已解决, 已转让或许可, 已取消, 其他).
+        #[arg(long)]
+        reason: String,
+        /// A note in your own words.
+        #[arg(long)]
+        note: Option<String>,
         /// Stable JSON instead of a summary.
         #[arg(long)]
         json: bool,
@@ -178,12 +199,13 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Publish { config, files, json } => publish(&config, &files, json),
         Command::Export { config, kind, out, own } => export(&config, kind.as_deref(), &out, own),
-        Command::List { config, kind, json } if kind.as_deref().is_some_and(|k| k.trim() == "refused") => {
+        Command::List { config, kind, json, .. } if kind.as_deref().is_some_and(|k| k.trim() == "refused") => {
             list_refused(&config, json)
         }
-        Command::List { config, kind, json } => {
+        Command::List { config, kind, withdrawn, json } => {
             let kind = kind.map(|k| RecordKind::parse("kind", &k)).transpose()?;
-            let records = list(&config, kind)?;
+            let records: Vec<Record> =
+                list(&config, kind)?.into_iter().filter(|r| withdrawn || !r.meta.deleted).collect();
             if json {
                 println!("{}", serde_json::Value::Array(records.iter().map(record_json).collect()));
             } else {
@@ -211,6 +233,21 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", record_json(&record));
             } else {
                 print!("{}", records_table(std::slice::from_ref(&record)));
+            }
+            Ok(())
+        }
+        Command::Withdraw { config, id, reason, note, json } => {
+            let record = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                let request = pb::WithdrawRequest { id, reason, note: note.unwrap_or_default() };
+                let response = api.withdraw(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+                anyhow::Ok(response.into_inner().record.context("no record in the answer")?)
+            })?;
+            let record = Record::try_from(record)?;
+            if json {
+                println!("{}", record_json(&record));
+            } else {
+                println!("withdrew {} {} ({})", record.kind(), record.meta.id, record.title());
             }
             Ok(())
         }
@@ -413,7 +450,7 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     }
     let total = drafts.len();
     let started = Instant::now();
-    let (mut created, mut updated, mut unchanged) = (0u64, 0u64, 0u64);
+    let (mut created, mut updated, mut unchanged, mut withdrawn) = (0u64, 0u64, 0u64, 0u64);
     let labels: Vec<String> = drafts
         .iter()
         .map(|(file, i, d)| match &d.external_id {
@@ -456,6 +493,7 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
             created += u64::from(r.created);
             updated += u64::from(r.updated);
             unchanged += u64::from(r.unchanged);
+            withdrawn += u64::from(r.withdrawn);
             done += count;
             if total > PUBLISH_BATCH && !json {
                 eprintln!("published {done}/{total}");
@@ -466,11 +504,12 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     if json {
         println!(
             "{}",
-            serde_json::json!({"rows": total, "created": created, "updated": updated, "unchanged": unchanged})
+            serde_json::json!({"rows": total, "created": created, "updated": updated, "unchanged": unchanged,
+                "withdrawn": withdrawn})
         );
     } else {
         println!(
-            "{total} rows: {created} created, {updated} updated, {unchanged} unchanged ({:.1} s)",
+            "{total} rows: {created} created, {updated} updated, {withdrawn} withdrawn, {unchanged} unchanged ({:.1} s)",
             started.elapsed().as_secs_f64()
         );
     }

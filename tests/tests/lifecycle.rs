@@ -201,3 +201,123 @@ fn a_forbidden_step_in_a_batch_is_withdrawn_and_the_thousand_changes_after_it_ar
     })?;
     eventually(SETTLE, "every node to converge", || cluster.converged())
 }
+
+/// The one match at `node`, as it holds it.
+fn the_match(cluster: &mut Cluster, node: &str) -> anyhow::Result<serde_json::Value> {
+    let mut matches = cluster.node(node).list(Some("matches"))?;
+    anyhow::ensure!(matches.len() == 1, "{node} holds {} matches", matches.len());
+    Ok(matches.remove(0))
+}
+
+/// sz's battery demand proposed gzu's outcome; gd oversees Guangdong.
+fn one_proposal(cluster: &mut Cluster) -> anyhow::Result<()> {
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    cluster.add_node("gd", "provincial", "440000")?;
+    let rows = cluster.write_rows(&[battery_outcome("CG-1", "440100", "岭南大学")])?;
+    cluster.node("gzu").publish(&[&rows])?;
+    eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 1))?;
+    let rows = cluster.write_rows(&[battery_demand("XQ-1", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "the proposal at gzu", || Ok(cluster.node("gzu").list(Some("matches"))?.len() == 1))
+}
+
+#[test]
+fn a_withdrawn_record_leaves_the_lists_and_its_open_proposals_are_withdrawn_everywhere() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    one_proposal(&mut cluster)?;
+    eventually(SETTLE, "the demand at gd", || Ok(cluster.node("gd").list(Some("demands"))?.len() == 1))?;
+
+    let said = cluster.node("sz").withdraw("XQ-1", "solved", "已与岭南大学签约")?;
+    assert_eq!((said["deleted"].as_bool(), said["kind"].as_str()), (Some(true), Some("demand")));
+    for node in ["sz", "gzu", "gd"] {
+        eventually(SETTLE, &format!("the proposal withdrawn at {node}"), || {
+            let m = the_match(&mut cluster, node)?;
+            Ok(m["state"] == "withdrawn" && m["core_reason"].as_str().unwrap_or("").contains("需求已撤回（已解决"))
+        })?;
+    }
+    eventually(SETTLE, "the demand gone from gd's list", || Ok(cluster.node("gd").list(Some("demands"))?.is_empty()))?;
+    assert_eq!(cluster.node("gd").list_all(Some("demands"))?.len(), 1, "kept as a tombstone, shown with --withdrawn");
+    let id = the_match(&mut cluster, "gzu")?["id"].as_str().unwrap_or_default().to_owned();
+    let refused = cluster.node("gzu").respond_refused(&id, &["accept"])?;
+    assert!(refused.contains("withdrawn"), "{refused}");
+
+    // New supply is never proposed to a withdrawn demand, while an open one takes it.
+    let rows = cluster.write_rows(&[battery_demand("XQ-OPEN", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    let rows = cluster.write_rows(&[battery_outcome("CG-2", "440100", "岭南大学")])?;
+    cluster.node("gzu").publish(&[&rows])?;
+    eventually(SETTLE, "the open demand's proposals", || {
+        Ok(cluster.central.list(Some("matches"), None)?.iter().filter(|m| m["state"] == "proposed").count() == 2)
+    })?;
+    let demand_of = |m: &serde_json::Value| m["demand_title"].as_str().unwrap_or_default().to_owned();
+    let matches = cluster.central.list(Some("matches"), None)?;
+    let withdrawn_demand = matches.iter().find(|m| m["state"] == "withdrawn").map(|m| m["demand"].clone());
+    assert!(
+        matches.iter().filter(|m| Some(m["demand"].clone()) == withdrawn_demand).count() == 1,
+        "no new proposal for the withdrawn demand: {:?}",
+        matches.iter().map(demand_of).collect::<Vec<_>>()
+    );
+
+    // A spreadsheet withdraws too: the outcome's row marked `withdrawn`.
+    let mut row = battery_outcome("CG-2", "440100", "岭南大学");
+    row["withdrawn"] = "已转让或许可".into();
+    row["withdrawn_note"] = "已许可给他方".into();
+    let rows = cluster.write_rows(&[row])?;
+    let report = cluster.node("gzu").publish(&[&rows])?;
+    assert_eq!(report["withdrawn"], 1, "{report}");
+    eventually(SETTLE, "the outcome withdrawn at central", || {
+        Ok(cluster.central.list(Some("outcomes"), None)?.iter().filter(|o| o["deleted"] == true).count() == 1)
+    })?;
+    eventually(SETTLE, "convergence", || cluster.converged())
+}
+
+#[test]
+fn a_closed_or_landed_demand_gets_no_new_proposal() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    one_proposal(&mut cluster)?;
+    let id = the_match(&mut cluster, "gzu")?["id"].as_str().unwrap_or_default().to_owned();
+    cluster.node("sz").respond(&id, &["accept"])?;
+    cluster.node("gzu").respond(&id, &["accept"])?;
+    eventually(SETTLE, "connected at sz", || Ok(the_match(&mut cluster, "sz")?["state"] == "connected"))?;
+    cluster.node("sz").respond(&id, &["contracted", "--type", "技术许可", "--amount", "150"])?;
+    cluster.node("gzu").respond(&id, &["contracted", "--type", "技术许可", "--amount", "150"])?;
+    eventually(SETTLE, "both contracts at sz", || {
+        Ok(the_match(&mut cluster, "sz")?["verified_contract"]["amount_wan"] == 150.0)
+    })?;
+    let landed = cluster.node("sz").respond(&id, &["landed", "--note", "预警系统上线"])?;
+    assert_eq!(landed["state"], "landed");
+
+    // A demand whose deadline has passed (an ordinary one may be published so).
+    let mut closed = battery_demand("XQ-2", "440300");
+    closed["deadline"] = in_days(-1).to_string().into();
+    let rows = cluster.write_rows(&[closed])?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    let rows = cluster.write_rows(&[battery_outcome("CG-2", "440100", "岭南大学")])?;
+    cluster.node("gzu").publish(&[&rows])?;
+    eventually(SETTLE, "the new outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 2))?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    assert_eq!(
+        cluster.central.list(Some("matches"), None)?.len(),
+        1,
+        "neither the landed nor the closed demand took it"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_proposal_nobody_answers_expires_on_both_sides() -> anyhow::Result<()> {
+    // A time to live of about 2.6 seconds.
+    let mut cluster = Cluster::start_with_settings(&[("proposal_ttl_days", "0.00003")])?;
+    one_proposal(&mut cluster)?;
+    for node in ["sz", "gzu", "gd"] {
+        eventually(SETTLE, &format!("the proposal expired at {node}"), || {
+            let m = the_match(&mut cluster, node)?;
+            Ok(m["state"] == "expired" && m["core_reason"].as_str().unwrap_or("").contains("未获应答"))
+        })?;
+    }
+    let id = the_match(&mut cluster, "sz")?["id"].as_str().unwrap_or_default().to_owned();
+    assert!(cluster.node("sz").respond_refused(&id, &["accept"])?.contains("expired"));
+    eventually(SETTLE, "convergence", || cluster.converged())
+}

@@ -13,7 +13,7 @@ use std::path::Path;
 use kechuang_types::limits;
 use kechuang_types::{
     Body, Contact, Date, DateRange, Demand, Draft, Error, Expert, Industry, Outcome, RecordKind, Region, TransferMode,
-    Trl,
+    Trl, WithdrawReason, Withdrawal,
 };
 use serde_json::{Map, Value};
 
@@ -580,6 +580,21 @@ impl Row<'_> {
         Ok((!contact.is_empty()).then_some(contact))
     }
 
+    /// The `withdrawn` column (a reason: solved, licensed, cancelled, other,
+    /// or 已解决, 已转让或许可, 已取消, 其他) and `withdrawn_note`.
+    fn withdrawal(&self) -> Result<Option<Withdrawal>, Error> {
+        let reason = self.text("withdrawn")?;
+        let note = self.text("withdrawn_note")?;
+        if reason.is_empty() {
+            return match note.is_empty() {
+                true => Ok(None),
+                false => Err(Error::missing("withdrawn")),
+            };
+        }
+        kechuang_types::check_text("withdrawn_note", &note, limits::SHORT_TEXT * 5, false)?;
+        Ok(Some(Withdrawal { reason: WithdrawReason::parse_any("withdrawn", &reason)?, note }))
+    }
+
     fn windows(&self) -> Result<Vec<DateRange>, Error> {
         let field = "available";
         let ranges: Vec<(String, String)> = match self.get(field) {
@@ -703,7 +718,7 @@ fn draft(kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Er
     body.validate()?;
     let external_id = row.text("id")?;
     kechuang_types::check_text("id", &external_id, limits::EXTERNAL_ID, false)?;
-    Ok(Draft { external_id: (!external_id.is_empty()).then_some(external_id), body })
+    Ok(Draft { external_id: (!external_id.is_empty()).then_some(external_id), body, withdrawal: row.withdrawal()? })
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod text;
 pub use catalog::{DemandProfile, SupplyProfile};
 pub use engine::{Candidate, Engine, Params, tier};
 pub use error::{Error, Result};
-pub use plan::{Escalation, LAST_STAGE, Proposal, Stage, escalation, plan};
+pub use plan::{Escalation, LAST_STAGE, Proposal, Stage, escalation, plan, takes_proposals, unanswered};
 pub use text::Analyzer;
 
 /// The version of what an index holds for a record; an index written under

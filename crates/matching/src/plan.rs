@@ -9,7 +9,7 @@
 //! candidate across the country is therefore never hidden behind weak local
 //! ones: weak local ones are not proposed before it.
 
-use kechuang_types::{Match, MatchState, Tier};
+use kechuang_types::{Body, Date, Match, MatchState, Record, Tier, Timestamp};
 
 use crate::Candidate;
 
@@ -66,6 +66,24 @@ pub enum Escalation {
     Next(Stage),
     /// Every stage has been proposed.
     Exhausted,
+}
+
+/// Whether a demand takes new proposals: not withdrawn, not past its
+/// deadline (China Standard Time), and none of its proposals landed.
+pub fn takes_proposals<'a>(demand: &Record, proposals: impl IntoIterator<Item = &'a Match>, today: Date) -> bool {
+    let Body::Demand(d) = &demand.body else { return false };
+    if demand.meta.deleted || d.deadline.is_some_and(|deadline| deadline < today) {
+        return false;
+    }
+    !proposals.into_iter().any(|m| m.state() == MatchState::Landed)
+}
+
+/// Whether a proposal made at `proposed_at` has waited longer than `ttl_ms`
+/// for its answers (one side or both still pending, the match open).
+pub fn unanswered(m: &Match, proposed_at: Timestamp, now: Timestamp, ttl_ms: i64) -> bool {
+    let waiting =
+        matches!(m.state(), MatchState::Proposed | MatchState::AcceptedByDemand | MatchState::AcceptedBySupply);
+    waiting && now.0.saturating_sub(proposed_at.0) > ttl_ms
 }
 
 /// Whether a demand at `stage` escalates, given its proposals.
@@ -153,6 +171,37 @@ mod tests {
         assert_eq!(escalation(1, [&half, &connected]), Escalation::Settled);
         assert_eq!(escalation(LAST_STAGE, [&refused]), Escalation::Exhausted);
         assert_eq!(escalation(0, []), Escalation::Next(1));
+    }
+
+    #[test]
+    fn a_withdrawn_landed_or_closed_demand_takes_no_proposal() {
+        use kechuang_types::{Hlc, Landed, Landing, Part};
+        let today = Date::parse("d", "2026-11-28").unwrap();
+        let open = kechuang_types::testing::demand("需求");
+        assert!(takes_proposals(&open, [], today));
+        let mut withdrawn = open.clone();
+        withdrawn.meta.deleted = true;
+        assert!(!takes_proposals(&withdrawn, [], today));
+        let mut closed = open.clone();
+        if let Body::Demand(d) = &mut closed.body {
+            d.deadline = Some(Date::parse("d", "2026-11-27").unwrap());
+        }
+        assert!(!takes_proposals(&closed, [], today));
+        let mut landed = kechuang_types::testing::proposed_match();
+        landed.landing = Part::new(Hlc::from_u64(5), Landing::Landed(Landed { date: today, note: String::new() }));
+        assert!(!takes_proposals(&open, [&landed], today));
+    }
+
+    #[test]
+    fn a_proposal_waits_its_time_to_live_for_answers() {
+        let m = kechuang_types::testing::proposed_match();
+        let (at, day) = (Timestamp(0), 86_400_000);
+        assert!(!unanswered(&m, at, Timestamp(29 * day), 30 * day));
+        assert!(unanswered(&m, at, Timestamp(31 * day), 30 * day));
+        let mut connected = m.clone();
+        connected.demand_side.value = kechuang_types::Response::Accepted;
+        connected.supply_side.value = kechuang_types::Response::Accepted;
+        assert!(!unanswered(&connected, at, Timestamp(31 * day), 30 * day), "both answered");
     }
 
     #[test]

@@ -433,7 +433,11 @@ pub fn draft_from_wire(d: pb::Draft) -> Result<Draft> {
         W::Expert(x) => Body::Expert(x.try_into()?),
     };
     body.validate()?;
-    Ok(Draft { external_id: external_id(d.external_id)?, body })
+    let withdrawal = match d.withdrawn_reason.as_str() {
+        "" if d.withdrawn_note.is_empty() => None,
+        _ => withdrawal(true, &d.withdrawn_reason, d.withdrawn_note)?,
+    };
+    Ok(Draft { external_id: external_id(d.external_id)?, body, withdrawal })
 }
 
 /// Encodes a draft for the operator API; matches and bids are not drafts.
@@ -445,7 +449,14 @@ pub fn draft_to_wire(d: Draft) -> Option<pb::Draft> {
         Body::Expert(x) => W::Expert(x.into()),
         Body::Match(_) | Body::Bid(_) => return None,
     };
-    Some(pb::Draft { external_id: d.external_id.unwrap_or_default(), body: Some(body) })
+    let (withdrawn_reason, withdrawn_note) =
+        d.withdrawal.map(|w| (w.reason.as_str().to_owned(), w.note)).unwrap_or_default();
+    Some(pb::Draft {
+        external_id: d.external_id.unwrap_or_default(),
+        withdrawn_reason,
+        withdrawn_note,
+        body: Some(body),
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! One sled tree with prefixed keys: `r` + id → log position + record,
 //! `l` + position → the ids one write changed, `n` + node id → kind, region
 //! and acknowledged sequence, `g` + demand id → routing state, `p` + demand
-//! id + supply id → match id, `m` → how far matching has processed the
+//! id + supply id → match id (and `q` + supply id + demand id → match id,
+//! the same pairs by supply), `m` → how far matching has processed the
 //! log. Revocations live in their own tree.
 //!
 //! A write (a push batch, central's matching) is one atomic `Batch` with
@@ -100,6 +101,7 @@ const LOG: u8 = b'l';
 const NODE: u8 = b'n';
 const ROUTING: u8 = b'g';
 const PAIR: u8 = b'p';
+const SUPPLY_PAIR: u8 = b'q';
 const MATCHED: &[u8] = b"m";
 const SEEN: u8 = b's';
 /// How far apart notes of a node's last contact are written (ms).
@@ -297,6 +299,9 @@ impl CentralStore {
             let mut pair = key(PAIR, demand.as_bytes());
             pair.extend_from_slice(supply.as_bytes());
             write.batch.insert(pair, id.as_bytes().as_slice());
+            let mut by_supply = key(SUPPLY_PAIR, supply.as_bytes());
+            by_supply.extend_from_slice(demand.as_bytes());
+            write.batch.insert(by_supply, id.as_bytes().as_slice());
         }
         let (changed, position) = write.commit(*head)?;
         *head = position;
@@ -322,13 +327,22 @@ impl CentralStore {
 
     /// The matches proposed for `demand`: (supply, match id).
     pub fn pairs_of(&self, demand: &RecordId) -> Result<Vec<(RecordId, RecordId)>> {
+        self.pairs(PAIR, demand)
+    }
+
+    /// The matches that propose `supply`: (demand, match id).
+    pub fn pairs_of_supply(&self, supply: &RecordId) -> Result<Vec<(RecordId, RecordId)>> {
+        self.pairs(SUPPLY_PAIR, supply)
+    }
+
+    fn pairs(&self, prefix: u8, of: &RecordId) -> Result<Vec<(RecordId, RecordId)>> {
         let mut out = Vec::new();
-        for entry in self.main.scan_prefix(key(PAIR, demand.as_bytes())) {
+        for entry in self.main.scan_prefix(key(prefix, of.as_bytes())) {
             let (k, v) = entry?;
             let bad = || Error::Corrupt { what: "pair", reason: "not 16-byte ids".into() };
-            let supply: [u8; 16] = k.get(17..33).and_then(|s| s.try_into().ok()).ok_or_else(bad)?;
+            let other: [u8; 16] = k.get(17..33).and_then(|s| s.try_into().ok()).ok_or_else(bad)?;
             let id: [u8; 16] = v.as_ref().try_into().map_err(|_| bad())?;
-            out.push((RecordId::from_bytes(supply), RecordId::from_bytes(id)));
+            out.push((RecordId::from_bytes(other), RecordId::from_bytes(id)));
         }
         Ok(out)
     }

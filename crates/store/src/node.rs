@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use kechuang_sync::{Digest, RANGES, merge, range_of};
-use kechuang_types::{Body, Clock, Hlc, Meta, NodeId, Record, RecordId, RecordKind, Timestamp};
+use kechuang_types::{Clock, Draft, Hlc, Meta, NodeId, Record, RecordId, RecordKind, Timestamp};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
@@ -49,6 +49,8 @@ pub struct PublishReport {
     pub updated: u32,
     /// Records identical to what was stored: nothing written.
     pub unchanged: u32,
+    /// Records withdrawn by the file.
+    pub withdrawn: u32,
 }
 
 /// What a repair changed.
@@ -176,12 +178,7 @@ impl NodeStore {
 
     /// Stores operator drafts as this node's records, idempotently by
     /// external id, and makes them durable before returning.
-    pub fn publish(
-        &self,
-        owner: &NodeId,
-        clock: &mut Clock,
-        drafts: &[(Option<String>, Body)],
-    ) -> Result<PublishReport> {
+    pub fn publish(&self, owner: &NodeId, clock: &mut Clock, drafts: &[Draft]) -> Result<PublishReport> {
         let trees = (&self.records, &self.external, &self.outbox, &self.meta);
         // Held from before the transaction to after its changes are counted,
         // so no other write or rescan interleaves.
@@ -191,7 +188,7 @@ impl NodeStore {
             let mut changes: Vec<Change> = Vec::new();
             let mut tx_clock = clock.clone();
             let mut next_seq = tx_u64(meta, NEXT_SEQ, "next_seq")?.max(1);
-            for (external_id, body) in drafts {
+            for Draft { external_id, body, withdrawal } in drafts {
                 let existing = match external_id {
                     Some(ext) => match external.get(external_key(body.kind(), ext))? {
                         Some(id) => match records.get(&id)? {
@@ -204,14 +201,25 @@ impl NodeStore {
                 };
                 let now = Timestamp::now();
                 let record = match &existing {
-                    Some(old) if old.body == *body && !old.meta.deleted => {
+                    Some(old) if old.body == *body && old.meta.withdrawal == *withdrawal => {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    // Nothing published under that reference: nothing to withdraw.
+                    None if withdrawal.is_some() => {
                         report.unchanged += 1;
                         continue;
                     }
                     Some(old) => {
-                        report.updated += 1;
+                        if withdrawal.is_some() && !old.meta.deleted {
+                            report.withdrawn += 1;
+                        } else {
+                            report.updated += 1;
+                        }
                         let version = tx_clock.tick().map_err(Error::from).or_else(abort)?;
-                        let meta = Meta { version, updated_at: now, deleted: false, ..old.meta.clone() };
+                        let deleted = withdrawal.is_some();
+                        let withdrawal = withdrawal.clone();
+                        let meta = Meta { version, updated_at: now, deleted, withdrawal, ..old.meta.clone() };
                         Record { meta, body: body.clone() }
                     }
                     None => {
@@ -451,8 +459,12 @@ mod tests {
 
     use super::*;
 
-    fn demand(title: &str) -> Body {
-        Body::Demand(Demand {
+    fn draft(external_id: Option<String>, body: kechuang_types::Body) -> Draft {
+        Draft { external_id, body, withdrawal: None }
+    }
+
+    fn demand(title: &str) -> kechuang_types::Body {
+        kechuang_types::Body::Demand(Demand {
             title: title.into(),
             description: "描述".into(),
             industry: Industry::parse("industry", "C38").unwrap(),
@@ -476,7 +488,7 @@ mod tests {
     #[test]
     fn republishing_the_same_draft_changes_nothing() {
         let (_dir, store, mut clock, owner) = open();
-        let drafts = vec![(Some("D-1".to_owned()), demand("电池热失控预警"))];
+        let drafts = vec![draft(Some("D-1".to_owned()), demand("电池热失控预警"))];
         let first = store.publish(&owner, &mut clock, &drafts).unwrap();
         assert_eq!(first.created, 1);
         let before = store.summary().unwrap().1;
@@ -487,11 +499,34 @@ mod tests {
     }
 
     #[test]
+    fn a_row_marked_withdrawn_withdraws_its_record_once_and_republishing_restores_it() {
+        use kechuang_types::{WithdrawReason, Withdrawal};
+        let (_dir, store, mut clock, owner) = open();
+        let row = draft(Some("D-1".into()), demand("电池热失控预警"));
+        store.publish(&owner, &mut clock, std::slice::from_ref(&row)).unwrap();
+        let solved = Draft {
+            withdrawal: Some(Withdrawal { reason: WithdrawReason::Solved, note: "已与高校签约".into() }),
+            ..row.clone()
+        };
+        let report = store.publish(&owner, &mut clock, std::slice::from_ref(&solved)).unwrap();
+        assert_eq!(report, PublishReport { withdrawn: 1, ..Default::default() });
+        let held = store.list(None).unwrap().remove(0);
+        assert!(held.meta.deleted && held.meta.withdrawal == solved.withdrawal);
+        let again = store.publish(&owner, &mut clock, std::slice::from_ref(&solved)).unwrap();
+        assert_eq!(again, PublishReport { unchanged: 1, ..Default::default() });
+        let unknown = Draft { external_id: Some("D-9".into()), ..solved.clone() };
+        assert_eq!(store.publish(&owner, &mut clock, &[unknown]).unwrap().unchanged, 1, "nothing to withdraw");
+        let back = store.publish(&owner, &mut clock, &[row]).unwrap();
+        assert_eq!(back.updated, 1);
+        assert!(!store.list(None).unwrap()[0].meta.deleted, "republished without the mark: back");
+    }
+
+    #[test]
     fn an_edited_row_updates_its_record_with_a_newer_version() {
         let (_dir, store, mut clock, owner) = open();
-        store.publish(&owner, &mut clock, &[(Some("D-1".into()), demand("旧"))]).unwrap();
+        store.publish(&owner, &mut clock, &[draft(Some("D-1".into()), demand("旧"))]).unwrap();
         let old = store.list(None).unwrap().remove(0);
-        let report = store.publish(&owner, &mut clock, &[(Some("D-1".into()), demand("新"))]).unwrap();
+        let report = store.publish(&owner, &mut clock, &[draft(Some("D-1".into()), demand("新"))]).unwrap();
         assert_eq!(report.updated, 1);
         let all = store.list(None).unwrap();
         assert_eq!(all.len(), 1);
@@ -507,7 +542,7 @@ mod tests {
         {
             let store = NodeStore::open(dir.path()).unwrap();
             let mut clock = Clock::resume(Hlc::ZERO);
-            let drafts: Vec<_> = (0..5).map(|i| (Some(format!("D-{i}")), demand(&format!("需求{i}")))).collect();
+            let drafts: Vec<_> = (0..5).map(|i| draft(Some(format!("D-{i}")), demand(&format!("需求{i}")))).collect();
             store.publish(&owner, &mut clock, &drafts).unwrap();
             store.ack(3).unwrap();
             store.flush().unwrap();
@@ -522,7 +557,7 @@ mod tests {
     fn feed_batches_apply_idempotently_with_their_cursor() {
         let (_dir, store, mut clock, _) = open();
         let (_d2, other, mut other_clock, owner) = open();
-        other.publish(&owner, &mut other_clock, &[(None, demand("甲")), (None, demand("乙"))]).unwrap();
+        other.publish(&owner, &mut other_clock, &[draft(None, demand("甲")), draft(None, demand("乙"))]).unwrap();
         let records = other.list(None).unwrap();
         assert_eq!(store.apply_feed(&records, 7, &mut clock).unwrap(), 2);
         assert_eq!(store.apply_feed(&records, 7, &mut clock).unwrap(), 0);
@@ -538,12 +573,14 @@ mod tests {
         let (running, ranges) = {
             let store = NodeStore::open(dir.path()).unwrap();
             let mut clock = Clock::resume(Hlc::ZERO);
-            let drafts: Vec<_> = (0..50).map(|i| (Some(format!("D-{i}")), demand(&format!("需求{i}")))).collect();
+            let drafts: Vec<_> = (0..50).map(|i| draft(Some(format!("D-{i}")), demand(&format!("需求{i}")))).collect();
             store.publish(&owner, &mut clock, &drafts).unwrap();
-            let edited: Vec<_> = (0..10).map(|i| (Some(format!("D-{i}")), demand(&format!("改{i}")))).collect();
+            let edited: Vec<_> = (0..10).map(|i| draft(Some(format!("D-{i}")), demand(&format!("改{i}")))).collect();
             store.publish(&owner, &mut clock, &edited).unwrap();
             let (_d2, other, mut other_clock, other_owner) = open();
-            other.publish(&other_owner, &mut other_clock, &[(None, demand("甲")), (None, demand("乙"))]).unwrap();
+            other
+                .publish(&other_owner, &mut other_clock, &[draft(None, demand("甲")), draft(None, demand("乙"))])
+                .unwrap();
             store.apply_feed(&other.list(None).unwrap(), 3, &mut clock).unwrap();
             let mut answered = store.list(None).unwrap().remove(0);
             answered.meta.version = clock.tick().unwrap();
@@ -565,7 +602,7 @@ mod tests {
         let (before, lost) = {
             let store = NodeStore::open(dir.path()).unwrap();
             let mut clock = Clock::resume(Hlc::ZERO);
-            store.publish(&owner, &mut clock, &[(None, demand("甲")), (None, demand("乙"))]).unwrap();
+            store.publish(&owner, &mut clock, &[draft(None, demand("甲")), draft(None, demand("乙"))]).unwrap();
             let lost = store.list(None).unwrap().remove(0);
             store.records.remove(lost.meta.id.as_bytes()).unwrap();
             store.flush().unwrap();

@@ -356,11 +356,25 @@ impl Node {
         Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
     }
 
-    /// `kechuang-node list --json [KIND]`.
+    /// `kechuang-node list --json [KIND]`: what the node lists (withdrawn records left out).
     pub fn list(&self, kind: Option<&str>) -> anyhow::Result<Vec<Value>> {
         let mut command = self.verb("list");
         command.arg("--json").args(kind);
         json_array(&run_ok(&mut command)?.stdout)
+    }
+
+    /// `kechuang-node list --json --withdrawn [KIND]`: everything the node holds.
+    pub fn list_all(&self, kind: Option<&str>) -> anyhow::Result<Vec<Value>> {
+        let mut command = self.verb("list");
+        command.args(["--json", "--withdrawn"]).args(kind);
+        json_array(&run_ok(&mut command)?.stdout)
+    }
+
+    /// `kechuang-node withdraw --json ID --reason R --note N`: the record withdrawn.
+    pub fn withdraw(&self, id: &str, reason: &str, note: &str) -> anyhow::Result<Value> {
+        let mut command = self.verb("withdraw");
+        command.args(["--json", id, "--reason", reason, "--note", note]);
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
     }
 
     /// `kechuang-node status --json`.

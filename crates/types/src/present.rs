@@ -7,7 +7,8 @@ use crate::{Body, Record};
 
 /// The stable JSON form of a record: metadata fields (`id`, `kind`,
 /// `owner`, `version`, `external_id`, `created_at`, `updated_at`,
-/// `deleted`) followed by the body's fields in interchange names.
+/// `deleted`, `withdrawal`) followed by the body's fields in interchange
+/// names; a match adds its `state` and its `verified_contract`.
 pub fn record_json(record: &Record) -> Value {
     let m = &record.meta;
     let mut out = Map::new();
@@ -19,6 +20,8 @@ pub fn record_json(record: &Record) -> Value {
     out.insert("created_at".into(), m.created_at.to_string().into());
     out.insert("updated_at".into(), m.updated_at.to_string().into());
     out.insert("deleted".into(), m.deleted.into());
+    let withdrawal = m.withdrawal.as_ref().map(|w| serde_json::json!({"reason": w.reason.as_str(), "note": w.note}));
+    out.insert("withdrawal".into(), withdrawal.unwrap_or(Value::Null));
     if let Ok(Value::Object(body)) = serde_json::to_value(&record.body) {
         out.extend(body.into_iter().filter(|(k, _)| k != "kind"));
     }

@@ -193,6 +193,8 @@ pub struct Draft {
     pub external_id: Option<String>,
     /// The content; only demands, outcomes and experts are published by operators.
     pub body: Body,
+    /// Withdraw the record, and why (a spreadsheet's `withdrawn` column).
+    pub withdrawal: Option<Withdrawal>,
 }
 
 /// Checks a free-text field: trimmed, not empty when `required`, at most `max` characters.

@@ -260,6 +260,10 @@ mod tests {
 
     use super::*;
 
+    fn draft(external_id: Option<String>, body: kechuang_types::Body) -> kechuang_types::Draft {
+        kechuang_types::Draft { external_id, body, withdrawal: None }
+    }
+
     fn demand(title: &str) -> Body {
         kechuang_types::testing::demand(title).body
     }
@@ -277,7 +281,7 @@ mod tests {
     #[test]
     fn a_refused_new_record_is_withdrawn_and_the_rest_still_waits() {
         let (_dir, store, mut clock, me) = open();
-        let drafts = [(Some("XQ-1".into()), demand("甲")), (Some("XQ-2".into()), demand("乙"))];
+        let drafts = [draft(Some("XQ-1".into()), demand("甲")), draft(Some("XQ-2".into()), demand("乙"))];
         store.publish(&me, &mut clock, &drafts).unwrap();
         let sent = store.outbox_after(0, 10).unwrap();
         let refused_id = sent[0].1.as_ref().unwrap().meta.id;
@@ -297,10 +301,10 @@ mod tests {
     #[test]
     fn a_refused_edit_is_put_back_to_centrals_copy_unless_edited_since() {
         let (_dir, store, mut clock, me) = open();
-        store.publish(&me, &mut clock, &[(Some("XQ-1".into()), demand("原标题"))]).unwrap();
+        store.publish(&me, &mut clock, &[draft(Some("XQ-1".into()), demand("原标题"))]).unwrap();
         let original = store.outbox_after(0, 1).unwrap()[0].1.clone().unwrap();
         store.ack(1).unwrap();
-        store.publish(&me, &mut clock, &[(Some("XQ-1".into()), demand("改后"))]).unwrap();
+        store.publish(&me, &mut clock, &[draft(Some("XQ-1".into()), demand("改后"))]).unwrap();
         let sent = store.outbox_after(1, 10).unwrap();
         let refusal = |seq| RefusedChange {
             seq,
@@ -312,9 +316,9 @@ mod tests {
         store.refuse(&me, &sent, &[refusal(2)]).unwrap();
         assert_eq!(store.get(&original.meta.id).unwrap(), Some(original.clone()));
 
-        store.publish(&me, &mut clock, &[(Some("XQ-1".into()), demand("再改"))]).unwrap();
+        store.publish(&me, &mut clock, &[draft(Some("XQ-1".into()), demand("再改"))]).unwrap();
         let sent = store.outbox_after(2, 10).unwrap();
-        store.publish(&me, &mut clock, &[(Some("XQ-1".into()), demand("又改"))]).unwrap();
+        store.publish(&me, &mut clock, &[draft(Some("XQ-1".into()), demand("又改"))]).unwrap();
         let logged = store.refuse(&me, &sent, &[refusal(3)]).unwrap();
         assert!(!logged[0].restored, "edited after it was sent: the newer edit stays");
         assert_eq!(store.get(&original.meta.id).unwrap().unwrap().title(), "又改");
@@ -324,7 +328,7 @@ mod tests {
     #[test]
     fn waiting_changes_follow_centrals_count_when_it_differs() {
         let (_dir, store, mut clock, me) = open();
-        let drafts: Vec<_> = (0..3).map(|i| (None, demand(&format!("需求{i}")))).collect();
+        let drafts: Vec<_> = (0..3).map(|i| draft(None, demand(&format!("需求{i}")))).collect();
         store.publish(&me, &mut clock, &drafts).unwrap();
         store.resume_from(1).unwrap();
         assert_eq!(seqs(&store), [(2, true), (3, true)], "the usual case: what central applied is acknowledged");
@@ -333,7 +337,7 @@ mod tests {
         assert_eq!(store.acked().unwrap(), 40);
         store.resume_from(7).unwrap();
         assert_eq!(seqs(&store), [(8, true), (9, true)], "central lost what it had acknowledged");
-        store.publish(&me, &mut clock, &[(None, demand("新的"))]).unwrap();
+        store.publish(&me, &mut clock, &[draft(None, demand("新的"))]).unwrap();
         assert_eq!(seqs(&store).last(), Some(&(10, true)), "new changes continue the count");
     }
 }
