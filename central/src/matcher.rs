@@ -245,7 +245,7 @@ impl Matcher {
         let existing: HashMap<RecordId, RecordId> = store.pairs_of(&demand_id)?.into_iter().collect();
         let held = self.proposals(store, &demand_id)?;
         let today = Date::today();
-        if !takes_proposals(&record, held.iter().map(|m| &**m), today) {
+        if !takes_proposals(&record, &held, today) {
             return Ok(vec![]); // withdrawn, landed or closed
         }
         let Some(demand) = DemandProfile::from_record(&record) else { return Ok(vec![]) };
@@ -416,11 +416,11 @@ impl Matcher {
     }
 
     /// The matches proposed for `demand`, as central holds them.
-    fn proposals(&self, store: &CentralStore, demand: &RecordId) -> anyhow::Result<Vec<Box<Match>>> {
+    fn proposals(&self, store: &CentralStore, demand: &RecordId) -> anyhow::Result<Vec<Match>> {
         let mut out = Vec::new();
         for (_, id) in store.pairs_of(demand)? {
             if let Some(Record { body: Body::Match(m), .. }) = store.get(&id)? {
-                out.push(m);
+                out.push(*m);
             }
         }
         Ok(out)
@@ -515,7 +515,7 @@ impl Matcher {
                 continue;
             }
             let proposals = self.proposals(store, &demand)?;
-            match escalation(routing.stage, proposals.iter().map(|m| &**m)) {
+            match escalation(routing.stage, &proposals) {
                 Escalation::Settled => {
                     routing.settled = true;
                     store.apply_matching(&[], &[(demand, serde_json::to_vec(&routing)?)], &[])?;
