@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use kechuang_proto::pb::{self, admin_server::Admin};
 use kechuang_sync::{Peer, held_by, without_foreign_contacts};
-use kechuang_types::{NodeId, RecordKind};
+use kechuang_types::{Event, NodeId, RecordId, RecordKind, Timestamp};
 use tonic::{Request, Response, Status};
 use tracing::info;
 
@@ -24,8 +24,70 @@ impl AdminService {
     }
 }
 
+/// Events per history batch.
+const HISTORY_BATCH: usize = 1_000;
+
+/// An event of the history on the wire.
+fn event_to_wire(e: Event) -> pb::HistoryEvent {
+    pb::HistoryEvent {
+        seq: e.seq,
+        record: e.record.as_bytes().to_vec(),
+        kind: e.kind.as_str().into(),
+        part: e.step.part,
+        from: e.step.from.map(|v| v.to_string()).unwrap_or_default(),
+        to: e.step.to.to_string(),
+        by: e.by,
+        version: e.step.version.as_u64(),
+        at_ms: e.at.0,
+    }
+}
+
+type HistoryStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::HistoryBatch, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl Admin for AdminService {
+    type HistoryStream = HistoryStream;
+
+    async fn history(&self, request: Request<pb::HistoryRequest>) -> Result<Response<Self::HistoryStream>, Status> {
+        let request = request.into_inner();
+        let record = match request.record_id.as_slice() {
+            [] => None,
+            bytes => Some(RecordId::from_bytes(
+                bytes.try_into().map_err(|_| Status::invalid_argument("record_id: ids are 16 bytes"))?,
+            )),
+        };
+        let since = Timestamp(request.since_ms);
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let store = self.state.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::with_capacity(HISTORY_BATCH);
+            let send = |batch: Vec<pb::HistoryEvent>| tx.blocking_send(Ok(pb::HistoryBatch { events: batch })).is_ok();
+            let result = match record {
+                Some(id) => store.history_of(&id).map(|events| {
+                    batch.extend(events.into_iter().filter(|e| e.at >= since).map(event_to_wire));
+                }),
+                None => store.events_after(0, |e| {
+                    if e.at >= since {
+                        batch.push(event_to_wire(e));
+                    }
+                    if batch.len() < HISTORY_BATCH {
+                        return true;
+                    }
+                    send(std::mem::replace(&mut batch, Vec::with_capacity(HISTORY_BATCH)))
+                }),
+            };
+            match result {
+                Ok(()) => {
+                    send(batch);
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(error::storage(e)));
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
     async fn list(&self, request: Request<pb::AdminListRequest>) -> Result<Response<pb::AdminListResponse>, Status> {
         let request = request.into_inner();
         let kind = match request.kind.as_str() {

@@ -1,6 +1,6 @@
 //! `kechuang-central`: the national coordinator's daemon and its tools.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -10,7 +10,7 @@ use kechuang_daemon::{init_logging, runtime, stop_on_signal};
 use kechuang_pki::PresentToken;
 use kechuang_proto::pb;
 use kechuang_proto::pb::admin_client::AdminClient;
-use kechuang_types::{NodeId, NodeKind, Record, Region};
+use kechuang_types::{NodeId, NodeKind, Record, RecordId, Region};
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 
@@ -116,6 +116,24 @@ enum Command {
         /// are judged against it) [default: today in China].
         #[arg(long)]
         today: Option<String>,
+    },
+    /// The history of a match or bid (every step, who took it, when central
+    /// received it), or every event since a day.
+    History {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// A match's or bid's id; every record's events when omitted.
+        id: Option<String>,
+        /// Only what central received on or after this day (YYYY-MM-DD, China Standard Time).
+        #[arg(long)]
+        since: Option<String>,
+        /// Write the events to this file as JSON Lines instead of printing them.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Stable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// List the nodes central knows.
     Nodes {
@@ -233,6 +251,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::History { config, id, since, out, json } => history(&config, id, since, out, json),
         Command::Nodes { config, json } => {
             let config = Config::load(&config)?;
             let nodes = runtime()?.block_on(async {
@@ -282,6 +301,76 @@ fn print_records(records: &[Record], json: bool) {
     } else {
         print!("{}", kechuang_types::present::records_table(records));
     }
+}
+
+/// `history`: prints or exports the events central recorded.
+fn history(
+    config: &Path,
+    id: Option<String>,
+    since: Option<String>,
+    out: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let config = Config::load(config)?;
+    let record_id = id.map(|id| RecordId::parse("id", &id)).transpose()?;
+    let since_ms = match since {
+        // Midnight in China, as a UTC instant.
+        Some(day) => kechuang_types::Date::parse("since", &day)?.days_since_epoch() * 86_400_000 - 8 * 3_600_000,
+        None => 0,
+    };
+    let request =
+        pb::HistoryRequest { record_id: record_id.map(|id| id.as_bytes().to_vec()).unwrap_or_default(), since_ms };
+    let events = runtime()?.block_on(async {
+        let mut client = admin(&config).await?;
+        let mut stream = client.history(request).await?.into_inner();
+        let (mut events, mut reported) = (Vec::new(), 0);
+        while let Some(batch) = stream.message().await? {
+            events.extend(batch.events);
+            // A long export shows its progress every 10,000 events.
+            if out.is_some() && events.len() / 10_000 > reported {
+                reported = events.len() / 10_000;
+                eprintln!("read {} events", events.len());
+            }
+        }
+        anyhow::Ok(events)
+    })?;
+    let line = |e: &pb::HistoryEvent| {
+        let value = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or(serde_json::Value::Null);
+        let record = <[u8; 16]>::try_from(e.record.as_slice()).map(RecordId::from_bytes).map(|id| id.to_string());
+        serde_json::json!({
+            "seq": e.seq, "record": record.unwrap_or_default(), "kind": e.kind, "part": e.part,
+            "from": value(&e.from), "to": value(&e.to), "by": e.by, "version": e.version,
+            "at": kechuang_types::Timestamp(e.at_ms).to_string(),
+        })
+    };
+    if let Some(out) = out {
+        let text: String = events.iter().map(|e| format!("{}\n", line(e))).collect();
+        kechuang_pki::write_public(&out, text.as_bytes())?;
+        println!("exported {} events to {}", events.len(), out.display());
+    } else if json {
+        println!("{}", serde_json::Value::Array(events.iter().map(line).collect()));
+    } else {
+        let short = |text: &str| kechuang_types::present::truncate(text, 48);
+        let rows: Vec<Vec<String>> = events
+            .iter()
+            .map(|e| {
+                let record = <[u8; 16]>::try_from(e.record.as_slice())
+                    .map(|b| RecordId::from_bytes(b).to_string())
+                    .unwrap_or_default();
+                vec![
+                    e.seq.to_string(),
+                    kechuang_types::Timestamp(e.at_ms).in_china(),
+                    record,
+                    e.part.clone(),
+                    short(&e.from),
+                    short(&e.to),
+                    e.by.clone(),
+                ]
+            })
+            .collect();
+        print!("{}", kechuang_types::present::table(&["SEQ", "AT", "RECORD", "PART", "FROM", "TO", "BY"], &rows));
+    }
+    Ok(())
 }
 
 type Admin = AdminClient<InterceptedService<tonic::transport::Channel, PresentToken>>;

@@ -321,3 +321,82 @@ fn a_proposal_nobody_answers_expires_on_both_sides() -> anyhow::Result<()> {
     assert!(cluster.node("sz").respond_refused(&id, &["accept"])?.contains("expired"));
     eventually(SETTLE, "convergence", || cluster.converged())
 }
+
+/// The parts and who moved them, in order, from a history.
+fn steps(history: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    history
+        .iter()
+        .map(|e| {
+            let to = match &e["to"] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default(),
+            };
+            (e["part"].as_str().unwrap_or("").into(), to, e["by"].as_str().unwrap_or("").into())
+        })
+        .collect()
+}
+
+#[test]
+fn every_step_is_on_record_with_who_took_it_once() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    one_proposal(&mut cluster)?;
+    let id = the_match(&mut cluster, "gzu")?["id"].as_str().unwrap_or_default().to_owned();
+    cluster.node("sz").respond(&id, &["accept"])?;
+    cluster.node("gzu").respond(&id, &["accept"])?;
+    eventually(SETTLE, "contacts at sz", || Ok(!the_match(&mut cluster, "sz")?["demand_contact"].is_null()))?;
+    cluster.node("gzu").respond(&id, &["contracted", "--type", "技术许可", "--amount", "150"])?;
+    cluster.node("sz").respond(&id, &["contracted", "--type", "技术许可", "--amount", "140"])?;
+    eventually(SETTLE, "both contracts at sz", || Ok(!the_match(&mut cluster, "sz")?["verified_contract"].is_null()))?;
+    cluster.node("sz").respond(&id, &["landed", "--note", "预警系统上线"])?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+
+    let history = cluster.central.history(Some(&id))?;
+    let expected = [
+        ("core", "proposed", "central"),
+        ("demand_side", "accepted", "sz"),
+        ("supply_side", "accepted", "gzu"),
+        ("supply_side", "contracted", "gzu"),
+        ("demand_side", "contracted", "sz"),
+        ("landing", "landed", "sz"),
+    ];
+    let got = steps(&history);
+    let want: Vec<(String, String, String)> =
+        expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    assert_eq!(got, want, "every change of state, and only those (the release of contacts is not one)");
+    assert_eq!(history[3]["to"]["contracted"]["amount_wan"], 150.0, "the contract's amount is on record");
+    assert_eq!(history[5]["to"]["landed"]["note"], "预警系统上线");
+    let seqs: Vec<u64> = history.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+    let out = cluster.path().join("history.jsonl");
+    let said = cluster.central.export_history(&in_days(0).to_string(), &out)?;
+    assert!(said.contains("exported"), "{said}");
+    let lines = std::fs::read_to_string(&out)?.lines().count();
+    assert_eq!(lines, history.len(), "today's export holds this match's steps (the only match)");
+    let tomorrow = cluster.path().join("tomorrow.jsonl");
+    cluster.central.export_history(&in_days(1).to_string(), &tomorrow)?;
+    assert_eq!(std::fs::read_to_string(&tomorrow)?.lines().count(), 0, "nothing received tomorrow yet");
+    Ok(())
+}
+
+#[test]
+fn central_killed_around_an_answer_records_it_once() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    one_proposal(&mut cluster)?;
+    let id = the_match(&mut cluster, "gzu")?["id"].as_str().unwrap_or_default().to_owned();
+    for (point, node, answer) in [("push-durable", "sz", "accept"), ("push-applied", "gzu", "accept")] {
+        // A fresh central counts its passes from one: the answer is the first push.
+        cluster.central.terminate()?;
+        cluster.central.process().arm_crash(point, 1);
+        cluster.central.restart()?;
+        cluster.node(node).respond(&id, &[answer])?;
+        cluster.central.process().wait_crashed()?;
+        cluster.central.restart()?;
+        eventually(SETTLE, "the answer acknowledged", || Ok(cluster.node(node).status()?["unacked"] == 0))?;
+    }
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    let parts: Vec<String> =
+        steps(&cluster.central.history(Some(&id))?).into_iter().map(|(part, to, _)| format!("{part}:{to}")).collect();
+    assert_eq!(parts, ["core:proposed", "demand_side:accepted", "supply_side:accepted"]);
+    Ok(())
+}

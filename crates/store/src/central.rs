@@ -6,7 +6,10 @@
 //! and acknowledged sequence, `g` + demand id → routing state, `p` + demand
 //! id + supply id → match id (and `q` + supply id + demand id → match id,
 //! the same pairs by supply), `m` → how far matching has processed the
-//! log. Revocations live in their own tree.
+//! log, `e` + sequence → an event of the history (a lifecycle step of a
+//! match or bid, written in the same batch as the step), `h` + record id +
+//! sequence → nothing (the history by record). Revocations live in their
+//! own tree.
 //!
 //! A write (a push batch, central's matching) is one atomic `Batch` with
 //! one log entry for all the records it changed: sled's cost is per key
@@ -19,9 +22,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use kechuang_sync::{Bounds, Change, Decision, Lookup, Peer, PushError, Refused, decide, merge};
-use kechuang_types::{NodeId, NodeKind, Record, RecordId, Region, Timestamp};
+use kechuang_sync::{Bounds, Change, Decision, Lookup, Peer, PushError, Refused, decide, lifecycle, merge};
+use kechuang_types::{Event, NodeId, NodeKind, Record, RecordId, RecordKind, Region, Step, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode, read_u64, u64_key};
@@ -91,6 +95,8 @@ pub struct CentralStore {
     revoked: sled::Tree,
     /// The last assigned log position; the lock makes writers take turns.
     head: Mutex<u64>,
+    /// The last event of the history (written under the head lock).
+    last_event: AtomicU64,
 }
 
 /// sled's page cache: central keeps its memory bounded (sled defaults to 1 GiB).
@@ -104,6 +110,8 @@ const PAIR: u8 = b'p';
 const SUPPLY_PAIR: u8 = b'q';
 const MATCHED: &[u8] = b"m";
 const SEEN: u8 = b's';
+const EVENT: u8 = b'e';
+const HISTORY: u8 = b'h';
 /// How far apart notes of a node's last contact are written (ms).
 const SEEN_GRAIN_MS: i64 = 60_000;
 
@@ -111,6 +119,12 @@ fn key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + rest.len());
     key.push(prefix);
     key.extend_from_slice(rest);
+    key
+}
+
+fn event_key(seq: u64) -> [u8; 9] {
+    let mut key = [EVENT; 9];
+    key[1..].copy_from_slice(&seq.to_be_bytes());
     key
 }
 
@@ -128,33 +142,58 @@ struct Write<'a> {
     pending: HashMap<RecordId, Record>,
     order: Vec<RecordId>,
     batch: sled::Batch,
+    /// Who writes: a node's id, or `central`.
+    by: &'a str,
+    /// The lifecycle steps the write takes, for the history.
+    steps: Vec<(RecordId, RecordKind, Step)>,
 }
 
 impl<'a> Write<'a> {
-    fn new(store: &'a CentralStore, head: u64) -> Self {
-        Self { store, position: head + 1, pending: HashMap::new(), order: Vec::new(), batch: sled::Batch::default() }
+    fn new(store: &'a CentralStore, head: u64, by: &'a str) -> Self {
+        Self {
+            store,
+            position: head + 1,
+            pending: HashMap::new(),
+            order: Vec::new(),
+            batch: sled::Batch::default(),
+            by,
+            steps: Vec::new(),
+        }
     }
 
-    /// Merges `record` over what is held.
+    /// Merges `record` over what is held, noting the lifecycle steps it takes.
     fn merge(&mut self, record: &Record) -> Result<()> {
         let id = record.meta.id;
         let held = match self.pending.get(&id) {
             Some(pending) => Some(pending.clone()),
             None => self.store.get(&id)?,
         };
-        if let Some(merged) = merge(held.as_ref(), record)
-            && self.pending.insert(id, merged).is_none()
-        {
-            self.order.push(id);
+        if let Some(merged) = merge(held.as_ref(), record) {
+            let kind = merged.kind();
+            self.steps.extend(lifecycle::steps(held.as_ref(), &merged).into_iter().map(|s| (id, kind, s)));
+            if self.pending.insert(id, merged).is_none() {
+                self.order.push(id);
+            }
         }
         Ok(())
     }
 
-    /// Applies the batch atomically; returns the changed records and the new head.
+    /// Applies the batch atomically, the history's events with it; returns
+    /// the changed records and the new head.
     fn commit(mut self, head: u64) -> Result<(Vec<Record>, u64)> {
         if self.order.is_empty() {
             self.store.main.apply_batch(self.batch)?;
             return Ok((Vec::new(), head));
+        }
+        let at = Timestamp::now();
+        let mut seq = self.store.last_event.load(Ordering::SeqCst);
+        for (record, kind, step) in std::mem::take(&mut self.steps) {
+            seq += 1;
+            let event = Event { seq, record, kind, step, by: self.by.to_owned(), at };
+            self.batch.insert(&event_key(seq), encode(&event));
+            let mut index = key(HISTORY, record.as_bytes());
+            index.extend_from_slice(&seq.to_be_bytes());
+            self.batch.insert(index, &[]);
         }
         let mut ids = Vec::with_capacity(self.order.len() * 16);
         let mut changed = Vec::with_capacity(self.order.len());
@@ -167,6 +206,7 @@ impl<'a> Write<'a> {
         }
         self.batch.insert(&log_key(self.position), ids);
         self.store.main.apply_batch(self.batch)?;
+        self.store.last_event.store(seq, Ordering::SeqCst);
         Ok((changed, self.position))
     }
 }
@@ -176,11 +216,15 @@ impl CentralStore {
     pub fn open(dir: &Path) -> Result<Self> {
         let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).cache_capacity(CACHE_BYTES).open()?;
         let main = db.open_tree("central")?;
-        let head = match main.scan_prefix([LOG]).keys().next_back() {
-            Some(k) => read_u64("log position", &k?[1..])?,
-            None => 0,
+        let last = |prefix: u8, what| -> Result<u64> {
+            match main.scan_prefix([prefix]).keys().next_back() {
+                Some(k) => read_u64(what, &k?[1..]),
+                None => Ok(0),
+            }
         };
-        Ok(Self { revoked: db.open_tree("revoked")?, main, head: Mutex::new(head), db })
+        let head = last(LOG, "log position")?;
+        let last_event = AtomicU64::new(last(EVENT, "event")?);
+        Ok(Self { revoked: db.open_tree("revoked")?, main, head: Mutex::new(head), last_event, db })
     }
 
     /// Registers a node, or updates its kind and region; keeps its sequence.
@@ -263,7 +307,7 @@ impl CentralStore {
             Err(e @ PushError::Sequence { .. }) => return Err(Error::Sequence(e.to_string())),
         };
         entry.acked_seq = acked_seq;
-        let mut write = Write::new(self, *head);
+        let mut write = Write::new(self, *head, writer.id.as_str());
         for record in &records {
             write.merge(record)?;
         }
@@ -271,11 +315,6 @@ impl CentralStore {
         let (changed, position) = write.commit(*head)?;
         *head = position;
         Ok(Pushed::Applied(PushOutcome { acked_seq, changed, head: position }))
-    }
-
-    /// Stores records written by central itself (matches), merged and logged.
-    pub fn apply_own(&self, incoming: &[Record]) -> Result<Vec<Record>> {
-        self.apply_matching(incoming, &[], &[])
     }
 
     /// Stores what matching decided, atomically: new or changed matches
@@ -287,8 +326,20 @@ impl CentralStore {
         routing: &[(RecordId, Vec<u8>)],
         pairs: &[(RecordId, RecordId, RecordId)],
     ) -> Result<Vec<Record>> {
+        self.apply_central("central", matches, routing, pairs)
+    }
+
+    /// Like [`CentralStore::apply_matching`], for an act of central's that
+    /// the history credits to `by` (`central:` and the operator).
+    pub fn apply_central(
+        &self,
+        by: &str,
+        matches: &[Record],
+        routing: &[(RecordId, Vec<u8>)],
+        pairs: &[(RecordId, RecordId, RecordId)],
+    ) -> Result<Vec<Record>> {
         let mut head = self.head.lock().unwrap_or_else(|p| p.into_inner());
-        let mut write = Write::new(self, *head);
+        let mut write = Write::new(self, *head, by);
         for record in matches {
             write.merge(record)?;
         }
@@ -404,6 +455,30 @@ impl CentralStore {
         Ok((out, upto))
     }
 
+    /// The history of one match or bid, oldest first.
+    pub fn history_of(&self, record: &RecordId) -> Result<Vec<Event>> {
+        let mut out = Vec::new();
+        for k in self.main.scan_prefix(key(HISTORY, record.as_bytes())).keys() {
+            let k = k?;
+            let seq = read_u64("history index", &k[17..])?;
+            if let Some(v) = self.main.get(event_key(seq))? {
+                out.push(decode("event", &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` on every event of the history after `after`, in order,
+    /// until it returns false.
+    pub fn events_after(&self, after: u64, mut f: impl FnMut(Event) -> bool) -> Result<()> {
+        for value in self.main.range(event_key(after.saturating_add(1))..=event_key(u64::MAX)).values() {
+            if !f(decode("event", &value?)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// One record by id.
     pub fn get(&self, id: &RecordId) -> Result<Option<Record>> {
         self.main.get(key(RECORD, id.as_bytes()))?.map(|v| decode::<Stored>("record", &v).map(|s| s.record)).transpose()
@@ -498,6 +573,45 @@ mod tests {
         let err = store.apply_push(&sz(), &batch, &bounds()).unwrap_err();
         assert!(matches!(err, Error::Sequence(_)), "{err}");
         assert_eq!(store.head(), 0);
+    }
+
+    #[test]
+    fn every_step_is_an_event_once_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = kechuang_types::testing::proposed_match();
+        m.demand_owner = sz().id;
+        let mut record = kechuang_types::testing::demand("对接");
+        record.meta.owner = NodeId::central();
+        record.meta.version = m.version();
+        record.body = kechuang_types::Body::Match(Box::new(m.clone()));
+        let id = record.meta.id;
+        {
+            let store = open_with_sz(dir.path());
+            store.apply_matching(std::slice::from_ref(&record), &[], &[]).unwrap();
+            let mut answered = record.clone();
+            if let kechuang_types::Body::Match(m) = &mut answered.body {
+                m.demand_side = kechuang_types::Part::new(Hlc::from_u64(9), kechuang_types::Response::Accepted);
+                answered.meta.version = m.version();
+            }
+            let push = vec![(1, Incoming::Record(answered.into()))];
+            applied(store.apply_push(&sz(), &push, &bounds()).unwrap());
+            applied(store.apply_push(&sz(), &push, &bounds()).unwrap());
+            store.apply_matching(std::slice::from_ref(&record), &[], &[]).unwrap();
+            store.flush().unwrap();
+        }
+        let store = crate::testing::reopen(|| CentralStore::open(dir.path()));
+        let history = store.history_of(&id).unwrap();
+        let steps: Vec<_> = history.iter().map(|e| (e.seq, e.step.part.as_str(), e.by.as_str())).collect();
+        assert_eq!(steps, [(1, "core", "central"), (2, "demand_side", "sz")], "resends and replays add nothing");
+        assert_eq!(history[1].step.to, serde_json::json!("accepted"));
+        let mut all = Vec::new();
+        store
+            .events_after(1, |e| {
+                all.push(e.seq);
+                true
+            })
+            .unwrap();
+        assert_eq!(all, [2]);
     }
 
     #[test]

@@ -25,7 +25,8 @@
 use std::fmt;
 
 use kechuang_types::{
-    BidState, Contract, Date, Decline, Hlc, Landed, Landing, Match, MatchState, NodeId, Part, Response,
+    BidState, Body, Contract, Date, Decline, Hlc, Landed, Landing, Match, MatchState, NodeId, Part, Record, Response,
+    Step,
 };
 
 use crate::Refusal;
@@ -254,6 +255,42 @@ pub fn check_steps(old: &Match, new: &Match) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// The steps a write takes from `held` (if any) to `merged`: one per part
+/// of a match or bid whose version moved, none for other records.
+pub fn steps(held: Option<&Record>, merged: &Record) -> Vec<Step> {
+    fn step<T: serde::Serialize>(part: &str, old: Option<&Part<T>>, new: &Part<T>) -> Option<Step> {
+        let moved = old.is_none_or(|o| new.version > o.version);
+        let value = |v: &T| serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+        let from = old.map(|o| value(&o.value));
+        let to = value(&new.value);
+        (moved && from.as_ref() != Some(&to)).then(|| Step { part: part.into(), from, to, version: new.version })
+    }
+    match (&merged.body, held.map(|h| &h.body)) {
+        (Body::Match(new), old) => {
+            let old = match old {
+                Some(Body::Match(o)) => Some(o),
+                _ => None,
+            };
+            let mut out = Vec::new();
+            out.extend(step("core", old.map(|o| &o.core), &new.core));
+            if old.is_some() {
+                out.extend(step("demand_side", old.map(|o| &o.demand_side), &new.demand_side));
+                out.extend(step("supply_side", old.map(|o| &o.supply_side), &new.supply_side));
+                out.extend(step("landing", old.map(|o| &o.landing), &new.landing));
+            }
+            out
+        }
+        (Body::Bid(new), old) => {
+            let old = match old {
+                Some(Body::Bid(o)) => Some(&o.decision),
+                _ => None,
+            };
+            step("decision", old, &new.decision).into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The landing's date must not be in the future.
 pub fn check_landing_date(landed: &Landed, today: Date) -> Result<(), Refusal> {
     if landed.date > today {
@@ -341,6 +378,27 @@ mod tests {
         act(&mut m, &node("uni"), contract(), Hlc::from_u64(3)).unwrap();
         assert!(act(&mut m, &node("sz"), decline(), Hlc::from_u64(4)).is_err());
         act(&mut m, &node("sz"), landed(), Hlc::from_u64(5)).unwrap();
+    }
+
+    #[test]
+    fn a_write_yields_one_step_per_part_that_moved() {
+        let record = |m: Match| kechuang_types::Record {
+            meta: kechuang_types::testing::demand("x").meta,
+            body: kechuang_types::Body::Match(Box::new(m)),
+        };
+        let first = record(proposed());
+        let created = steps(None, &first);
+        assert_eq!(created.len(), 1);
+        assert_eq!((created[0].part.as_str(), created[0].from.is_none()), ("core", true));
+        let mut m = proposed();
+        act(&mut m, &node("uni"), decline(), Hlc::from_u64(5)).unwrap();
+        let declined = record(m);
+        let moved = steps(Some(&first), &declined);
+        assert_eq!(moved.len(), 1);
+        assert_eq!(moved[0].part, "supply_side");
+        assert_eq!(moved[0].from, Some(serde_json::json!("pending")));
+        assert_eq!(moved[0].to["declined"]["reason"], "价格");
+        assert!(steps(Some(&declined), &declined).is_empty(), "a replay is no step");
     }
 
     #[test]

@@ -218,6 +218,20 @@ impl Central {
         .map(drop)
     }
 
+    /// `kechuang-central history --json [ID]`: the events, oldest first.
+    pub fn history(&self, id: Option<&str>) -> anyhow::Result<Vec<Value>> {
+        let mut command = Command::new(binary("kechuang-central"));
+        command.args(["history", "--json", "--config"]).arg(&self.daemon.config).args(id);
+        json_array(&run_ok(&mut command)?.stdout)
+    }
+
+    /// `kechuang-central history --since DAY --out FILE`: what it printed.
+    pub fn export_history(&self, since: &str, out: &Path) -> anyhow::Result<String> {
+        let mut command = Command::new(binary("kechuang-central"));
+        command.args(["history", "--since", since, "--out"]).arg(out).arg("--config").arg(&self.daemon.config);
+        Ok(String::from_utf8_lossy(&run_ok(&mut command)?.stdout).into_owned())
+    }
+
     /// `kechuang-central nodes --json`.
     pub fn nodes(&self) -> anyhow::Result<Vec<Value>> {
         let mut command = Command::new(binary("kechuang-central"));

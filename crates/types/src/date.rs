@@ -121,6 +121,16 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The time in China Standard Time, to the second (`2026-11-28 13:05:00 +08:00`).
+    pub fn in_china(&self) -> String {
+        let secs = (self.0 + 8 * 3_600_000).div_euclid(1000);
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +08:00", rem / 3600, rem / 60 % 60, rem % 60)
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC, to the second.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -194,6 +204,7 @@ mod tests {
     fn timestamps_print_as_rfc3339() {
         assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00Z");
         assert_eq!(Timestamp(1_795_000_000_000).to_string(), "2026-11-18T11:06:40Z");
+        assert_eq!(Timestamp(1_795_000_000_000).in_china(), "2026-11-18 19:06:40 +08:00");
         let d = Date::parse("d", "2026-11-18").unwrap();
         assert_eq!(d.days_since_epoch() * 86_400_000 + 40_000_000, 1_795_000_000_000);
         assert_eq!(Date::from_days_since_epoch(d.days_since_epoch()), d);

@@ -11,6 +11,7 @@ mod clock;
 mod codes;
 mod date;
 mod error;
+mod history;
 mod id;
 pub mod limits;
 pub mod present;
@@ -25,6 +26,7 @@ pub use codes::{
 };
 pub use date::{Date, DateRange, Timestamp};
 pub use error::{Error, Result};
+pub use history::{Event, Step};
 pub use id::{NodeId, RecordId};
 pub use record::{
     Bid, BidState, Body, Contact, Contract, Decline, Demand, Draft, Expert, Landed, Landing, Match, MatchState, Meta,
