@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 use tracing::info;
 
 use crate::error;
+use crate::matcher::{Act, Matcher};
 use crate::server::State;
 
 /// Central's implementation of `kechuang.v1.Admin`.
@@ -44,17 +45,85 @@ fn event_to_wire(e: Event) -> pb::HistoryEvent {
 
 type HistoryStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::HistoryBatch, Status>> + Send>>;
 
+/// A record id from the wire, naming `field`.
+fn record_id(field: &str, bytes: &[u8]) -> Result<RecordId, Status> {
+    let bytes: [u8; 16] =
+        bytes.try_into().map_err(|_| Status::invalid_argument(format!("{field}: ids are 16 bytes")))?;
+    Ok(RecordId::from_bytes(bytes))
+}
+
+/// Who the history credits with an act of the national office.
+fn by(operator: &str) -> Result<String, Status> {
+    let operator = operator.trim();
+    kechuang_types::check_text("operator", operator, kechuang_types::limits::SHORT_TEXT, true)
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
+    Ok(format!("central:{operator}"))
+}
+
+fn act_status(e: Act) -> Status {
+    match e {
+        Act::Refused(reason) => Status::failed_precondition(reason),
+        Act::Failed(e) => {
+            tracing::error!(error = format!("{e:#}"), "an act of the national office failed");
+            Status::unavailable(format!("central: {e:#}"))
+        }
+    }
+}
+
+impl AdminService {
+    /// Runs an act of the national office on the matcher, then makes what it
+    /// wrote durable, so the feeds deliver it.
+    async fn act<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Matcher, &kechuang_store::CentralStore) -> Result<T, Act> + Send + 'static,
+    ) -> Result<T, Status> {
+        let (matcher, store) = (self.state.matcher.clone(), self.state.store.clone());
+        let done = tokio::task::spawn_blocking(move || f(&matcher, &store)).await.map_err(error::join)?;
+        let done = done.map_err(act_status)?;
+        self.state.durability.wait().await.map_err(error::storage)?;
+        Ok(done)
+    }
+}
+
 #[tonic::async_trait]
 impl Admin for AdminService {
+    async fn propose(&self, request: Request<pb::ProposeRequest>) -> Result<Response<pb::ProposeResponse>, Status> {
+        let r = request.into_inner();
+        let (demand, supply, by) = (record_id("demand", &r.demand)?, record_id("supply", &r.supply)?, by(&r.operator)?);
+        let note = r.note.trim().to_owned();
+        kechuang_types::check_text("note", &note, kechuang_types::limits::SHORT_TEXT * 5, true)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let record = self.act(move |m, store| m.propose(store, demand, supply, &note, &by)).await?;
+        Ok(Response::new(pb::ProposeResponse { r#match: Some(record.into()) }))
+    }
+
+    async fn withdraw_match(
+        &self,
+        request: Request<pb::WithdrawMatchRequest>,
+    ) -> Result<Response<pb::WithdrawMatchResponse>, Status> {
+        let r = request.into_inner();
+        let (id, by) = (record_id("match_id", &r.match_id)?, by(&r.operator)?);
+        let reason = r.reason.trim().to_owned();
+        kechuang_types::check_text("reason", &reason, kechuang_types::limits::SHORT_TEXT * 5, true)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let record = self.act(move |m, store| m.withdraw_match(store, id, &reason, &by)).await?;
+        Ok(Response::new(pb::WithdrawMatchResponse { r#match: Some(record.into()) }))
+    }
+
+    async fn escalate(&self, request: Request<pb::EscalateRequest>) -> Result<Response<pb::EscalateResponse>, Status> {
+        let r = request.into_inner();
+        let (demand, by) = (record_id("demand", &r.demand)?, by(&r.operator)?);
+        let written = self.act(move |m, store| m.escalate_now(store, demand, &by)).await?;
+        Ok(Response::new(pb::EscalateResponse { matches: written.into_iter().map(Into::into).collect() }))
+    }
+
     type HistoryStream = HistoryStream;
 
     async fn history(&self, request: Request<pb::HistoryRequest>) -> Result<Response<Self::HistoryStream>, Status> {
         let request = request.into_inner();
         let record = match request.record_id.as_slice() {
             [] => None,
-            bytes => Some(RecordId::from_bytes(
-                bytes.try_into().map_err(|_| Status::invalid_argument("record_id: ids are 16 bytes"))?,
-            )),
+            bytes => Some(record_id("record_id", bytes)?),
         };
         let since = Timestamp(request.since_ms);
         let (tx, rx) = tokio::sync::mpsc::channel(2);

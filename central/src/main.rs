@@ -135,6 +135,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Propose a supply for a demand by hand (人工推荐): a match like any
+    /// other, on record with its operator.
+    Propose {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The demand's id.
+        demand: String,
+        /// The outcome's or expert's id.
+        supply: String,
+        /// Why: both sides read it as the match's explanation.
+        #[arg(long)]
+        note: String,
+        /// Who at the national office [default: $USER].
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Withdraw an open match, with the reason both sides will read.
+    WithdrawMatch {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The match's id.
+        match_id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Who at the national office [default: $USER].
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// Propose a demand's next tier now, without waiting for its window.
+    Escalate {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The demand's id.
+        demand: String,
+        /// Who at the national office [default: $USER].
+        #[arg(long)]
+        operator: Option<String>,
+    },
     /// List the nodes central knows.
     Nodes {
         /// Path to central.toml.
@@ -252,6 +294,45 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::History { config, id, since, out, json } => history(&config, id, since, out, json),
+        Command::Propose { config, demand, supply, note, operator } => {
+            let request = pb::ProposeRequest {
+                demand: id_bytes("demand", &demand)?,
+                supply: id_bytes("supply", &supply)?,
+                note,
+                operator: operator_name(operator),
+            };
+            let record = runtime()?.block_on(async {
+                let response = admin(&Config::load(&config)?).await?.propose(request).await;
+                anyhow::Ok(response.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner().r#match)
+            })?;
+            print_records(&[Record::try_from(record.context("no match in the answer")?)?], false);
+            Ok(())
+        }
+        Command::WithdrawMatch { config, match_id, reason, operator } => {
+            let request = pb::WithdrawMatchRequest {
+                match_id: id_bytes("match", &match_id)?,
+                reason,
+                operator: operator_name(operator),
+            };
+            let record = runtime()?.block_on(async {
+                let response = admin(&Config::load(&config)?).await?.withdraw_match(request).await;
+                anyhow::Ok(response.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner().r#match)
+            })?;
+            print_records(&[Record::try_from(record.context("no match in the answer")?)?], false);
+            Ok(())
+        }
+        Command::Escalate { config, demand, operator } => {
+            let request =
+                pb::EscalateRequest { demand: id_bytes("demand", &demand)?, operator: operator_name(operator) };
+            let matches = runtime()?.block_on(async {
+                let response = admin(&Config::load(&config)?).await?.escalate(request).await;
+                anyhow::Ok(response.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner().matches)
+            })?;
+            let records: Vec<Record> = matches.into_iter().map(Record::try_from).collect::<Result<_, _>>()?;
+            println!("escalated: {} new proposal(s)", records.len());
+            print_records(&records, false);
+            Ok(())
+        }
         Command::Nodes { config, json } => {
             let config = Config::load(&config)?;
             let nodes = runtime()?.block_on(async {
@@ -301,6 +382,16 @@ fn print_records(records: &[Record], json: bool) {
     } else {
         print!("{}", kechuang_types::present::records_table(records));
     }
+}
+
+/// A record id as the admin API takes it, naming `field`.
+fn id_bytes(field: &str, text: &str) -> anyhow::Result<Vec<u8>> {
+    Ok(RecordId::parse(field, text)?.as_bytes().to_vec())
+}
+
+/// The operator the history credits: as given, else the login name.
+fn operator_name(given: Option<String>) -> String {
+    given.or_else(|| std::env::var("USER").ok()).filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "operator".into())
 }
 
 /// `history`: prints or exports the events central recorded.

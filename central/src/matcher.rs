@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kechuang_matching::{
-    Candidate, DemandProfile, Engine, Escalation, Params, Proposal, SupplyProfile, escalation, plan, takes_proposals,
-    unanswered,
+    Candidate, DemandProfile, Engine, Escalation, LAST_STAGE, Params, Proposal, SupplyProfile, escalation, plan,
+    takes_proposals, unanswered,
 };
 use kechuang_store::{CentralStore, NodeEntry};
 use kechuang_sync::contacts_released;
@@ -30,6 +30,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::server::State;
+
+/// Who the history credits with what matching does.
+const CENTRAL: &str = "central";
 
 /// Most proposals one demand receives over all its stages.
 pub const MAX_PROPOSALS: usize = 10;
@@ -223,7 +226,7 @@ impl Matcher {
                 info!(routed, left = demands.len() - routed, "matching stopped part-way; the rest is matched at start");
                 return Ok(Ingested { written: out, complete: false });
             }
-            out.extend(self.route(store, *demand, None)?);
+            out.extend(self.route(store, *demand, None, CENTRAL)?);
             kechuang_store::crash::point("matching-routed");
         }
         Ok(Ingested { written: out, complete: true })
@@ -231,7 +234,13 @@ impl Matcher {
 
     /// Proposes the demand's candidates up to its current stage (or `stage`,
     /// when escalating); stores the matches and the routing state together.
-    fn route(&self, store: &CentralStore, demand_id: RecordId, stage: Option<u8>) -> anyhow::Result<Vec<Record>> {
+    fn route(
+        &self,
+        store: &CentralStore,
+        demand_id: RecordId,
+        stage: Option<u8>,
+        by: &str,
+    ) -> anyhow::Result<Vec<Record>> {
         let now = Timestamp::now().0;
         let mut routing = match store.routing(&demand_id)? {
             Some(bytes) => serde_json::from_slice(&bytes).context("routing state")?,
@@ -270,7 +279,7 @@ impl Matcher {
         }
         drop(engine);
         let state = serde_json::to_vec(&routing)?;
-        let written = store.apply_matching(&matches, &[(demand_id, state)], &pairs)?;
+        let written = store.apply_central(by, &matches, &[(demand_id, state)], &pairs)?;
         if !written.is_empty() {
             info!(demand = %demand_id, stage = routing.stage, proposed = written.len(), "matches proposed");
         }
@@ -350,68 +359,159 @@ impl Matcher {
         Ok(Some(released))
     }
 
-    /// An awarded bid becomes a match at `contracted` (central's part), with
-    /// contacts released: the proposal for that pair if there is one, else a new match.
+    /// The match of a demand and a supply: the one already proposed, or a
+    /// new one from central (with its pair, to be stored with it); `None`
+    /// when central's index does not hold both.
+    fn pair_match(
+        &self,
+        store: &CentralStore,
+        demand_id: RecordId,
+        supply_id: RecordId,
+        score: f64,
+    ) -> anyhow::Result<Option<(Record, Option<(RecordId, RecordId, RecordId)>)>> {
+        let existing = store.pairs_of(&demand_id)?.into_iter().find(|(s, _)| *s == supply_id).map(|(_, id)| id);
+        if let Some(held) = existing.map(|id| store.get(&id)).transpose()?.flatten() {
+            return Ok(Some((held, None)));
+        }
+        let demand = store.get(&demand_id)?.as_ref().and_then(DemandProfile::from_record);
+        let supply = self.engine().supply(&supply_id).cloned();
+        let (Some(demand), Some(supply)) = (demand, supply) else { return Ok(None) };
+        let candidate = Candidate {
+            supply: supply.id,
+            kind: supply.kind,
+            score,
+            strength: 1.0,
+            tier: kechuang_matching::tier(demand.region, supply.region),
+            linked: false,
+        };
+        let landing = landing_node(&demand, &store.nodes()?);
+        let record = self.proposal(&demand, &supply, &candidate, landing, MatchState::Proposed)?;
+        let pair = (demand.id, supply.id, record.meta.id);
+        Ok(Some((record, Some(pair))))
+    }
+
+    /// An awarded bid becomes a match at `contracted` (central's part) for
+    /// every outcome and expert it offered, with contacts released: the
+    /// proposal for that pair if there is one, else a new match.
     fn award(&self, store: &CentralStore, bid_record: &Record) -> anyhow::Result<Vec<Record>> {
         let Body::Bid(bid) = &bid_record.body else { return Ok(vec![]) };
-        let Some(supply_id) = bid.outcomes.first().or(bid.experts.first()).copied() else { return Ok(vec![]) };
         // Admission checked every version of the bid; what an award turns
-        // into is checked again here, where the match is made.
+        // into is checked again here, where the matches are made.
         let bidder = &bid_record.meta.owner;
-        let supply_ok = store.get(&supply_id)?.is_some_and(|s| s.meta.owner == *bidder && !s.meta.deleted);
         let demand_ok = store
             .get(&bid.demand)?
             .is_some_and(|d| d.meta.owner == bid.demand_owner && matches!(&d.body, Body::Demand(x) if x.is_challenge));
-        if !supply_ok || !demand_ok || bid_record.meta.deleted {
-            warn!(bid = %bid_record.meta.id, "an awarded bid does not offer its bidder's own supply on the challenge it names: no match");
+        if !demand_ok || bid_record.meta.deleted {
+            warn!(bid = %bid_record.meta.id, "an awarded bid names no open challenge of its owner: no match");
             return Ok(vec![]);
         }
-        let existing = store.pairs_of(&bid.demand)?.into_iter().find(|(s, _)| *s == supply_id).map(|(_, id)| id);
-        let mut pairs = Vec::new();
-        let mut record = match existing.map(|id| store.get(&id)).transpose()?.flatten() {
-            Some(held) => held,
-            None => {
-                let demand = store.get(&bid.demand)?.as_ref().and_then(DemandProfile::from_record);
-                let supply = self.engine().supply(&supply_id).cloned();
-                let (Some(demand), Some(supply)) = (demand, supply) else {
-                    warn!(bid = %bid_record.meta.id, "awarded bid names a demand or supply central does not hold");
-                    return Ok(vec![]);
-                };
-                let candidate = Candidate {
-                    supply: supply.id,
-                    kind: supply.kind,
-                    score: 1.0,
-                    strength: 1.0,
-                    tier: kechuang_matching::tier(demand.region, supply.region),
-                    linked: false,
-                };
-                let record = self.proposal(
-                    &demand,
-                    &supply,
-                    &candidate,
-                    landing_node(&demand, &store.nodes()?),
-                    MatchState::Proposed,
-                )?;
-                pairs.push((demand.id, supply.id, record.meta.id));
-                record
-            }
-        };
-        let Body::Match(m) = &mut record.body else { return Ok(vec![]) };
-        if m.core.value == MatchState::Contracted {
-            return Ok(vec![]); // already recorded
-        }
-        m.core = Part::new(self.tick()?, MatchState::Contracted);
-        if let Some((demand_contact, supply_contact)) = contacts_for(store, m)? {
-            m.demand_contact = demand_contact;
-            m.supply_contact = supply_contact;
-        }
         let award = format!("揭榜挂帅中标：{}", bid.proposal.chars().take(60).collect::<String>());
-        m.explanation = if m.explanation.is_empty() { award } else { format!("{award}；{}", m.explanation) };
-        record.meta.version = m.version();
-        record.meta.updated_at = Timestamp::now();
+        let (mut records, mut pairs) = (Vec::new(), Vec::new());
+        for supply_id in bid.outcomes.iter().chain(&bid.experts).copied() {
+            let own = store.get(&supply_id)?.is_some_and(|s| s.meta.owner == *bidder && !s.meta.deleted);
+            if !own {
+                warn!(bid = %bid_record.meta.id, supply = %supply_id, "an awarded bid offers supply not its bidder's: left out");
+                continue;
+            }
+            let Some((mut record, pair)) = self.pair_match(store, bid.demand, supply_id, 1.0)? else {
+                warn!(bid = %bid_record.meta.id, supply = %supply_id, "central does not hold the awarded supply");
+                continue;
+            };
+            let Body::Match(m) = &mut record.body else { continue };
+            if m.core.value == MatchState::Contracted {
+                continue; // already recorded
+            }
+            m.core = Part::new(self.tick()?, MatchState::Contracted);
+            if let Some((demand_contact, supply_contact)) = contacts_for(store, m)? {
+                m.demand_contact = demand_contact;
+                m.supply_contact = supply_contact;
+            }
+            m.explanation =
+                if m.explanation.is_empty() { award.clone() } else { format!("{award}；{}", m.explanation) };
+            record.meta.version = m.version();
+            record.meta.updated_at = Timestamp::now();
+            pairs.extend(pair);
+            records.push(record);
+        }
+        if records.is_empty() {
+            return Ok(vec![]);
+        }
         let routing = Routing { stage: 0, since_ms: Timestamp::now().0, settled: true };
-        let written = store.apply_matching(&[record], &[(bid.demand, serde_json::to_vec(&routing)?)], &pairs)?;
-        info!(bid = %bid_record.meta.id, demand = %bid.demand, "challenge awarded: match contracted");
+        let written = store.apply_matching(&records, &[(bid.demand, serde_json::to_vec(&routing)?)], &pairs)?;
+        info!(bid = %bid_record.meta.id, demand = %bid.demand, matches = written.len(), "challenge awarded: matches contracted");
+        Ok(written)
+    }
+
+    /// The national office proposes `supply` for `demand` by hand (人工推荐,
+    /// a 技术经理人's act): a match like any other, explained by `note`,
+    /// credited to `by` in the history.
+    pub fn propose(
+        &self,
+        store: &CentralStore,
+        demand_id: RecordId,
+        supply_id: RecordId,
+        note: &str,
+        by: &str,
+    ) -> Result<Record, Act> {
+        let demand = store.get(&demand_id)?.ok_or_else(|| Act::refused(format!("no demand {demand_id}")))?;
+        if !matches!(demand.body, Body::Demand(_)) {
+            return Err(Act::refused(format!("{demand_id} is a {}, not a demand", demand.kind())));
+        }
+        if !takes_proposals(&demand, &self.proposals(store, &demand_id)?, Date::today()) {
+            return Err(Act::refused("the demand is withdrawn, landed or past its deadline"));
+        }
+        let supply = store.get(&supply_id)?.ok_or_else(|| Act::refused(format!("no outcome or expert {supply_id}")))?;
+        if !matches!(supply.body, Body::Outcome(_) | Body::Expert(_)) || supply.meta.deleted {
+            return Err(Act::refused(format!("{supply_id} is not an outcome or expert on offer")));
+        }
+        let Some((mut record, pair)) = self.pair_match(store, demand_id, supply_id, 0.0)? else {
+            return Err(Act::refused("the index does not hold them yet; try again in a moment"));
+        };
+        let Some(pair) = pair else {
+            return Err(Act::refused(format!("already proposed: match {}", record.meta.id)));
+        };
+        if let Body::Match(m) = &mut record.body {
+            m.explanation = format!("人工推荐：{note}");
+        }
+        let written = store.apply_central(by, &[record], &[], &[pair])?;
+        info!(demand = %demand_id, supply = %supply_id, %by, "proposed by hand");
+        written.into_iter().next().ok_or_else(|| Act::refused("nothing was written"))
+    }
+
+    /// The national office withdraws an open match, for `reason`.
+    pub fn withdraw_match(
+        &self,
+        store: &CentralStore,
+        match_id: RecordId,
+        reason: &str,
+        by: &str,
+    ) -> Result<Record, Act> {
+        let held = store.get(&match_id)?.ok_or_else(|| Act::refused(format!("no match {match_id}")))?;
+        let Body::Match(m) = &held.body else {
+            return Err(Act::refused(format!("{match_id} is a {}, not a match", held.kind())));
+        };
+        let state = m.state();
+        if !matches!(
+            state,
+            MatchState::Proposed | MatchState::AcceptedByDemand | MatchState::AcceptedBySupply | MatchState::Connected
+        ) {
+            return Err(Act::refused(format!("the match is {}: only an open match is withdrawn", state.as_str())));
+        }
+        let record = self.close(held, MatchState::Withdrawn, reason.to_owned())?;
+        let written = store.apply_central(by, &[record], &[], &[])?;
+        info!(r#match = %match_id, %by, "match withdrawn by hand");
+        written.into_iter().next().ok_or_else(|| Act::refused("nothing was written"))
+    }
+
+    /// The national office escalates `demand` to its next stage now.
+    pub fn escalate_now(&self, store: &CentralStore, demand_id: RecordId, by: &str) -> Result<Vec<Record>, Act> {
+        let bytes = store.routing(&demand_id)?.ok_or_else(|| Act::refused(format!("{demand_id} was never routed")))?;
+        let routing: Routing = serde_json::from_slice(&bytes).context("routing state")?;
+        if routing.stage >= LAST_STAGE {
+            return Err(Act::refused("every tier has been proposed already"));
+        }
+        let written = self.route(store, demand_id, Some(routing.stage + 1), by)?;
+        info!(demand = %demand_id, stage = routing.stage + 1, proposed = written.len(), %by, "escalated by hand");
         Ok(written)
     }
 
@@ -523,11 +623,34 @@ impl Matcher {
                 Escalation::Wait | Escalation::Exhausted => {}
                 Escalation::Next(stage) => {
                     debug!(%demand, stage, "escalating");
-                    out.extend(self.route(store, demand, Some(stage))?);
+                    out.extend(self.route(store, demand, Some(stage), CENTRAL)?);
                 }
             }
         }
         Ok(out)
+    }
+}
+
+/// Why an act of the national office did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum Act {
+    /// The act does not fit the records as they are.
+    #[error("{0}")]
+    Refused(String),
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl Act {
+    fn refused(reason: impl Into<String>) -> Self {
+        Self::Refused(reason.into())
+    }
+}
+
+impl From<kechuang_store::Error> for Act {
+    fn from(e: kechuang_store::Error) -> Self {
+        Self::Failed(e.into())
     }
 }
 

@@ -400,3 +400,61 @@ fn central_killed_around_an_answer_records_it_once() -> anyhow::Result<()> {
     assert_eq!(parts, ["core:proposed", "demand_side:accepted", "supply_side:accepted"]);
     Ok(())
 }
+
+#[test]
+fn the_national_office_proposes_withdraws_and_escalates_by_hand_on_record() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    one_proposal(&mut cluster)?;
+    cluster.add_node("scu", "university", "510100")?;
+    // An outcome matching would not propose for a battery demand.
+    let unrelated = serde_json::json!({
+        "id": "CG-9", "title": "川菜复合调味料非热杀菌工艺", "abstract": "超高压与低温等离子体联合杀菌，保持风味。",
+        "industry": "C14", "keywords": ["调味料", "杀菌"], "owner": "天府大学", "region": "510100", "trl": 6,
+    });
+    let rows = cluster.write_rows(&[unrelated])?;
+    cluster.node("scu").publish(&[&rows])?;
+    eventually(SETTLE, "the outcome at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 2))?;
+    let demand = cluster.node("sz").list(Some("demands"))?[0]["id"].as_str().unwrap_or_default().to_owned();
+    let outcomes = cluster.central.list(Some("outcomes"), None)?;
+    let supply = outcomes.iter().find(|o| o["title"] == "川菜复合调味料非热杀菌工艺").expect("the outcome")["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let central = |args: &[&str]| cluster.central.verb(args);
+    let said = central(&["propose", &demand, &supply, "--note", "企业另需调味料产线改造", "--operator", "王处长"])?;
+    assert!(said.contains("人工推荐"), "{said}");
+    eventually(SETTLE, "the hand proposal at scu", || {
+        Ok(cluster
+            .node("scu")
+            .list(Some("matches"))?
+            .iter()
+            .any(|m| m["explanation"] == "人工推荐：企业另需调味料产线改造"))
+    })?;
+    let again =
+        cluster.central.verb_failing(&["propose", &demand, &supply, "--note", "再推一次", "--operator", "王处长"])?;
+    assert!(again.contains("already proposed"), "{again}");
+    let hand = cluster.node("scu").list(Some("matches"))?.remove(0);
+    let hand_id = hand["id"].as_str().unwrap_or_default().to_owned();
+
+    cluster.central.verb(&["withdraw-match", &hand_id, "--reason", "企业已自行解决", "--operator", "王处长"])?;
+    eventually(SETTLE, "the withdrawal at scu", || {
+        let m = cluster.node("scu").list(Some("matches"))?.remove(0);
+        Ok(m["state"] == "withdrawn" && m["core_reason"] == "企业已自行解决")
+    })?;
+    let closed =
+        cluster.central.verb_failing(&["withdraw-match", &hand_id, "--reason", "再撤", "--operator", "王处长"])?;
+    assert!(closed.contains("only an open match"), "{closed}");
+    let by: Vec<String> =
+        cluster.central.history(Some(&hand_id))?.iter().map(|e| e["by"].as_str().unwrap_or("").into()).collect();
+    assert_eq!(by, ["central:王处长", "central:王处长"], "both acts on record with their operator");
+
+    // Escalating by hand goes to the next stage at once, as long as there is one.
+    for stage in 1..=3 {
+        let said = cluster.central.verb(&["escalate", &demand, "--operator", "李科长"])?;
+        assert!(said.starts_with("escalated"), "stage {stage}: {said}");
+    }
+    let last = cluster.central.verb_failing(&["escalate", &demand, "--operator", "李科长"])?;
+    assert!(last.contains("every tier"), "{last}");
+    Ok(())
+}

@@ -157,7 +157,7 @@ fn contacts_are_hidden_until_both_sides_accept_then_only_the_sides_see_them() ->
 }
 
 #[test]
-fn a_challenge_takes_bids_and_the_award_becomes_a_contracted_match() -> anyhow::Result<()> {
+fn a_challenge_takes_bids_and_the_award_becomes_a_contracted_match_for_each_offer() -> anyhow::Result<()> {
     let mut cluster = Cluster::start()?;
     cluster.add_node("sz", "city", "440300")?;
     cluster.add_node("gzu", "university", "440100")?;
@@ -166,6 +166,10 @@ fn a_challenge_takes_bids_and_the_award_becomes_a_contracted_match() -> anyhow::
         let file = cluster.write_rows(&[battery_outcome(&format!("CG-{node}"), region, owner)])?;
         cluster.node(node).publish(&[&file])?;
     }
+    let mut second = battery_outcome("CG-gzu-2", "440100", "岭南大学");
+    second["title"] = "储能电池簇产气在线监测装置".into();
+    let file = cluster.write_rows(&[second])?;
+    cluster.node("gzu").publish(&[&file])?;
     let mut challenge = battery_demand("JB-1", "440300");
     challenge["is_challenge"] = true.into();
     challenge["title"] = "揭榜挂帅：储能电站热失控早期预警".into();
@@ -178,7 +182,8 @@ fn a_challenge_takes_bids_and_the_award_becomes_a_contracted_match() -> anyhow::
             Ok(cluster.node(node).list(Some("demands"))?.iter().any(|d| d["id"] == demand_id.as_str()))
         })?;
     }
-    let bid_gz = cluster.node("gzu").bid(&demand_id, "以阻抗谱预警方案揭榜，六个月完成现场验证", &["CG-gzu"])?;
+    let bid_gz =
+        cluster.node("gzu").bid(&demand_id, "以阻抗谱预警方案揭榜，六个月完成现场验证", &["CG-gzu", "CG-gzu-2"])?;
     cluster.node("scu").bid(&demand_id, "以产气检测方案揭榜", &["CG-scu"])?;
     eventually(SETTLE, "both bids at the challenge's owner", || Ok(cluster.node("sz").list(Some("bids"))?.len() == 2))?;
     assert!(cluster.node("gzu").list(Some("bids"))?.len() == 1, "a bidder sees only its own bid");
@@ -186,9 +191,13 @@ fn a_challenge_takes_bids_and_the_award_becomes_a_contracted_match() -> anyhow::
     let bid_id = bid_gz["id"].as_str().unwrap_or_default();
     let awarded = cluster.node("sz").award(bid_id)?;
     assert_eq!(awarded["not_chosen"], 1);
-    eventually(SETTLE, "the contracted match at both sides", || {
+    eventually(SETTLE, "a contracted match for each outcome the bid offered, at both sides", || {
         let at = |n: &str, c: &mut Cluster| -> anyhow::Result<bool> {
-            Ok(matches(c, n)?.iter().any(|m| m["state"] == "contracted" && m["supply_contact"]["person"] == "陈老师"))
+            let contracted = matches(c, n)?
+                .iter()
+                .filter(|m| m["state"] == "contracted" && m["supply_contact"]["person"] == "陈老师")
+                .count();
+            Ok(contracted == 2)
         };
         Ok(at("sz", &mut cluster)? && at("gzu", &mut cluster)?)
     })?;

@@ -232,6 +232,27 @@ impl Central {
         Ok(String::from_utf8_lossy(&run_ok(&mut command)?.stdout).into_owned())
     }
 
+    /// `kechuang-central VERB --config … ARGS…`: what it printed.
+    pub fn verb(&self, args: &[&str]) -> anyhow::Result<String> {
+        let mut command = Command::new(binary("kechuang-central"));
+        command.arg(args[0]).arg("--config").arg(&self.daemon.config).args(&args[1..]);
+        Ok(String::from_utf8_lossy(&run_ok(&mut command)?.stdout).into_owned())
+    }
+
+    /// `kechuang-central VERB --config … ARGS…`, expected to fail: its stderr.
+    pub fn verb_failing(&self, args: &[&str]) -> anyhow::Result<String> {
+        let output = Command::new(binary("kechuang-central"))
+            .arg(args[0])
+            .arg("--config")
+            .arg(&self.daemon.config)
+            .args(&args[1..])
+            .output()?;
+        if output.status.success() {
+            bail!("kechuang-central {args:?} succeeded but should have failed");
+        }
+        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
     /// `kechuang-central nodes --json`.
     pub fn nodes(&self) -> anyhow::Result<Vec<Value>> {
         let mut command = Command::new(binary("kechuang-central"));
