@@ -31,6 +31,9 @@ use tracing::{debug, error, info, warn};
 
 use crate::server::State;
 
+/// A (demand, supply) pair and its match's id, as the store keeps pairs.
+type Pair = (RecordId, RecordId, RecordId);
+
 /// Who the history credits with what matching does.
 const CENTRAL: &str = "central";
 
@@ -368,7 +371,7 @@ impl Matcher {
         demand_id: RecordId,
         supply_id: RecordId,
         score: f64,
-    ) -> anyhow::Result<Option<(Record, Option<(RecordId, RecordId, RecordId)>)>> {
+    ) -> anyhow::Result<Option<(Record, Option<Pair>)>> {
         let existing = store.pairs_of(&demand_id)?.into_iter().find(|(s, _)| *s == supply_id).map(|(_, id)| id);
         if let Some(held) = existing.map(|id| store.get(&id)).transpose()?.flatten() {
             return Ok(Some((held, None)));
