@@ -212,6 +212,42 @@ fn a_challenge_takes_bids_and_the_award_becomes_a_contracted_match_for_each_offe
 }
 
 /// A Shenzhen city node, and a Guangzhou university whose battery outcome central holds.
+#[test]
+fn a_new_network_of_five_battery_outcomes_proposes_them_to_a_battery_demand() -> anyhow::Result<()> {
+    // Every outcome shares the demand's words: by the index's own
+    // statistics none is telling, and nothing used to be proposed.
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("szu", "university", "440300")?;
+    cluster.add_node("gz", "city", "440100")?;
+    let outcomes: Vec<Value> = (1..=5)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("CG-{i}"), "title": format!("低温型锂离子电池电解液添加剂（第{i}代）"),
+                "abstract": "新型电解液添加剂改善锂电池低温放电容量，减缓低温容量衰减。",
+                "industry": "C38", "keywords": ["锂电池", "电解液", "低温", "容量衰减"], "owner": "鹏城大学",
+                "region": "440300", "trl": 7, "transfer_modes": ["技术许可"], "price_wan": 80,
+            })
+        })
+        .collect();
+    let file = cluster.write_rows(&outcomes)?;
+    cluster.node("szu").publish(&[&file])?;
+    eventually(SETTLE, "five outcomes at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 5))?;
+
+    let demand = common::rows::demand(
+        "XQ-1",
+        "440100",
+        "锂电池低温容量衰减",
+        "冬季户外储能柜中的锂电池在零下二十度时放电容量衰减严重，希望改进电解液或加热方案，提升低温可用容量。\
+         企业现有产线依赖人工经验判断，质量波动明显，客户投诉逐年增加。希望引入成熟可靠的技术方案，在不大幅改造现有设备的前提下实现升级。\
+         要求方案具备中试或工程化应用案例，并能提供现场技术支持与人员培训。项目预算可分两期支付，首期用于方案验证，二期用于规模化推广。",
+        &["锂电池", "低温", "容量衰减"],
+    );
+    let file = cluster.write_rows(&[demand])?;
+    cluster.node("gz").publish(&[&file])?;
+    eventually(SETTLE, "the proposals at the university", || Ok(matches(&mut cluster, "szu")?.len() == 5))?;
+    Ok(())
+}
+
 fn shenzhen_and_a_guangzhou_outcome() -> anyhow::Result<Cluster> {
     let mut cluster = Cluster::start()?;
     cluster.add_node("sz", "city", "440300")?;

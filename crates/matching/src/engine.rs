@@ -51,6 +51,10 @@ pub struct Params {
     pub feedback: usize,
     /// Candidates fetched from the index per query.
     pub fetch: usize,
+    /// Documents of Chinese at large (jieba's word frequencies) that a
+    /// candidate's strength blends into its index's term statistics: what
+    /// keeps strength meaningful on a network's first few records.
+    pub background_docs: f64,
 }
 
 impl Default for Params {
@@ -66,6 +70,7 @@ impl Default for Params {
             characters: 2.5,
             feedback: 5,
             fetch: 200,
+            background_docs: 100.0,
         }
     }
 }
@@ -118,6 +123,10 @@ fn proximity(tier: Tier) -> f64 {
         Tier::National => 0.0,
     }
 }
+
+/// Past this many times [`Params::background_docs`] an index's own
+/// statistics carry strength alone (the background would weigh under 1%).
+const BLEND_FADES: f64 = 99.0;
 
 fn normalise<K: std::hash::Hash + Eq + Copy>(scores: &HashMap<K, f64>) -> HashMap<K, f64> {
     let max = scores.values().copied().fold(0.0_f64, f64::max);
@@ -221,6 +230,26 @@ impl Engine {
         Ok(hits.into_iter().map(|(id, _)| id).collect())
     }
 
+    /// How much of `query` each of `hits` covers (its share of a perfect
+    /// match), by the index's term statistics blended with those of Chinese
+    /// at large while the index is small (see [`Params::background_docs`]).
+    fn strength(
+        &self,
+        view: &mut View,
+        hits: &[(RecordId, f32)],
+        ideal: f32,
+        query: &HashMap<String, u32>,
+    ) -> Result<HashMap<RecordId, f64>> {
+        let background = self.params.background_docs;
+        if view.documents() as f64 >= BLEND_FADES * background {
+            let of = |s: f32| if ideal > 0.0 { f64::from(s / ideal) } else { 0.0 };
+            return Ok(hits.iter().map(|(id, s)| (*id, of(*s))).collect());
+        }
+        let ids: Vec<RecordId> = hits.iter().map(|(id, _)| *id).collect();
+        let blended = view.blended_strength(&ids, query, |t| self.analyzer.background_share(t), background as f32)?;
+        Ok(blended.into_iter().map(|(id, s)| (id, f64::from(s))).collect())
+    }
+
     /// Every candidate for `demand`, best first; `today` bounds expert availability.
     pub fn rank(&self, demand: &DemandProfile, today: Date) -> Result<Vec<Candidate>> {
         let p = &self.params;
@@ -233,8 +262,7 @@ impl Engine {
         let mut outcomes = self.outcomes.view();
         let (first, ideal) = outcomes.search(&query, p.fetch)?;
         let mut text: HashMap<RecordId, f64> = normalise(&first.iter().map(|(id, s)| (*id, f64::from(*s))).collect());
-        let strength: HashMap<RecordId, f64> =
-            first.iter().map(|(id, s)| (*id, if ideal > 0.0 { f64::from(*s / ideal) } else { 0.0 })).collect();
+        let strength = self.strength(&mut outcomes, &first, ideal, &query)?;
         if p.feedback > 0 && !first.is_empty() {
             let mut expanded = query.clone();
             for (id, _) in first.iter().take(p.feedback) {
@@ -270,10 +298,7 @@ impl Engine {
         let expert_text: HashMap<RecordId, f64> =
             normalise(&expert_hits.iter().map(|(id, s)| (*id, f64::from(*s))).collect());
         let expert_text = self.with_characters(&mut experts, expert_text, &characters)?;
-        let mut expert_strength: HashMap<RecordId, f64> = expert_hits
-            .iter()
-            .map(|(id, s)| (*id, if expert_ideal > 0.0 { f64::from(*s / expert_ideal) } else { 0.0 }))
-            .collect();
+        let mut expert_strength = self.strength(&mut experts, &expert_hits, expert_ideal, &query)?;
         let mut best_outcomes: Vec<(&RecordId, &f64)> = outcome_scores.iter().collect();
         best_outcomes.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
         let mut link: HashMap<RecordId, f64> = HashMap::new();

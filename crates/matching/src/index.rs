@@ -167,6 +167,11 @@ impl std::fmt::Debug for View {
 }
 
 impl View {
+    /// How many documents the view holds.
+    pub fn documents(&self) -> u64 {
+        self.searcher.num_docs()
+    }
+
     /// The `limit` best documents for the weighted `query` terms, with their
     /// BM25 scores, and the score a perfect document would reach.
     ///
@@ -259,6 +264,53 @@ impl View {
         weighted.sort_by(|a, b| (b.1 * b.2).total_cmp(&(a.1 * a.2)));
         weighted.truncate(MAX_QUERY_TERMS);
         Ok((weighted, ideal))
+    }
+
+    /// The strength of each of `ids` (found by an earlier search of this
+    /// view) for `query`, as [`View::search`]'s score over its ideal but
+    /// with term statistics as if the index also held `background_docs`
+    /// documents of Chinese at large, a share `background(term)` of which
+    /// contain the term. On a small index, where every document may share
+    /// the query's words and their idf collapses, strength then still says
+    /// how much of the query a document covers; as the index grows its own
+    /// statistics take over.
+    pub fn blended_strength(
+        &mut self,
+        ids: &[RecordId],
+        query: &HashMap<String, u32>,
+        background: impl Fn(&str) -> f32,
+        background_docs: f32,
+    ) -> Result<HashMap<RecordId, f32>> {
+        let n = self.searcher.num_docs() as f32 + background_docs;
+        let idf = |df: f32, term: &str| {
+            let df = df + background_docs * background(term);
+            (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        };
+        let mut ideal = 0.0;
+        let mut terms: Vec<(&String, &u32)> = query.iter().collect();
+        terms.sort_unstable();
+        for (term, weight) in &terms {
+            let df = self.searcher.doc_freq(&Term::from_field_text(self.text, term))? as f32;
+            ideal += **weight as f32 * idf(df, term) * (K1 + 1.0);
+        }
+        let (telling, _) = self.telling_terms(query)?;
+        let by_address: HashMap<DocAddress, RecordId> =
+            ids.iter().filter_map(|id| self.found.get(id).map(|address| (*address, *id))).collect();
+        let candidates: Vec<(Score, DocAddress)> = by_address.keys().map(|address| (0.0, *address)).collect();
+        let mut covered: HashMap<RecordId, f32> = HashMap::new();
+        for (term, weight, own, df) in &telling {
+            // The term's BM25 share in each candidate is idf × its saturated
+            // frequency: re-weigh that frequency by the blended idf.
+            let blended = idf(*df, term.value().as_str().unwrap_or_default());
+            for (share, address) in self.rescore(candidates.clone(), &[(term, 1.0)])? {
+                if share > 0.0
+                    && let Some(id) = by_address.get(&address)
+                {
+                    *covered.entry(*id).or_default() += weight * share / own * blended;
+                }
+            }
+        }
+        Ok(covered.into_iter().map(|(id, c)| (id, if ideal > 0.0 { c / ideal } else { 0.0 })).collect())
     }
 
     /// The weighted BM25 score of `query`'s [`MAX_QUERY_TERMS`] most telling

@@ -15,6 +15,9 @@ use crate::Candidate;
 
 /// Share of the best score a candidate needs to count as strong.
 pub const STRONG: f64 = 0.9;
+/// Share of the clearest candidate's text strength (over its floor) a
+/// candidate needs to count as strong: the best of a weak lot is not.
+pub const CLEAR: f64 = 0.1;
 /// Least text strength an outcome proposal needs (share of a perfect text match).
 pub const FLOOR: f64 = 0.012;
 /// Least text strength an expert proposal needs: expert profiles are short,
@@ -107,8 +110,9 @@ pub fn escalation<'a>(stage: Stage, proposals: impl IntoIterator<Item = &'a Matc
 pub fn plan(candidates: &[Candidate], limit: usize) -> Vec<Proposal> {
     let usable: Vec<&Candidate> = candidates.iter().filter(|c| c.strength >= floor(c)).collect();
     let best = usable.iter().map(|c| c.score).fold(0.0_f64, f64::max);
+    let clearest = usable.iter().map(|c| c.strength / floor(c)).fold(0.0_f64, f64::max);
     let (mut strong, mut rest): (Vec<&Candidate>, Vec<&Candidate>) =
-        usable.into_iter().partition(|c| c.score >= STRONG * best);
+        usable.into_iter().partition(|c| c.score >= STRONG * best && c.strength / floor(c) >= CLEAR * clearest);
     let Some(nearest) = strong.iter().map(|c| rank(c.tier)).min() else {
         return vec![];
     };
@@ -151,6 +155,17 @@ mod tests {
         assert_eq!(p[0].stage, 0);
         assert_eq!(p[1].candidate, weak_local);
         assert_eq!(p[1].stage, 1, "weak ones only after the strong tier was tried");
+    }
+
+    #[test]
+    fn the_only_expert_sharing_one_word_is_not_strong_for_being_the_best_of_its_kind() {
+        // Expert scores are normalised among experts: the only one that
+        // matches at all scores 1.0, however little of the demand it covers.
+        let barely = Candidate { kind: SupplyKind::Expert, ..candidate(1.0, 0.008, Tier::City) };
+        let clear = candidate(1.0, 0.5, Tier::Province);
+        let p = plan(&[barely.clone(), clear.clone()], 10);
+        assert_eq!((&p[0].candidate, p[0].stage), (&clear, 0));
+        assert_eq!((&p[1].candidate, p[1].stage), (&barely, LAST_STAGE - 1), "still proposed, last");
     }
 
     #[test]

@@ -116,7 +116,22 @@ fn keep(word: &str) -> bool {
     has_content && !is_stopword(word) && !word.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
+/// The tokens behind jieba's dictionary frequencies (the sum of its
+/// `dict.txt`), and the tokens taken as one background document.
+const DICTIONARY_TOKENS: f32 = 60_101_964.0;
+const BACKGROUND_DOCUMENT_TOKENS: f32 = 300.0;
+
 impl Analyzer {
+    /// The share of documents of Chinese at large that contain `term`:
+    /// jieba's dictionary frequency over a background corpus of documents
+    /// of ~300 words (a rare word counts once per document). Terms jieba
+    /// does not know get the frequency its segmentation estimates from
+    /// their parts.
+    pub fn background_share(&self, term: &str) -> f32 {
+        let documents = DICTIONARY_TOKENS / BACKGROUND_DOCUMENT_TOKENS;
+        (JIEBA.suggest_freq(term) as f32 / documents).min(1.0)
+    }
+
     /// Jieba words of `text` (search mode), lowercased, without stopwords.
     pub fn words(&self, text: &str) -> Vec<String> {
         JIEBA.cut_for_search(text, true).into_iter().map(|t| t.word.trim().to_lowercase()).filter(|w| keep(w)).collect()
