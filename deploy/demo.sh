@@ -2,7 +2,9 @@
 # Brings up the Kechuang demo network on loopback: a central, one provincial
 # node, two city nodes, one university node and one society node, each a real
 # process with its own directory under ./demo. Publishes the sample data in
-# deploy/demo/data and shows what every node received.
+# deploy/demo/data, takes a few matches through their lifecycle (one expires
+# unanswered, one is contracted, an outcome is withdrawn) and shows what
+# every node holds.
 #
 #   deploy/demo.sh          build, start, publish, show
 #   deploy/demo.sh stop     stop the demo network
@@ -61,10 +63,54 @@ start() {
   exit 1
 }
 
+# on NODE VERB ARGS...: kechuang-node VERB at NODE.
+on() { local id=$1; shift; "$BIN/kechuang-node" "$1" --config "$DEMO/$id/node.toml" "${@:2}"; }
+
+# match_between NODE DEMAND_TITLE SUPPLY_TITLE: the id of that match at NODE.
+match_between() {
+  on "$1" list matches --json | sed 's/},{"core"/}\n{"core"/g' |
+    grep -F "\"demand_title\":\"$2\"" | grep -F "\"supply_title\":\"$3\"" |
+    grep -o '"id":"[^"]*"' | head -n 1 | cut -d'"' -f4
+}
+
+# state_at NODE MATCH: the match's state at NODE.
+state_at() {
+  on "$1" list matches --json | sed 's/},{"core"/}\n{"core"/g' | grep -F "\"id\":\"$2\"" |
+    grep -o '"state":"[^"]*"' | head -n 1 | cut -d'"' -f4
+}
+
+# await SECONDS WHAT COMMAND...: runs COMMAND until it succeeds, or gives up naming WHAT.
+await() {
+  local seconds=$1 what=$2
+  shift 2
+  for _ in $(seq 1 $((seconds * 5))); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "gave up waiting for $what" >&2
+  exit 1
+}
+# answer NODE MATCH ACTION [OPTIONS]: NODE answers its side of MATCH.
+answer() {
+  local id=$1 match=$2
+  shift 2
+  on "$id" respond "$match" "$@" >/dev/null
+  printf '    %-16s %s\n' "$id" "$*"
+}
+is_state() { [ "$(state_at "$1" "$2")" = "$3" ]; }
+has_match() { [ -n "$(match_between "$@")" ]; }
+
+# The demo's proposals first live 20 seconds (a network's default is 30
+# days), so that one expires while you watch; central then restarts with
+# the default on the same ports.
 echo "==> starting central"
 "$BIN/kechuang-central" init --data-dir "$DEMO/central" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >/dev/null
+sed -i 's/^proposal_ttl_days = .*/proposal_ttl_days = 0.000231/' "$DEMO/central/central.toml"
 start central kechuang-central "$DEMO/central/central.toml"
-CENTRAL="https://$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$DEMO/central/ready.json")"
+LISTEN=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$DEMO/central/ready.json")
+ADMIN=$(sed -n 's/.*"admin":"\([^"]*\)".*/\1/p' "$DEMO/central/ready.json")
+sed -i "s/^listen = .*/listen = \"$LISTEN\"/; s/^admin_listen = .*/admin_listen = \"$ADMIN\"/" "$DEMO/central/central.toml"
+CENTRAL="https://$LISTEN"
 
 NODES=(
   "gd-provincial provincial 440000 gd-provincial.json"
@@ -81,12 +127,38 @@ for spec in "${NODES[@]}"; do
   echo "    $id ($kind, $region) is up"
 done
 
-echo "==> publishing sample data"
-for spec in "${NODES[@]}"; do
-  read -r id _ _ file <<<"$spec"
-  printf '    %-16s ' "$id"
-  "$BIN/kechuang-node" publish --config "$DEMO/$id/node.toml" "$DATA/$file"
-done
+publish() {
+  printf '    %-16s ' "$1"
+  on "$1" publish "$DATA/$2"
+}
+
+echo "==> Chengdu's demands meet the society's experts; only one proposal is answered"
+publish cmes-society society.json
+publish cd-city cd-city.xlsx
+await 30 "the proposals at cd-city" has_match cd-city 川菜调味料生产线杀菌工艺改进 赵雅琴
+await 30 "the proposals at cd-city" has_match cd-city 航空发动机叶片涂层无损检测 王慧敏
+answered=$(match_between cd-city 航空发动机叶片涂层无损检测 王慧敏)
+unanswered=$(match_between cd-city 川菜调味料生产线杀菌工艺改进 赵雅琴)
+await 30 "the match at cmes-society" is_state cmes-society "$answered" proposed
+answer cd-city "$answered" accept
+answer cmes-society "$answered" accept
+echo "    waiting for the other proposal to expire unanswered (20 s here, 30 days by default)"
+await 60 "the proposal to expire" is_state cd-city "$unanswered" expired
+await 30 "both sides to connect" is_state cd-city "$answered" connected
+echo "    $unanswered  expired    川菜调味料生产线杀菌工艺改进 × 赵雅琴"
+echo "    $answered  connected  航空发动机叶片涂层无损检测 × 王慧敏"
+
+echo "==> restarting central with the default lifetime of a proposal (30 days)"
+kill "$(cat "$DEMO/central/pid")"
+while kill -0 "$(cat "$DEMO/central/pid")" 2>/dev/null; do sleep 0.1; done
+rm -f "$DEMO/central/ready.json"
+sed -i 's/^proposal_ttl_days = .*/proposal_ttl_days = 30.0/' "$DEMO/central/central.toml"
+start central kechuang-central "$DEMO/central/central.toml"
+
+echo "==> publishing the rest of the sample data"
+publish gd-provincial gd-provincial.json
+publish sz-city sz-city.json
+publish lnut-university university.json
 
 echo "==> waiting for central's matching to settle"
 previous=-1
@@ -106,6 +178,34 @@ for spec in "${NODES[@]}"; do
   done
 done
 
+echo "==> Shenzhen and the university sign a licence for 120 万元"
+await 30 "the match at sz-city" has_match sz-city 储能电站锂电池热失控早期预警 基于电化学阻抗谱的锂电池热失控早期预警方法
+contracted=$(match_between sz-city 储能电站锂电池热失控早期预警 基于电化学阻抗谱的锂电池热失控早期预警方法)
+await 30 "the match at lnut-university" is_state lnut-university "$contracted" proposed
+answer sz-city "$contracted" accept
+answer lnut-university "$contracted" accept
+await 30 "both sides to connect" is_state sz-city "$contracted" connected
+await 30 "both sides to connect" is_state lnut-university "$contracted" connected
+answer sz-city "$contracted" contracted --type 技术许可 --amount 120
+answer lnut-university "$contracted" contracted --type 技术许可 --amount 120
+await 30 "the contract at sz-city" is_state sz-city "$contracted" contracted
+
+echo "==> the university withdraws an outcome it has licensed elsewhere"
+await 30 "the match at sz-city" has_match sz-city 消费电子外壳注塑件表面缺陷自动检测 小样本深度学习注塑件外观缺陷检测系统
+withdrawn=$(match_between sz-city 消费电子外壳注塑件表面缺陷自动检测 小样本深度学习注塑件外观缺陷检测系统)
+printf '    lnut-university  '
+on lnut-university withdraw LN-CG-2025-021 --reason licensed --note 已许可东莞一家注塑企业
+await 30 "its proposal to be withdrawn at sz-city" is_state sz-city "$withdrawn" withdrawn
+
+echo "==> waiting for every node to converge again"
+for spec in "${NODES[@]}"; do
+  read -r id _ <<<"$spec"
+  for _ in $(seq 1 150); do
+    if on "$id" status --json | grep -q '"converged":true'; then break; fi
+    sleep 0.2
+  done
+done
+
 for spec in "${NODES[@]}"; do
   read -r id _ <<<"$spec"
   echo
@@ -120,12 +220,21 @@ for spec in "${NODES[@]}"; do
 done
 
 echo
+echo "==> lnut-university's outcomes, the withdrawn one included"
+on lnut-university list outcomes --withdrawn
+echo
+echo "==> the contracted match, step by step, as central recorded it"
+"$BIN/kechuang-central" history --config "$DEMO/central/central.toml" "$contracted"
+echo
 echo "==> central knows these nodes"
 "$BIN/kechuang-central" nodes --config "$DEMO/central/central.toml"
 echo
 echo "The demo network keeps running. Try:"
 echo "  $BIN/kechuang-node list --config $DEMO/sz-city/node.toml matches"
 echo "  $BIN/kechuang-node respond --config $DEMO/sz-city/node.toml MATCH_ID accept"
+echo "  $BIN/kechuang-node respond --config $DEMO/sz-city/node.toml MATCH_ID decline --reason 价格"
+echo "  $BIN/kechuang-node withdraw --config $DEMO/sz-city/node.toml SZ-2026-002 --reason solved"
+echo "  $BIN/kechuang-central history --config $DEMO/central/central.toml $contracted"
 echo "  $BIN/kechuang-node list --config $DEMO/gd-provincial/node.toml demands --json"
 echo "  $BIN/kechuang-node export --config $DEMO/gd-provincial/node.toml --out $DEMO/guangdong.csv"
 echo "  $BIN/kechuang-central list --config $DEMO/central/central.toml"

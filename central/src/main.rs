@@ -441,6 +441,7 @@ fn history(
     } else if json {
         println!("{}", serde_json::Value::Array(events.iter().map(line).collect()));
     } else {
+        use kechuang_types::present::describe_value;
         let short = |text: &str| kechuang_types::present::truncate(text, 48);
         let rows: Vec<Vec<String>> = events
             .iter()
@@ -453,8 +454,8 @@ fn history(
                     kechuang_types::Timestamp(e.at_ms).in_china(),
                     record,
                     e.part.clone(),
-                    short(&e.from),
-                    short(&e.to),
+                    short(&describe_value(&e.from)),
+                    short(&describe_value(&e.to)),
                     e.by.clone(),
                 ]
             })

@@ -582,7 +582,7 @@ impl Matcher {
     /// for its answers.
     fn expire(&self, store: &CentralStore, stop: &CancellationToken) -> anyhow::Result<Vec<Record>> {
         let (now, ttl) = (Timestamp::now(), self.ttl.as_millis() as i64);
-        let reason = format!("{} 天内未获应答", (self.ttl.as_secs_f64() / 86_400.0 * 100.0).round() / 100.0);
+        let reason = format!("{}内未获应答", lifetime(self.ttl));
         let mut expired = Vec::new();
         for (demand, _) in store.routing_all()? {
             if stop.is_cancelled() {
@@ -687,6 +687,18 @@ fn landing_node(demand: &DemandProfile, nodes: &[NodeEntry]) -> NodeId {
         .map(|n| n.id.clone())
         .min()
         .unwrap_or_else(|| demand.owner.clone())
+}
+
+/// A proposal's lifetime in the words of its expiry note: 30 天, 6 小时, 20 秒.
+fn lifetime(ttl: Duration) -> String {
+    let secs = ttl.as_secs_f64();
+    let (amount, unit) = match secs {
+        s if s >= 86_400.0 => (s / 86_400.0, "天"),
+        s if s >= 3_600.0 => (s / 3_600.0, "小时"),
+        s if s >= 60.0 => (s / 60.0, "分钟"),
+        s => (s, "秒"),
+    };
+    format!("{} {unit}", (amount * 10.0).round() / 10.0)
 }
 
 /// The matching loop: loads the index, then follows the durable log,
@@ -820,5 +832,13 @@ mod tests {
         assert_eq!(parse_marker("42"), None, "written before formats were recorded");
         assert_eq!(parse_marker(&format!("{} 42", format + 1)), None);
         assert_eq!(parse_marker(&format!("{format} x")), None);
+    }
+
+    #[test]
+    fn an_expiry_note_names_the_lifetime_in_its_own_unit() {
+        assert_eq!(lifetime(Duration::from_secs(30 * 86_400)), "30 天");
+        assert_eq!(lifetime(Duration::from_secs(43_200)), "12 小时");
+        assert_eq!(lifetime(Duration::from_secs(90)), "1.5 分钟");
+        assert_eq!(lifetime(Duration::from_secs(20)), "20 秒");
     }
 }

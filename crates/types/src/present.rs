@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::{Body, Record};
+use crate::{Body, Match, MatchState, Record, Response};
 
 /// The stable JSON form of a record: metadata fields (`id`, `kind`,
 /// `owner`, `version`, `external_id`, `created_at`, `updated_at`,
@@ -90,6 +90,59 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A match's state in a few words: with the contract (type and amount) it
+/// carries, the reason it was declined, or the day it landed.
+pub fn state_label(m: &Match) -> String {
+    let state = m.state();
+    let word = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let declined = [&m.demand_side.value, &m.supply_side.value].into_iter().find_map(|r| match r {
+        Response::Declined(d) => Some(d.reason.as_str()),
+        _ => None,
+    });
+    match state {
+        MatchState::Contracted | MatchState::Landed => {
+            let contract = m
+                .verified_contract()
+                .map_or_else(|| "unverified".to_owned(), |c| format!("{} {} 万元", c.kind.as_str(), c.amount_wan));
+            match &m.landing.value {
+                crate::Landing::Landed(l) => format!("{word} {} ({contract})", l.date),
+                crate::Landing::Pending => format!("{word} {contract}"),
+            }
+        }
+        MatchState::Declined => format!("{word}: {}", declined.unwrap_or_default()),
+        _ => word,
+    }
+}
+
+/// A lifecycle value as history stores it (JSON text) in a few words:
+/// `accepted`, `contracted 技术许可 120 万元`, `declined 价格 太贵`.
+pub fn describe_value(json: &str) -> String {
+    fn words(value: &Value) -> String {
+        match value {
+            Value::String(s) => s.clone(),
+            Value::Object(fields) => {
+                let mut parts: Vec<String> = Vec::new();
+                for (key, value) in fields {
+                    match (key.as_str(), value) {
+                        (_, Value::String(s)) if s.is_empty() => {}
+                        ("amount_wan", _) => {}
+                        (_, Value::Object(_)) => parts.push(format!("{key} {}", words(value))),
+                        (_, v) => parts.push(words(v)),
+                    }
+                }
+                if let Some(amount) = fields.get("amount_wan") {
+                    parts.push(format!("{} 万元", words(amount)));
+                }
+                parts.join(" ")
+            }
+            Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string()),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+    serde_json::from_str::<Value>(json).map_or_else(|_| json.to_owned(), |v| words(&v))
+}
+
 /// A table of matches: state, score, tier, both sides and why.
 pub fn matches_table(records: &[Record]) -> String {
     let rows: Vec<Vec<String>> = records
@@ -97,7 +150,7 @@ pub fn matches_table(records: &[Record]) -> String {
         .filter_map(|r| match &r.body {
             Body::Match(m) => Some(vec![
                 r.meta.id.to_string(),
-                serde_json::to_value(m.state()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                state_label(m),
                 format!("{:.2}", m.score),
                 m.tier.to_string(),
                 truncate(&m.demand_title, 28),
@@ -124,19 +177,15 @@ pub fn records_table(records: &[Record]) -> String {
                 Body::Demand(d) => (d.region.to_string(), format!("{} TRL≥{}", d.industry, d.min_trl.get())),
                 Body::Outcome(o) => (o.region.to_string(), format!("{} TRL{}", o.industry, o.trl.get())),
                 Body::Expert(e) => (e.region.to_string(), truncate(&e.fields.join("、"), 24)),
-                Body::Match(m) => (
-                    format!("{}→{}", m.supply_region, m.demand_region),
-                    format!(
-                        "{:.2} {} {}",
-                        m.score,
-                        m.tier,
-                        serde_json::to_value(m.state())
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    ),
-                ),
+                Body::Match(m) => {
+                    (format!("{}→{}", m.supply_region, m.demand_region), format!("{} {}", m.tier, state_label(m)))
+                }
                 Body::Bid(b) => (String::new(), format!("{:?}", b.decision.value).to_lowercase()),
+            };
+            let detail = match &r.meta.withdrawal {
+                Some(w) if r.meta.deleted => format!("{detail} 已撤回（{}）", w.reason.label()),
+                None if r.meta.deleted => format!("{detail} 已撤回"),
+                _ => detail,
             };
             vec![
                 r.meta.id.to_string(),
@@ -165,6 +214,17 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[1].find('x'), Some("光伏".len() + 2));
         assert_eq!(lines[2].find('y'), Some(6), "abc is 3 wide, padded to 4 + 2");
+    }
+
+    #[test]
+    fn lifecycle_values_read_as_words() {
+        assert_eq!(describe_value("\"accepted\""), "accepted");
+        assert_eq!(
+            describe_value(r#"{"contracted":{"amount_wan":120.0,"kind":"技术许可"}}"#),
+            "contracted 技术许可 120 万元"
+        );
+        assert_eq!(describe_value(r#"{"declined":{"note":"","reason":"价格"}}"#), "declined 价格");
+        assert_eq!(describe_value("not json"), "not json");
     }
 
     #[test]
