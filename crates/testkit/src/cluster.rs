@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::process::{Daemon, binary, run_ok};
+use crate::watchdog::Watchdog;
 
 /// A test network: one central and any number of nodes, in one temp dir.
 pub struct Cluster {
@@ -16,6 +17,7 @@ pub struct Cluster {
     pub central: Central,
     nodes: BTreeMap<String, Node>,
     files: usize,
+    _watchdog: Watchdog,
 }
 
 impl Cluster {
@@ -44,8 +46,9 @@ impl Cluster {
     /// Like [`Cluster::start`], with `edit` applied to `central.toml` first.
     pub fn start_with(edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("kechuang-test-").tempdir()?;
+        let watchdog = Watchdog::start(dir.path());
         let central = Central::start(&dir.path().join("central"), edit)?;
-        Ok(Self { dir: Some(dir), central, nodes: BTreeMap::new(), files: 0 })
+        Ok(Self { dir: Some(dir), central, nodes: BTreeMap::new(), files: 0, _watchdog: watchdog })
     }
 
     /// The cluster's directory.

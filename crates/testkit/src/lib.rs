@@ -3,13 +3,15 @@
 //! temp dir, and drives them through their command-line verbs.
 //!
 //! Processes are killed when dropped. When a test panics the logs of every
-//! process are printed; `KECHUANG_TEST_KEEP_DIR=1` keeps the directory.
+//! process are printed; `KECHUANG_TEST_KEEP_DIR=1` keeps the directory. A
+//! network still alive after 15 minutes aborts its test binary with its logs.
 //! Only for tests: never a dependency of the binaries.
 
 mod cluster;
 mod process;
 mod proxy;
 pub mod sample;
+mod watchdog;
 
 pub use cluster::{Central, Cluster, Node};
 pub use process::{Daemon, binary, eventually};

@@ -149,6 +149,7 @@ impl Daemon {
             .spawn()
             .with_context(|| format!("starting {}", self.program))?;
         let pid = child.id();
+        crate::watchdog::started(pid);
         self.child = Some(child);
         let ready_file = self.ready_file();
         let mut ready = serde_json::Value::Null;
@@ -166,10 +167,17 @@ impl Daemon {
         })?;
         match exited {
             Some(status) if !(crash_at.is_some() && (killed(status) || status.success())) => {
-                self.child = None;
+                self.exited();
                 bail!("{} exited with {status}:\n{}", self.program, self.log_text())
             }
             _ => Ok(ready),
+        }
+    }
+
+    /// Forgets a child that has exited on its own.
+    fn exited(&mut self) {
+        if let Some(child) = self.child.take() {
+            crate::watchdog::stopped(child.id());
         }
     }
 
@@ -210,7 +218,7 @@ impl Daemon {
             status = child.try_wait()?;
             Ok(status.is_some())
         })?;
-        self.child = None;
+        self.exited();
         match status {
             Some(s) if expected(s) => Ok(()),
             other => bail!("{program} exited with {other:?}, not by its {point} point:\n{}", self.log_text()),
@@ -234,6 +242,7 @@ impl Daemon {
     fn stop(&mut self, signal: Signal) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         let _ = kill(Pid::from_raw(child.id() as i32), signal);
+        let _stopped = Stopped(child.id());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -255,6 +264,15 @@ impl Daemon {
 
 fn killed(status: ExitStatus) -> bool {
     status.signal() == Some(Signal::SIGKILL as i32)
+}
+
+/// Tells the watchdog a daemon is gone once its stop has waited for it.
+struct Stopped(u32);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        crate::watchdog::stopped(self.0);
+    }
 }
 
 impl Drop for Daemon {

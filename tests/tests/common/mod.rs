@@ -78,6 +78,7 @@ pub mod rows {
 /// (or as an attacker would).
 pub mod wire {
     use std::path::Path;
+    use std::time::Duration;
 
     use anyhow::Context;
     use kechuang_proto::pb;
@@ -97,7 +98,14 @@ pub mod wire {
         if let Some((cert, key)) = identity {
             tls = tls.identity(Identity::from_pem(cert, key));
         }
-        let channel = Endpoint::from_shared(url.to_owned())?.tls_config(tls)?.connect().await.context("connecting")?;
+        // Bounded, so a peer that never answers fails the test instead of hanging it.
+        let channel = Endpoint::from_shared(url.to_owned())?
+            .tls_config(tls)?
+            .connect_timeout(Duration::from_secs(20))
+            .timeout(Duration::from_secs(60))
+            .connect()
+            .await
+            .context("connecting")?;
         Ok(SyncClient::new(channel).max_encoding_message_size(64 * 1024 * 1024))
     }
 
@@ -181,6 +189,8 @@ pub mod wire {
 
 /// The admin API, as the national office's tools call it.
 pub mod admin {
+    use std::time::Duration;
+
     use anyhow::Context;
     use kechuang_pki::PresentToken;
     use kechuang_proto::pb;
@@ -198,7 +208,11 @@ pub mod admin {
 
     /// A client presenting central's admin token.
     pub async fn client(central: &Central) -> anyhow::Result<AdminClient<InterceptedService<Channel, PresentToken>>> {
-        let channel = Channel::from_shared(address(central)?)?.connect().await?;
+        let channel = Channel::from_shared(address(central)?)?
+            .connect_timeout(Duration::from_secs(20))
+            .timeout(Duration::from_secs(120))
+            .connect()
+            .await?;
         let token = PresentToken::read(&central.home.join("admin.token"))?;
         Ok(AdminClient::with_interceptor(channel, token).max_decoding_message_size(256 * 1024 * 1024))
     }
