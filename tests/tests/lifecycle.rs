@@ -139,13 +139,13 @@ fn every_forbidden_step_is_refused_naming_the_part_and_the_rule() -> anyhow::Res
         ("demand_side", "the match has landed"),
     ];
     for ((what, (field, reason)), (want_field, want_reason)) in refusals.iter().zip(expected) {
+        eprintln!("{what}: {field}: {reason}");
         assert_eq!(field, want_field, "{what}: {reason}");
         assert!(reason.contains(want_reason), "{what}: {reason}");
     }
     assert_eq!(refusals.len(), expected.len());
-    let states: Vec<String> =
+    let mut states: Vec<String> =
         cluster.central.list(Some("matches"), None)?.iter().map(|m| m["state"].as_str().unwrap_or("").into()).collect();
-    let mut states = states;
     states.sort();
     assert_eq!(states, ["declined", "landed"], "only the allowed steps were applied");
     Ok(())
