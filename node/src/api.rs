@@ -155,6 +155,17 @@ impl Operator for Api {
         Ok(Response::new(pb::RefusalsResponse { refusals }))
     }
 
+    async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
+        let offline = || Status::unavailable("central is not reachable: the figures are computed by central");
+        let channel = self.node.central.borrow().clone().ok_or_else(offline)?;
+        let mut client = sync_client(channel);
+        let call = client.stats(request.into_inner());
+        match tokio::time::timeout(Duration::from_secs(60), call).await {
+            Ok(answer) => answer,
+            Err(_) => Err(Status::deadline_exceeded("central took more than 60 s to compute the figures")),
+        }
+    }
+
     async fn status(&self, _request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         let node = &self.node;
         let store = node.store.clone();
@@ -166,7 +177,10 @@ impl Operator for Api {
         .await
         .map_err(storage)?
         .map_err(storage)?;
-        let expected = self.expected_digest().await;
+        // Central's digest costs it a scan charged to this node: not worth
+        // asking while changes are still on their way (nothing can match yet),
+        // or a watched push would spend the node's scan budget.
+        let expected = if unacked == 0 { self.expected_digest().await } else { None };
         if let Some(expected) = &expected {
             node.store.set_expected_digest(expected).map_err(storage)?;
         }

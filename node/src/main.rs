@@ -171,6 +171,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// This station's figures (考核评估), computed by central: a provincial
+    /// station's whole province, any other station its own.
+    Stats {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        #[command(flatten)]
+        args: kechuang_stats::StatsArgs,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -282,6 +291,20 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Stats { config, args } => {
+            let request = pb::StatsRequest {
+                by: args.by.clone().unwrap_or_default(),
+                from: args.from.clone().unwrap_or_default(),
+                to: args.to.clone().unwrap_or_default(),
+                ..Default::default()
+            };
+            let json = runtime()?.block_on(async {
+                let response = connect(&config).await?.stats(request).await;
+                anyhow::Ok(response.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner().report_json)
+            })?;
+            args.emit(&serde_json::from_str(&json).context("central's report")?)?;
+            Ok(())
+        }
         Command::Status { config, json } => {
             let s = runtime()?.block_on(async {
                 let mut api = connect(&config).await?;
@@ -291,7 +314,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 .iter()
                 .map(|k| (k.as_str().to_owned(), s.counts.get(k.as_str()).copied().unwrap_or(0).into()))
                 .collect();
-            let converged = !s.expected_digest.is_empty() && s.expected_digest == s.digest;
+            let converged = s.unacked == 0 && !s.expected_digest.is_empty() && s.expected_digest == s.digest;
             // How far a sync has got, in records: the count each digest carries.
             let records_in = |digest: &str| digest.parse::<kechuang_sync::Digest>().ok().map(|d| d.count());
             let (held, expected) = (records_in(&s.digest), records_in(&s.expected_digest));
