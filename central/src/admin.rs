@@ -117,6 +117,13 @@ impl Admin for AdminService {
         Ok(Response::new(pb::EscalateResponse { matches: written.into_iter().map(Into::into).collect() }))
     }
 
+    async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
+        let request = request.into_inner();
+        let query = crate::stats::query(&request, crate::stats::admin_scope(&request)?)?;
+        let (report, _) = crate::stats::answer(self.state.store.clone(), query).await?;
+        Ok(Response::new(crate::stats::response(&report)?))
+    }
+
     type HistoryStream = HistoryStream;
 
     async fn history(&self, request: Request<pb::HistoryRequest>) -> Result<Response<Self::HistoryStream>, Status> {

@@ -17,6 +17,7 @@ mod limit;
 mod listener;
 mod matcher;
 mod server;
+pub mod stats;
 mod sync_service;
 mod tail;
 #[cfg(test)]

@@ -186,6 +186,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The programme's figures (考核评估): demands by stage, proposals by
+    /// tier, verified contracts and their 成交额, how fast, who answers.
+    Stats {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Only this province (any region code in it).
+        #[arg(long, conflicts_with = "node")]
+        province: Option<String>,
+        /// Only this station's figures, as it sees them with `kechuang-node stats`.
+        #[arg(long)]
+        node: Option<String>,
+        #[command(flatten)]
+        args: kechuang_stats::StatsArgs,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -331,6 +346,21 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             let records: Vec<Record> = matches.into_iter().map(Record::try_from).collect::<Result<_, _>>()?;
             println!("escalated: {} new proposal(s)", records.len());
             print_records(&records, false);
+            Ok(())
+        }
+        Command::Stats { config, province, node, args } => {
+            let request = pb::StatsRequest {
+                by: args.by.clone().unwrap_or_default(),
+                from: args.from.clone().unwrap_or_default(),
+                to: args.to.clone().unwrap_or_default(),
+                province: province.unwrap_or_default(),
+                node_id: node.unwrap_or_default(),
+            };
+            let json = runtime()?.block_on(async {
+                let response = admin(&Config::load(&config)?).await?.stats(request).await;
+                anyhow::Ok(response.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner().report_json)
+            })?;
+            args.emit(&serde_json::from_str(&json).context("central's report")?)?;
             Ok(())
         }
         Command::Nodes { config, json } => {

@@ -190,6 +190,16 @@ impl Sync for SyncService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
+    async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
+        let peer = self.admit(&request)?;
+        let scope = kechuang_stats::Scope::for_station(&peer.id, peer.kind, peer.region);
+        let query = crate::stats::query(request.get_ref(), scope)?;
+        self.state.scans.admit(&peer.id)?;
+        let (report, read) = crate::stats::answer(self.state.store.clone(), query).await?;
+        self.state.scans.charge(&peer.id, read);
+        Ok(Response::new(crate::stats::response(&report)?))
+    }
+
     async fn digest(&self, request: Request<pb::DigestRequest>) -> Result<Response<pb::DigestResponse>, Status> {
         let peer = self.admit(&request)?;
         let digests = self.digests(peer).await?;

@@ -8,11 +8,13 @@
 //! records and events once; a [`Query`] picks the scope, the window and the
 //! grouping; [`Ledger::report`] answers it.
 
+mod cli;
 mod ledger;
 mod query;
 mod render;
 mod report;
 
+pub use cli::StatsArgs;
 pub use ledger::Ledger;
 pub use query::{Dimension, Query, Scope};
 pub use render::{csv, table, xlsx};

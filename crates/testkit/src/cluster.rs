@@ -346,6 +346,13 @@ impl Node {
         Ok(String::from_utf8_lossy(&output.stderr).into_owned())
     }
 
+    /// `kechuang-node stats --json ARGS…`: this station's figures from central.
+    pub fn stats(&self, args: &[&str]) -> anyhow::Result<Value> {
+        let mut command = self.verb("stats");
+        command.arg("--json").args(args);
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
+    }
+
     /// `kechuang-node respond --json MATCH ACTION [OPTIONS…]` (`answer` is
     /// the action and its options): the match after the answer.
     pub fn respond(&self, match_id: &str, answer: &[&str]) -> anyhow::Result<Value> {
