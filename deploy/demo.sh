@@ -4,7 +4,7 @@
 # process with its own directory under ./demo. Publishes the sample data in
 # deploy/demo/data, takes a few matches through their lifecycle (one expires
 # unanswered, one is contracted, an outcome is withdrawn) and shows what
-# every node holds.
+# every node holds, the programme's figures and the year's rankings.
 #
 #   deploy/demo.sh          build, start, publish, show
 #   deploy/demo.sh stop     stop the demo network
@@ -226,6 +226,15 @@ echo
 echo "==> the contracted match, step by step, as central recorded it"
 "$BIN/kechuang-central" history --config "$DEMO/central/central.toml" "$contracted"
 echo
+echo "==> the programme's figures (考核评估), by province"
+"$BIN/kechuang-central" stats --config "$DEMO/central/central.toml" --by province
+echo
+echo "==> what the Guangdong provincial station sees of them"
+on gd-provincial stats
+echo
+echo "==> this year's 榜单"
+"$BIN/kechuang-central" rankings --config "$DEMO/central/central.toml"
+echo
 echo "==> central knows these nodes"
 "$BIN/kechuang-central" nodes --config "$DEMO/central/central.toml"
 echo
@@ -238,4 +247,6 @@ echo "  $BIN/kechuang-central history --config $DEMO/central/central.toml $contr
 echo "  $BIN/kechuang-node list --config $DEMO/gd-provincial/node.toml demands --json"
 echo "  $BIN/kechuang-node export --config $DEMO/gd-provincial/node.toml --out $DEMO/guangdong.csv"
 echo "  $BIN/kechuang-central list --config $DEMO/central/central.toml"
+echo "  $BIN/kechuang-central stats --config $DEMO/central/central.toml --by month --xlsx $DEMO/stats.xlsx"
+echo "  $BIN/kechuang-node stats --config $DEMO/gd-provincial/node.toml --by city --csv $DEMO/guangdong-stats.csv"
 echo "Stop it with: deploy/demo.sh stop"

@@ -124,6 +124,12 @@ impl Admin for AdminService {
         Ok(Response::new(crate::stats::response(&report)?))
     }
 
+    async fn rankings(&self, request: Request<pb::RankingsRequest>) -> Result<Response<pb::RankingsResponse>, Status> {
+        let rankings = crate::stats::rankings(self.state.store.clone(), request.into_inner().year).await?;
+        let rankings_json = serde_json::to_string(&rankings).map_err(|e| Status::internal(format!("rankings: {e}")))?;
+        Ok(Response::new(pb::RankingsResponse { rankings_json }))
+    }
+
     type HistoryStream = HistoryStream;
 
     async fn history(&self, request: Request<pb::HistoryRequest>) -> Result<Response<Self::HistoryStream>, Status> {

@@ -201,6 +201,22 @@ enum Command {
         #[command(flatten)]
         args: kechuang_stats::StatsArgs,
     },
+    /// 榜单: universities, outcomes, cities, societies, experts and the
+    /// fastest-answering stations of a year, each with its rule.
+    Rankings {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The calendar year (China Standard Time); this year when omitted.
+        #[arg(long)]
+        year: Option<i32>,
+        /// Stable JSON instead of tables.
+        #[arg(long, conflicts_with = "xlsx")]
+        json: bool,
+        /// Write the lists to this XLSX workbook, a sheet each.
+        #[arg(long, value_name = "FILE")]
+        xlsx: Option<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -361,6 +377,23 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 anyhow::Ok(response.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner().report_json)
             })?;
             args.emit(&serde_json::from_str(&json).context("central's report")?)?;
+            Ok(())
+        }
+        Command::Rankings { config, year, json, xlsx } => {
+            let request = pb::RankingsRequest { year: year.unwrap_or(0) };
+            let text = runtime()?.block_on(async {
+                let response = admin(&Config::load(&config)?).await?.rankings(request).await;
+                anyhow::Ok(response.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner().rankings_json)
+            })?;
+            let rankings: kechuang_stats::Rankings = serde_json::from_str(&text).context("central's rankings")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rankings)?);
+            } else if let Some(path) = xlsx {
+                kechuang_stats::rankings_xlsx(&rankings, &path)?;
+                eprintln!("wrote {} ({} lists)", path.display(), rankings.lists.len());
+            } else {
+                print!("{}", kechuang_stats::rankings_table(&rankings));
+            }
             Ok(())
         }
         Command::Nodes { config, json } => {

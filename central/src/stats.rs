@@ -76,3 +76,16 @@ pub fn response(report: &Report) -> Result<pb::StatsResponse, Status> {
     let report_json = serde_json::to_string(report).map_err(|e| Status::internal(format!("report: {e}")))?;
     Ok(pb::StatsResponse { report_json })
 }
+
+/// The rankings of `year` (this year when 0) over the store.
+pub async fn rankings(store: std::sync::Arc<CentralStore>, year: i32) -> Result<kechuang_stats::Rankings, Status> {
+    let year = match year {
+        0 => Date::today().to_string()[..4].parse().unwrap_or(2026),
+        y if (2000..=2100).contains(&y) => y,
+        y => return Err(Status::invalid_argument(format!("year: {y} is not between 2000 and 2100"))),
+    };
+    tokio::task::spawn_blocking(move || Ok::<_, kechuang_store::Error>(ledger(&store)?.0.rankings(year)))
+        .await
+        .map_err(error::join)?
+        .map_err(error::storage)
+}

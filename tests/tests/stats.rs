@@ -206,6 +206,27 @@ fn figures_export_to_csv_and_xlsx_with_chinese_headings_and_a_window_counts_its_
     assert_eq!(month["rows"][0]["key"], today[..7]);
     assert_eq!(funnel(&month["rows"][0]), [3, 3, 2, 1, 1, 0]);
 
+    // 榜单 of this year: the landing and the verified contract put gzu and
+    // its battery outcome first; Shenzhen solved its one demand.
+    let rankings: Value = serde_json::from_str(&cluster.central.verb(&["rankings", "--json"])?)?;
+    let list = |key: &str| rankings["lists"].as_array().unwrap().iter().find(|l| l["key"] == key).cloned().unwrap();
+    let first = |key: &str| {
+        list(key)["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["rank"].as_u64().unwrap(), e["id"].as_str().unwrap().to_owned(), e["value"].as_f64().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(first("universities"), [(1, "gzu".to_owned(), 1.0)]);
+    assert!(list("universities")["entries"][0]["detail"].as_str().unwrap().contains("成交额 120 万元"));
+    assert!(list("outcomes")["entries"][0]["name"].as_str().unwrap().contains("锂电池热失控"));
+    assert_eq!(first("cities"), [(1, "440300".to_owned(), 1.0)], "Chengdu solved none of its two");
+    assert_eq!(first("responsiveness"), [], "nobody answered three proposals");
+    assert!(list("responsiveness")["method"].as_str().unwrap().contains("至少 3 条"));
+    let printed = cluster.central.verb(&["rankings"])?;
+    assert!(printed.contains("高校榜") && printed.contains("规则：") && printed.contains("（暂无上榜）"), "{printed}");
+
     let refused = cluster.central.verb_failing(&["stats", "--from", &today, "--to", &yesterday])?;
     assert!(refused.contains("to:"), "{refused}");
     let refused = cluster.central.verb_failing(&["stats", "--by", "weather"])?;

@@ -11,13 +11,15 @@
 mod cli;
 mod ledger;
 mod query;
+mod rankings;
 mod render;
 mod report;
 
 pub use cli::StatsArgs;
 pub use ledger::Ledger;
 pub use query::{Dimension, Query, Scope};
-pub use render::{csv, table, xlsx};
+pub use rankings::{Entry, MIN_ANSWERED, Ranking, Rankings};
+pub use render::{csv, rankings_table, rankings_xlsx, table, xlsx};
 pub use report::{Contracts, DemandFunnel, Engagement, MedianDays, Proposals, Report, Responsiveness, Row};
 
 /// Why a query or an export failed.

@@ -13,6 +13,8 @@ use crate::{Dimension, Error};
 enum Cell {
     Text(String),
     Number(f64),
+    /// A share, 0 to 1, shown as a percentage.
+    Share(f64),
     Empty,
 }
 
@@ -25,10 +27,15 @@ impl Cell {
         v.map_or(Self::Empty, Self::Number)
     }
 
+    fn share(v: Option<f64>) -> Self {
+        v.map_or(Self::Empty, Self::Share)
+    }
+
     fn text(&self) -> String {
         match self {
             Self::Text(s) => s.clone(),
             Self::Number(n) => number(*n),
+            Self::Share(n) => format!("{}%", number((n * 1000.0).round() / 10.0)),
             Self::Empty => "—".into(),
         }
     }
@@ -62,7 +69,7 @@ const COLUMNS: &[Column] = &[
     ("撤回推荐", false, |r| Cell::count(r.proposals.withdrawn)),
     ("合同数", true, |r| Cell::count(r.contracts.count)),
     ("成交额(万元)", true, |r| Cell::Number(r.contracts.amount_wan)),
-    ("跨省对接占比", true, |r| Cell::maybe(r.cross_province_share)),
+    ("跨省对接占比", true, |r| Cell::share(r.cross_province_share)),
     ("至首次推荐(天)", false, |r| Cell::maybe(r.median_days.to_proposal)),
     ("至对接(天)", true, |r| Cell::maybe(r.median_days.to_connected)),
     ("至签约(天)", false, |r| Cell::maybe(r.median_days.to_contracted)),
@@ -116,7 +123,11 @@ pub fn table(report: &Report) -> String {
             .collect::<Vec<_>>(),
     ];
     for (key, label, row) in all_rows(report) {
-        let name = if label.is_empty() || label == key { key } else { label };
+        let name = match (key.as_str(), label.is_empty() || label == key) {
+            ("合计", _) if !report.rows.is_empty() => key,
+            (_, true) => key,
+            _ => label,
+        };
         rows.push(std::iter::once(name).chain(COLUMNS.iter().filter(|c| c.1).map(|c| (c.2)(row).text())).collect());
     }
     out.push_str(&aligned(&rows));
@@ -146,7 +157,7 @@ fn response_cells(r: &Responsiveness) -> [Cell; 6] {
         Cell::Text(r.kind.clone()),
         Cell::count(r.received),
         Cell::count(r.answered),
-        Cell::maybe(r.response_rate),
+        Cell::share(r.response_rate),
         Cell::maybe(r.median_response_hours),
     ]
 }
@@ -190,6 +201,7 @@ pub fn csv(report: &Report) -> String {
 
 fn write_sheet(sheet: &mut Worksheet, headings: &[String], rows: &[Vec<Cell>]) -> Result<(), Error> {
     let bold = Format::new().set_bold();
+    let percent = Format::new().set_num_format("0.0%");
     let xlsx = |e: rust_xlsxwriter::XlsxError| Error::Xlsx(e.to_string());
     for (c, h) in headings.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, h, &bold).map_err(xlsx)?;
@@ -201,6 +213,7 @@ fn write_sheet(sheet: &mut Worksheet, headings: &[String], rows: &[Vec<Cell>]) -
             match cell {
                 Cell::Text(s) => sheet.write_string(r, c, s).map(|_| ()),
                 Cell::Number(n) => sheet.write_number(r, c, *n).map(|_| ()),
+                Cell::Share(n) => sheet.write_number_with_format(r, c, *n, &percent).map(|_| ()),
                 Cell::Empty => Ok(()),
             }
             .map_err(xlsx)?;
@@ -224,6 +237,43 @@ pub fn xlsx(report: &Report, path: &Path) -> Result<(), Error> {
         let headings: Vec<String> = ENGAGEMENT_HEADINGS.iter().map(|h| h.to_string()).collect();
         let rows: Vec<Vec<Cell>> = list.iter().map(|e| engagement_cells(e).into()).collect();
         write_sheet(book.add_worksheet().set_name(name).map_err(xlsx)?, &headings, &rows)?;
+    }
+    book.save(path).map_err(xlsx)
+}
+
+const RANKING_HEADINGS: [&str; 4] = ["名次", "名称", "数值", "说明"];
+
+fn ranking_cells(e: &crate::Entry) -> [Cell; 4] {
+    [Cell::count(u64::from(e.rank)), Cell::Text(e.name.clone()), Cell::Number(e.value), Cell::Text(e.detail.clone())]
+}
+
+/// The rankings as tables for the terminal, each with its rule under it.
+pub fn rankings_table(rankings: &crate::Rankings) -> String {
+    let mut out = String::new();
+    for list in &rankings.lists {
+        let _ = writeln!(out, "{} {}\n", rankings.year, list.title);
+        if list.entries.is_empty() {
+            out.push_str("（暂无上榜）\n");
+        } else {
+            let mut rows = vec![RANKING_HEADINGS.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+            rows.extend(list.entries.iter().map(|e| ranking_cells(e).iter().map(Cell::text).collect()));
+            out.push_str(&aligned(&rows));
+        }
+        let _ = writeln!(out, "规则：{}\n", list.method);
+    }
+    out
+}
+
+/// The rankings as an XLSX workbook at `path`: a sheet per list, its rule
+/// in the row under the last place.
+pub fn rankings_xlsx(rankings: &crate::Rankings, path: &Path) -> Result<(), Error> {
+    let xlsx = |e: rust_xlsxwriter::XlsxError| Error::Xlsx(e.to_string());
+    let mut book = Workbook::new();
+    for list in &rankings.lists {
+        let headings: Vec<String> = RANKING_HEADINGS.iter().map(|h| h.to_string()).collect();
+        let mut rows: Vec<Vec<Cell>> = list.entries.iter().map(|e| ranking_cells(e).into()).collect();
+        rows.push(vec![Cell::Text("规则".into()), Cell::Text(list.method.clone())]);
+        write_sheet(book.add_worksheet().set_name(&list.title).map_err(xlsx)?, &headings, &rows)?;
     }
     book.save(path).map_err(xlsx)
 }

@@ -506,7 +506,7 @@ fn tier_label(tier: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use kechuang_types::testing;
     use kechuang_types::{
         Body, Contract, ContractType, Decline, DeclineReason, Event, Hlc, Landed, Landing, Match, Record, RecordKind,
@@ -587,7 +587,7 @@ mod tests {
 
     /// Guangdong: one demand contracted (verified) and landed, one demand
     /// whose contract the sides recorded differently; Sichuan: one declined.
-    fn network() -> Ledger {
+    pub(crate) fn network() -> Ledger {
         let mut h = History { ledger: Ledger::new(), seq: 0 };
         let node = |id: &str| NodeId::parse("n", id).unwrap();
         h.ledger.station(node("sz"), NodeKind::City, Region::parse("r", "440300").unwrap());
