@@ -104,12 +104,14 @@ has_match() { [ -n "$(match_between "$@")" ]; }
 # days), so that one expires while you watch; central then restarts with
 # the default on the same ports.
 echo "==> starting central"
-"$BIN/kechuang-central" init --data-dir "$DEMO/central" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 >/dev/null
+"$BIN/kechuang-central" init --data-dir "$DEMO/central" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+  --dashboard-listen 127.0.0.1:0 >/dev/null
 sed -i 's/^proposal_ttl_days = .*/proposal_ttl_days = 0.000231/' "$DEMO/central/central.toml"
 start central kechuang-central "$DEMO/central/central.toml"
 LISTEN=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' "$DEMO/central/ready.json")
 ADMIN=$(sed -n 's/.*"admin":"\([^"]*\)".*/\1/p' "$DEMO/central/ready.json")
-sed -i "s/^listen = .*/listen = \"$LISTEN\"/; s/^admin_listen = .*/admin_listen = \"$ADMIN\"/" "$DEMO/central/central.toml"
+DASHBOARD=$(sed -n 's/.*"dashboard":"\([^"]*\)".*/\1/p' "$DEMO/central/ready.json")
+sed -i "s/^listen = .*/listen = \"$LISTEN\"/; s/^admin_listen = .*/admin_listen = \"$ADMIN\"/; s/^dashboard_listen = .*/dashboard_listen = \"$DASHBOARD\"/" "$DEMO/central/central.toml"
 CENTRAL="https://$LISTEN"
 
 NODES=(

@@ -230,7 +230,7 @@ async fn connect(url: &str, sim: &Sim) -> anyhow::Result<SyncClient<Channel>> {
         .await
         .with_context(|| format!("{} connecting", sim.identity.id))?;
     let mut client = SyncClient::new(channel);
-    client.hello(pb::HelloRequest {}).await.with_context(|| format!("{} hello", sim.identity.id))?;
+    client.hello(pb::HelloRequest::default()).await.with_context(|| format!("{} hello", sim.identity.id))?;
     Ok(client)
 }
 

@@ -158,7 +158,7 @@ async fn push(records: usize, batch: usize) -> anyhow::Result<procs::Central> {
     let central = procs::Central::start()?;
     let node = central.issue("bench-node", "city", "440300")?;
     let mut client = procs::client(&central, &node).await?;
-    let mut acked = client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+    let mut acked = client.hello(pb::HelloRequest::default()).await?.into_inner().acked_seq;
     let rows = sample::records("bench-node", records, 2);
 
     let started = Instant::now();
@@ -196,20 +196,21 @@ async fn push(records: usize, batch: usize) -> anyhow::Result<procs::Central> {
     let cursor = central.log_head().await?;
     let started = Instant::now();
     let mut again = procs::client(&central, &node).await?;
-    let hello = again.hello(pb::HelloRequest {}).await?.into_inner();
+    let hello = again.hello(pb::HelloRequest::default()).await?.into_inner();
     let feed = again.feed(pb::FeedRequest { cursor }).await?;
     let with_handshake = started.elapsed().as_secs_f64();
     drop(feed);
     let mut times = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
-        let _ = again.hello(pb::HelloRequest {}).await?;
+        let _ = again.hello(pb::HelloRequest::default()).await?;
         let feed = again.feed(pb::FeedRequest { cursor }).await?;
         times.push(t.elapsed());
         drop(feed);
     }
     times.sort();
-    let wire = pb::HelloRequest {}.encoded_len() + hello.encoded_len() + pb::FeedRequest { cursor }.encoded_len();
+    let wire =
+        pb::HelloRequest::default().encoded_len() + hello.encoded_len() + pb::FeedRequest { cursor }.encoded_len();
     report(
         json!({"scenario": "noop", "p50_ms": percentile(&times, 0.5), "p99_ms": percentile(&times, 0.99),
                "with_tls_handshake_ms": with_handshake * 1e3, "payload_bytes": wire, "records_sent": 0}),
@@ -254,7 +255,7 @@ async fn propagation(nodes: usize, demands: usize) -> anyhow::Result<()> {
             if kind == "city" && region == "440000" { "440300" } else { region },
         )?;
         let mut c = procs::client(&central, &dir).await?;
-        c.hello(pb::HelloRequest {}).await?;
+        c.hello(pb::HelloRequest::default()).await?;
         let mut feed = c.feed(pb::FeedRequest { cursor: 0 }).await?.into_inner();
         followers.push(tokio::spawn(async move { while let Ok(Some(_)) = feed.message().await {} }));
     }
@@ -262,7 +263,7 @@ async fn propagation(nodes: usize, demands: usize) -> anyhow::Result<()> {
     eprintln!("propagation: {} nodes connected", followers.len() + 2);
     // The university publishes one outcome per demand topic.
     let mut uni_client = procs::client(&central, &uni).await?;
-    let mut uni_acked = uni_client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+    let mut uni_acked = uni_client.hello(pb::HelloRequest::default()).await?.into_inner().acked_seq;
     let outcomes = sample::paired_outcomes("prop-uni", demands);
     for chunk in outcomes.chunks(1_000) {
         uni_acked = procs::acked(uni_client.push(procs::push_request(uni_acked + 1, chunk)).await?)?;
@@ -285,7 +286,7 @@ async fn propagation(nodes: usize, demands: usize) -> anyhow::Result<()> {
 
     eprintln!("propagation: {demands} outcomes published");
     let mut city_client = procs::client(&central, &city).await?;
-    let mut acked = city_client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+    let mut acked = city_client.hello(pb::HelloRequest::default()).await?.into_inner().acked_seq;
     let queries = sample::paired_demands("prop-city", demands);
     let mut times = Vec::with_capacity(demands);
     let mut missed = 0;

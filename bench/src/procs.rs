@@ -52,7 +52,7 @@ impl Central {
         let status = Command::new(binary("kechuang-central"))
             .args(["init", "--data-dir"])
             .arg(&home)
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--dashboard-listen", "127.0.0.1:0"])
             .stdout(Stdio::null())
             .status()?;
         if !status.success() {

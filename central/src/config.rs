@@ -16,6 +16,13 @@ pub struct ConfigFile {
     /// The admin API; must be a loopback address.
     #[serde(default = "default_admin_listen")]
     pub admin_listen: String,
+    /// The dashboard (HTTP): loopback by default; anywhere else every page
+    /// asks for the admin token.
+    #[serde(default = "default_dashboard_listen")]
+    pub dashboard_listen: String,
+    /// Ask for the admin token on loopback too (always asked elsewhere).
+    #[serde(default)]
+    pub dashboard_token_required: bool,
     /// The store.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
@@ -98,6 +105,9 @@ fn default_listen() -> String {
 fn default_admin_listen() -> String {
     "127.0.0.1:7444".into()
 }
+fn default_dashboard_listen() -> String {
+    "127.0.0.1:7480".into()
+}
 fn default_data_dir() -> PathBuf {
     "store".into()
 }
@@ -125,6 +135,8 @@ impl Default for ConfigFile {
         Self {
             listen: default_listen(),
             admin_listen: default_admin_listen(),
+            dashboard_listen: default_dashboard_listen(),
+            dashboard_token_required: false,
             data_dir: default_data_dir(),
             ca_cert: default_ca_cert(),
             ca_key: default_ca_key(),
@@ -151,6 +163,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The loopback admin API.
     pub admin_listen: SocketAddr,
+    /// Where the dashboard listens.
+    pub dashboard_listen: SocketAddr,
+    /// Whether every dashboard request must carry the admin token.
+    pub dashboard_token_required: bool,
     /// The store's directory.
     pub data_dir: PathBuf,
     /// The CA certificate.
@@ -197,6 +213,8 @@ impl Config {
         let ConfigFile {
             listen,
             admin_listen,
+            dashboard_listen,
+            dashboard_token_required,
             data_dir,
             ca_cert,
             ca_key,
@@ -231,6 +249,9 @@ impl Config {
         let listen: SocketAddr = listen.parse().with_context(|| format!("listen: not an address: {listen:?}"))?;
         let admin_listen: SocketAddr =
             admin_listen.parse().with_context(|| format!("admin_listen: not an address: {admin_listen:?}"))?;
+        let dashboard_listen: SocketAddr = dashboard_listen
+            .parse()
+            .with_context(|| format!("dashboard_listen: not an address: {dashboard_listen:?}"))?;
         if !admin_listen.ip().is_loopback() {
             bail!("admin_listen: must be a loopback address, got {admin_listen}");
         }
@@ -241,6 +262,8 @@ impl Config {
         Ok(Self {
             listen,
             admin_listen,
+            dashboard_listen,
+            dashboard_token_required: dashboard_token_required || !dashboard_listen.ip().is_loopback(),
             data_dir: home.join(data_dir),
             ca_cert: home.join(ca_cert),
             ca_key: home.join(ca_key),

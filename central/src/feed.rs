@@ -186,6 +186,7 @@ pub async fn serve(
                 announced = Some(next);
             }
             cursor = next;
+            state.roster.fed(&peer.id, cursor);
             continue;
         }
         if announced != Some(cursor) {
@@ -195,6 +196,7 @@ pub async fn serve(
                 return;
             }
             announced = Some(cursor);
+            state.roster.fed(&peer.id, cursor);
         }
         tokio::select! {
             changed = end.changed() => if changed.is_err() { return },

@@ -20,6 +20,7 @@ pub fn init(
     data_dir: &Path,
     listen: Option<String>,
     admin_listen: Option<String>,
+    dashboard_listen: Option<String>,
     names: &[String],
 ) -> anyhow::Result<PathBuf> {
     let path = data_dir.join("central.toml");
@@ -30,6 +31,7 @@ pub fn init(
     let file = ConfigFile {
         listen: listen.unwrap_or(defaults.listen.clone()),
         admin_listen: admin_listen.unwrap_or(defaults.admin_listen.clone()),
+        dashboard_listen: dashboard_listen.unwrap_or(defaults.dashboard_listen.clone()),
         ..defaults
     };
     // Validate before writing anything.
@@ -168,8 +170,8 @@ mod tests {
     fn init_then_issue_writes_a_node_bundle_with_private_keys_0600() {
         let dir = tempfile::tempdir().unwrap();
         let central = dir.path().join("central");
-        let path = init(&central, Some("127.0.0.1:9443".into()), None, &[]).unwrap();
-        assert!(init(&central, None, None, &[]).is_err(), "init twice refuses");
+        let path = init(&central, Some("127.0.0.1:9443".into()), None, None, &[]).unwrap();
+        assert!(init(&central, None, None, None, &[]).is_err(), "init twice refuses");
         let config = Config::load(&path).unwrap();
         let spec = NodeSpec {
             id: NodeId::parse("id", "city-440300").unwrap(),

@@ -7,6 +7,7 @@
 
 mod admin;
 pub mod config;
+mod dashboard;
 mod durability;
 mod error;
 pub mod eval;
@@ -16,6 +17,7 @@ pub mod init;
 mod limit;
 mod listener;
 mod matcher;
+mod roster;
 mod server;
 pub mod stats;
 mod sync_service;

@@ -41,6 +41,9 @@ enum Command {
         /// Where the loopback admin API listens [default: 127.0.0.1:7444].
         #[arg(long)]
         admin_listen: Option<String>,
+        /// Where the dashboard listens [default: 127.0.0.1:7480].
+        #[arg(long)]
+        dashboard_listen: Option<String>,
         /// A DNS name or IP address nodes reach central at (repeatable).
         #[arg(long = "name")]
         names: Vec<String>,
@@ -231,8 +234,8 @@ fn main() -> std::process::ExitCode {
 
 fn run_cli(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init { data_dir, listen, admin_listen, names } => {
-            let path = init::init(&data_dir, listen, admin_listen, &names)?;
+        Command::Init { data_dir, listen, admin_listen, dashboard_listen, names } => {
+            let path = init::init(&data_dir, listen, admin_listen, dashboard_listen, &names)?;
             println!("initialised central: {}", path.display());
             println!("next: kechuang-central run --config {}", path.display());
             Ok(())

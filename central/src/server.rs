@@ -55,6 +55,8 @@ pub struct State {
     pub digests: DigestCache,
     /// The end of the change log, shared by the feeds.
     pub tail: crate::tail::Tail,
+    /// Each station's software, certificate expiry and feed position.
+    pub roster: crate::roster::Roster,
     /// Cancelled when central shuts down.
     pub shutdown: CancellationToken,
     /// Background tasks (feeds), drained on shutdown.
@@ -88,6 +90,8 @@ pub struct Listeners {
     pub sync: TcpListener,
     /// For the admin API (loopback).
     pub admin: TcpListener,
+    /// For the dashboard.
+    pub dashboard: TcpListener,
 }
 
 impl Listeners {
@@ -98,7 +102,10 @@ impl Listeners {
         let admin = TcpListener::bind(config.admin_listen)
             .await
             .with_context(|| format!("admin_listen: binding {}", config.admin_listen))?;
-        Ok(Self { sync, admin })
+        let dashboard = TcpListener::bind(config.dashboard_listen)
+            .await
+            .with_context(|| format!("dashboard_listen: binding {}", config.dashboard_listen))?;
+        Ok(Self { sync, admin, dashboard })
     }
 }
 
@@ -119,6 +126,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         matcher: Arc::new(matcher),
         digests: DigestCache::default(),
         tail: crate::tail::Tail::new(store.head()),
+        roster: crate::roster::Roster::default(),
         trust: Trust::load(&store)?,
         limit: RateLimit::new(config.rate_per_node, config.burst_per_node),
         scans: RateLimit::scans(config.scanned_records_per_node_per_minute),
@@ -135,6 +143,11 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     state.tasks.spawn(crate::tail::follow(state.clone(), shutdown.clone()));
     let sync_addr = listeners.sync.local_addr()?;
     let admin_addr = listeners.admin.local_addr()?;
+    let dashboard_addr = listeners.dashboard.local_addr()?;
+    // Off loopback (or if asked), every page asks for the admin token.
+    let dashboard_token =
+        (config.dashboard_token_required || !dashboard_addr.ip().is_loopback()).then(|| admin_token.clone());
+    let dashboard = crate::dashboard::serve(listeners.dashboard, state.clone(), dashboard_token, shutdown.clone());
 
     let incoming = crate::listener::incoming(listeners.sync, tls, state.gate.clone(), shutdown.clone());
     let sync = tonic::transport::Server::builder()
@@ -152,11 +165,12 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         .add_service(InterceptedService::new(admin_service, guard))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.admin), shutdown.clone().cancelled_owned());
 
-    write_ready(&config, sync_addr, admin_addr)?;
-    info!(%sync_addr, %admin_addr, records_log = store.head(), "central listening");
-    let (sync, admin) = tokio::join!(sync, admin);
+    write_ready(&config, sync_addr, admin_addr, dashboard_addr)?;
+    info!(%sync_addr, %admin_addr, %dashboard_addr, records_log = store.head(), "central listening");
+    let (sync, admin, dashboard) = tokio::join!(sync, admin, dashboard);
     sync.context("sync server")?;
     admin.context("admin server")?;
+    dashboard.context("dashboard")?;
 
     state.tasks.close();
     state.tasks.wait().await;
@@ -166,9 +180,15 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     Ok(())
 }
 
-fn write_ready(config: &Config, sync: std::net::SocketAddr, admin: std::net::SocketAddr) -> anyhow::Result<()> {
+fn write_ready(
+    config: &Config,
+    sync: std::net::SocketAddr,
+    admin: std::net::SocketAddr,
+    dashboard: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     let mut fields = serde_json::Map::new();
     fields.insert("listen".into(), sync.to_string().into());
     fields.insert("admin".into(), admin.to_string().into());
+    fields.insert("dashboard".into(), dashboard.to_string().into());
     kechuang_daemon::write_ready(&config.ready_file(), fields)
 }

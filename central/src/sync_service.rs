@@ -105,6 +105,11 @@ impl Sync for SyncService {
         if let Err(e) = self.state.store.note_seen(&peer.id, Timestamp::now()) {
             warn!(node = %peer.id, error = %e, "noting the node's contact failed");
         }
+        let expires = request
+            .peer_certs()
+            .and_then(|certs| certs.first().and_then(|leaf| kechuang_pki::expiry_of(leaf).ok()))
+            .map(Timestamp);
+        self.state.roster.hello(&peer.id, &request.get_ref().version, expires);
         info!(node = %peer.id, kind = %peer.kind, region = %peer.region, acked = entry.acked_seq, "node session opened");
         let bounds = self.bounds();
         Ok(Response::new(pb::HelloResponse {

@@ -83,7 +83,7 @@ pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
 async fn session(node: &Arc<Node>) -> anyhow::Result<()> {
     let channel = endpoint(node)?.connect().await?;
     let mut client = sync_client(channel.clone());
-    let hello = client.hello(pb::HelloRequest {}).await?.into_inner();
+    let hello = client.hello(pb::HelloRequest { version: env!("CARGO_PKG_VERSION").into() }).await?.into_inner();
     let acked = hello.acked_seq;
     check_clock(node, &hello);
     let store = node.store.clone();

@@ -68,7 +68,7 @@ fn certificates_from_another_ca_or_expired_are_refused() -> anyhow::Result<()> {
         let result = rt.block_on(async {
             let mut c =
                 client(&cluster.central.url(), &ca_pem(&cluster), Some((&issued.cert_pem, &issued.key_pem))).await?;
-            anyhow::Ok(c.hello(pb::HelloRequest {}).await)
+            anyhow::Ok(c.hello(pb::HelloRequest::default()).await)
         });
         assert!(!matches!(result, Ok(Ok(_))), "a certificate from {what} was accepted");
     }
@@ -84,7 +84,7 @@ fn central_believes_the_certificate_not_the_record() -> anyhow::Result<()> {
     let rt = runtime();
     let (response, forged_id) = rt.block_on(async {
         let mut c = node_client(&cluster.central.url(), &dir).await?;
-        c.hello(pb::HelloRequest {}).await?;
+        c.hello(pb::HelloRequest::default()).await?;
         let own = demand("sz", "自己的需求", 10);
         let forged = demand("gz", "冒充广州的需求", 11);
         let forged_id = forged.meta.id;
@@ -147,7 +147,7 @@ fn a_revoked_node_is_cut_off_at_once_and_refused_after() -> anyhow::Result<()> {
     // New calls are refused, and what it publishes goes nowhere.
     let status = rt.block_on(async {
         let mut c = node_client(&url, &sz_dir).await?;
-        anyhow::Ok(c.hello(pb::HelloRequest {}).await.expect_err("a revoked node was served"))
+        anyhow::Ok(c.hello(pb::HelloRequest::default()).await.expect_err("a revoked node was served"))
     })?;
     assert_eq!(status.code(), Code::PermissionDenied);
     let rows = cluster.write_rows(&kechuang_testkit::sample::demands("SZ", 3, "440300", 1))?;
@@ -161,7 +161,7 @@ fn a_revoked_node_is_cut_off_at_once_and_refused_after() -> anyhow::Result<()> {
     cluster.central.restart()?;
     let status = rt.block_on(async {
         let mut c = node_client(&url, &sz_dir).await?;
-        anyhow::Ok(c.hello(pb::HelloRequest {}).await.expect_err("revocation forgotten"))
+        anyhow::Ok(c.hello(pb::HelloRequest::default()).await.expect_err("revocation forgotten"))
     })?;
     assert_eq!(status.code(), Code::PermissionDenied);
     Ok(())

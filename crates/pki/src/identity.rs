@@ -54,3 +54,9 @@ pub fn identity_of(der: &[u8]) -> Result<Identity> {
         _ => Err(Error::Identity("not a Kechuang node certificate (node, kind and region URIs required)".into())),
     }
 }
+
+/// When the certificate `der` stops being valid, in milliseconds since the Unix epoch.
+pub fn expiry_of(der: &[u8]) -> Result<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| Error::Parse(e.to_string()))?;
+    Ok(cert.validity().not_after.timestamp() * 1000)
+}

@@ -15,6 +15,6 @@ mod token;
 pub use ca::{Ca, Issued, Validity};
 pub use error::{Error, Result};
 pub use files::{read, write_public, write_secret};
-pub use identity::{Identity, identity_of};
+pub use identity::{Identity, expiry_of, identity_of};
 pub use tls::{CENTRAL_NAME, client_tls, server_config};
 pub use token::{PresentToken, RequireToken, bearer, ensure_token};

@@ -13,6 +13,8 @@ use serde::Deserialize;
 /// A demand as the figures see it.
 #[derive(Debug, Clone)]
 pub(crate) struct DemandFacts {
+    pub title: String,
+    pub deadline: Option<kechuang_types::Date>,
     pub owner: NodeId,
     pub region: Region,
     pub industry: String,
@@ -97,6 +99,8 @@ impl Ledger {
         match &record.body {
             Body::Demand(d) => {
                 let facts = DemandFacts {
+                    title: d.title.to_string(),
+                    deadline: d.deadline,
                     owner: meta.owner.clone(),
                     region: d.region,
                     industry: d.industry.as_str().to_owned(),

@@ -10,6 +10,7 @@
 
 mod cli;
 mod ledger;
+mod open;
 mod query;
 mod rankings;
 mod render;
@@ -17,6 +18,7 @@ mod report;
 
 pub use cli::StatsArgs;
 pub use ledger::Ledger;
+pub use open::OpenDemand;
 pub use query::{Dimension, Query, Scope};
 pub use rankings::{Entry, MIN_ANSWERED, Ranking, Rankings};
 pub use render::{csv, rankings_table, rankings_xlsx, table, xlsx};

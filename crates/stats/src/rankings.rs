@@ -352,6 +352,19 @@ mod tests {
     }
 
     #[test]
+    fn open_demands_leave_out_the_landed_oldest_first() {
+        let today = Date::parse("d", "2026-12-31").unwrap();
+        let open = crate::report::tests::network().open_demands(&crate::Scope::National, today);
+        let seen: Vec<(&str, i64, &str)> =
+            open.iter().map(|d| (d.owner.as_str(), d.age_days, d.furthest.as_str())).collect();
+        assert_eq!(
+            seen,
+            [("gz", 59, "connected"), ("cd", 58, "proposed")],
+            "sz's landed; gz's contracts differ in type"
+        );
+    }
+
+    #[test]
     fn ties_share_a_place() {
         let entries = ranked(
             vec![3, 5, 5, 1],

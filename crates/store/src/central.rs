@@ -424,6 +424,23 @@ impl CentralStore {
         Ok((entries.into_iter().map(|(_, record)| record).collect(), next))
     }
 
+    /// How many record writes the log holds after `cursor` up to `upto`,
+    /// counting no further than `cap`: how far behind a feed at `cursor` is,
+    /// at most (not every write is for every node).
+    pub fn logged_between(&self, cursor: u64, upto: u64, cap: u64) -> Result<u64> {
+        let mut count = 0u64;
+        if cursor >= upto {
+            return Ok(0);
+        }
+        for entry in self.main.range(log_key(cursor + 1)..=log_key(upto)).values() {
+            count += (entry?.len() / 16) as u64;
+            if count >= cap {
+                return Ok(cap);
+            }
+        }
+        Ok(count)
+    }
+
     /// Like [`CentralStore::log_after`], with each record's log position.
     /// Reading to the end of the range resumes from `upto`.
     pub fn log_entries(&self, cursor: u64, upto: u64, limit: usize) -> Result<(Vec<(u64, Record)>, u64)> {

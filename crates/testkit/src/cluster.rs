@@ -139,6 +139,8 @@ impl Central {
             "127.0.0.1:0",
             "--admin-listen",
             "127.0.0.1:0",
+            "--dashboard-listen",
+            "127.0.0.1:0",
         ]))?;
         let config = home.join("central.toml");
         std::fs::write(&config, edit(std::fs::read_to_string(&config)?))?;
@@ -147,12 +149,20 @@ impl Central {
         // Pin the ports it got, so a restart comes back where nodes look for it.
         let listen = ready["listen"].as_str().context("ready.json: listen")?;
         let admin = ready["admin"].as_str().context("ready.json: admin")?;
+        let dashboard = ready["dashboard"].as_str().context("ready.json: dashboard")?;
         let text = std::fs::read_to_string(&config)?
             .replace("\"127.0.0.1:0\"\nadmin", &format!("\"{listen}\"\nadmin"))
-            .replace("admin_listen = \"127.0.0.1:0\"", &format!("admin_listen = \"{admin}\""));
+            .replace("admin_listen = \"127.0.0.1:0\"", &format!("admin_listen = \"{admin}\""))
+            .replace("dashboard_listen = \"127.0.0.1:0\"", &format!("dashboard_listen = \"{dashboard}\""));
         std::fs::write(&config, text)?;
         let port = listen.rsplit(':').next().context("port")?.parse()?;
         Ok(Self { home: home.to_owned(), daemon, port })
+    }
+
+    /// The dashboard's address, from central's ready file (`http://…`).
+    pub fn dashboard(&self) -> anyhow::Result<String> {
+        let ready: Value = serde_json::from_str(&std::fs::read_to_string(self.daemon.ready_file())?)?;
+        Ok(format!("http://{}", ready["dashboard"].as_str().context("ready.json: dashboard")?))
     }
 
     /// The URL nodes reach central at.

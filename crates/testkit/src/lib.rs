@@ -7,12 +7,14 @@
 //! network still alive after 15 minutes aborts its test binary with its logs.
 //! Only for tests: never a dependency of the binaries.
 
+mod browser;
 mod cluster;
 mod process;
 mod proxy;
 pub mod sample;
 mod watchdog;
 
+pub use browser::{Browser, Loaded};
 pub use cluster::{Central, Cluster, Node};
 pub use process::{Daemon, binary, eventually};
 pub use proxy::FaultProxy;

@@ -155,7 +155,7 @@ pub mod wire {
         /// Opens a session with the certificate of the node issued into `dir`.
         pub async fn connect(url: &str, dir: &Path) -> anyhow::Result<Self> {
             let mut client = node_client(url, dir).await?;
-            let acked = client.hello(pb::HelloRequest {}).await?.into_inner().acked_seq;
+            let acked = client.hello(pb::HelloRequest::default()).await?.into_inner().acked_seq;
             Ok(Self { client, acked })
         }
 
@@ -221,5 +221,116 @@ pub mod admin {
     pub async fn records(central: &Central, kind: &str, node: &str) -> anyhow::Result<Vec<pb::Record>> {
         let request = pb::AdminListRequest { kind: kind.into(), node_id: node.into() };
         Ok(client(central).await?.list(request).await?.into_inner().records)
+    }
+}
+
+/// A two-province network of real processes where every step is known, for
+/// the programme's figures and the dashboard.
+pub mod programme {
+    use kechuang_testkit::{Cluster, eventually};
+    use serde_json::{Value, json};
+
+    use super::SETTLE;
+    use super::rows::{battery_demand, battery_outcome, demand};
+
+    /// A tea-processing demand of Chengdu: nothing in Sichuan answers it.
+    pub fn tea_demand() -> Value {
+        let mut row = demand(
+            "XQ-C",
+            "510100",
+            "名优绿茶杀青理条连续化生产",
+            "茶厂的名优绿茶杀青和理条依靠人工炒制，产量低且品质不稳定，希望引进连续化杀青理条生产线，稳定茶叶色泽和香气。",
+            &["绿茶", "杀青", "理条", "连续化"],
+        );
+        row["industry"] = json!("C15");
+        row
+    }
+
+    /// The Guangzhou university's tea outcome that answers it.
+    pub fn tea_outcome() -> Value {
+        json!({
+            "id": "CG-TEA", "title": "名优绿茶连续化杀青理条生产线",
+            "abstract": "滚筒杀青与往复理条联动，按茶青含水率自动调节温度和转速，实现名优绿茶连续化加工，色泽翠绿、香气稳定。",
+            "industry": "C15", "keywords": ["绿茶", "杀青", "理条", "连续化"], "owner": "岭南大学",
+            "region": "440100", "trl": 7, "ip": "发明专利", "transfer_modes": ["技术转让"], "price_wan": 60,
+            "contact": {"person": "林老师", "phone": "020-8711 0001", "email": "lin@univ.example.edu.cn"},
+        })
+    }
+
+    /// The id of the one match central holds between these two owners.
+    pub fn match_between(cluster: &Cluster, demand_owner: &str, supply_owner: &str) -> anyhow::Result<String> {
+        let matches = cluster.central.list(Some("matches"), None)?;
+        let found: Vec<&Value> =
+            matches.iter().filter(|m| m["demand_owner"] == demand_owner && m["supply_owner"] == supply_owner).collect();
+        anyhow::ensure!(found.len() == 1, "{} matches {demand_owner}–{supply_owner}: {matches:#?}", found.len());
+        Ok(found[0]["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Guangdong: Shenzhen (city) and a Guangzhou university under `gd`;
+    /// Sichuan: Chengdu (city) and a Chengdu university under `sc`.
+    ///
+    /// - A: Shenzhen's battery demand × the Guangzhou outcome (province tier):
+    ///   both accept, both record 技术许可 120 万元, Shenzhen records the landing.
+    /// - B: Chengdu's battery demand × the Chengdu outcome (city tier): the
+    ///   university declines.
+    /// - C: Chengdu's tea demand × the Guangzhou tea outcome (national tier):
+    ///   both accept.
+    pub fn scripted() -> anyhow::Result<Cluster> {
+        // Escalation far off: each demand gets its nearest strong tier only.
+        let mut cluster = Cluster::start_with_settings(&[("escalation_secs", "3600")])?;
+        for (id, kind, region) in [
+            ("gd", "provincial", "440000"),
+            ("sz", "city", "440300"),
+            ("gzu", "university", "440100"),
+            ("sc", "provincial", "510000"),
+            ("cd", "city", "510100"),
+            ("scu", "university", "510100"),
+        ] {
+            cluster.add_node(id, kind, region)?;
+        }
+        let rows = cluster.write_rows(&[battery_outcome("CG-GD", "440100", "岭南大学"), tea_outcome()])?;
+        cluster.node("gzu").publish(&[&rows])?;
+        let rows = cluster.write_rows(&[battery_outcome("CG-SC", "510100", "蜀都大学")])?;
+        cluster.node("scu").publish(&[&rows])?;
+        eventually(SETTLE, "the outcomes at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 3))?;
+        let rows = cluster.write_rows(&[battery_demand("XQ-A", "440300")])?;
+        cluster.node("sz").publish(&[&rows])?;
+        let rows = cluster.write_rows(&[battery_demand("XQ-B", "510100"), tea_demand()])?;
+        cluster.node("cd").publish(&[&rows])?;
+        eventually(SETTLE, "three proposals", || Ok(cluster.central.list(Some("matches"), None)?.len() >= 3))?;
+
+        let (a, b, c) = (
+            match_between(&cluster, "sz", "gzu")?,
+            match_between(&cluster, "cd", "scu")?,
+            match_between(&cluster, "cd", "gzu")?,
+        );
+        for (node, id) in [("sz", &a), ("gzu", &a), ("gzu", &c), ("cd", &c)] {
+            eventually(SETTLE, &format!("{id} at {node}"), || {
+                Ok(cluster.node(node).list(Some("matches"))?.iter().any(|m| m["id"] == **id))
+            })?;
+            cluster.node(node).respond(id, &["accept"])?;
+        }
+        eventually(SETTLE, "B at scu", || Ok(!cluster.node("scu").list(Some("matches"))?.is_empty()))?;
+        cluster.node("scu").respond(&b, &["decline", "--reason", "价格"])?;
+        eventually(SETTLE, "A connected at sz", || {
+            Ok(cluster
+                .node("sz")
+                .list(Some("matches"))?
+                .iter()
+                .any(|m| m["id"] == *a && !m["demand_contact"].is_null()))
+        })?;
+        for node in ["gzu", "sz"] {
+            cluster.node(node).respond(&a, &["contracted", "--type", "技术许可", "--amount", "120"])?;
+        }
+        eventually(SETTLE, "A's contract verified at sz", || {
+            Ok(cluster
+                .node("sz")
+                .list(Some("matches"))?
+                .iter()
+                .any(|m| m["id"] == *a && !m["verified_contract"].is_null()))
+        })?;
+        cluster.node("sz").respond(&a, &["landed", "--note", "预警系统上线"])?;
+        eventually(SETTLE, "convergence", || cluster.converged())?;
+        Ok(cluster)
     }
 }
