@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kechuang_central::init::{self, NodeSpec};
 use kechuang_central::{Config, Listeners, run};
-use kechuang_daemon::{init_logging, runtime, stop_on_signal};
+use kechuang_daemon::{LogFormat, init_logging, runtime, stop_on_signal};
 use kechuang_pki::PresentToken;
 use kechuang_proto::pb;
 use kechuang_proto::pb::admin_client::AdminClient;
@@ -89,6 +89,9 @@ enum Command {
         /// Path to central.toml.
         #[arg(long)]
         config: PathBuf,
+        /// Log lines as text or as JSON objects.
+        #[arg(long, value_enum, default_value_t)]
+        log_format: LogFormat,
     },
     /// List the records central holds (all, or what one node should hold).
     List {
@@ -281,8 +284,8 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Run { config } => {
-            init_logging("warn,kechuang_central=info");
+        Command::Run { config, log_format } => {
+            init_logging("warn,kechuang_central=info", log_format);
             let config = Config::load(&config)?;
             raise_open_files();
             runtime()?.block_on(async {

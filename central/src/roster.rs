@@ -50,3 +50,14 @@ impl Roster {
         self.stations.lock().unwrap_or_else(|p| p.into_inner()).get(node).cloned().unwrap_or_default()
     }
 }
+
+/// Counters of central's work since it started, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Pushes applied.
+    pub pushes: std::sync::atomic::AtomicU64,
+    /// Changes those pushes carried.
+    pub pushed_changes: std::sync::atomic::AtomicU64,
+    /// Changes refused.
+    pub refused_changes: std::sync::atomic::AtomicU64,
+}

@@ -57,6 +57,8 @@ pub struct State {
     pub tail: crate::tail::Tail,
     /// Each station's software, certificate expiry and feed position.
     pub roster: crate::roster::Roster,
+    /// Pushes and refusals since start.
+    pub counters: crate::roster::Counters,
     /// Cancelled when central shuts down.
     pub shutdown: CancellationToken,
     /// Background tasks (feeds), drained on shutdown.
@@ -127,6 +129,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         digests: DigestCache::default(),
         tail: crate::tail::Tail::new(store.head()),
         roster: crate::roster::Roster::default(),
+        counters: crate::roster::Counters::default(),
         trust: Trust::load(&store)?,
         limit: RateLimit::new(config.rate_per_node, config.burst_per_node),
         scans: RateLimit::scans(config.scanned_records_per_node_per_minute),
@@ -150,9 +153,11 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let dashboard = crate::dashboard::serve(listeners.dashboard, state.clone(), dashboard_token, shutdown.clone());
 
     let incoming = crate::listener::incoming(listeners.sync, tls, state.gate.clone(), shutdown.clone());
+    let probes = || kechuang_proto::probe_routes(&["kechuang.v1.Sync", "kechuang.v1.Admin"]);
     let sync = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .max_concurrent_streams(STREAMS_PER_CONNECTION)
+        .add_routes(probes().await?)
         .add_service(
             SyncServer::new(SyncService::new(state.clone()))
                 .max_decoding_message_size(limits::MESSAGE_BYTES)
@@ -162,6 +167,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let admin_service = AdminServer::new(AdminService::new(state.clone())).max_encoding_message_size(256 * 1024 * 1024);
     let guard = kechuang_pki::RequireToken::new(&admin_token, "central's admin_token file");
     let admin = tonic::transport::Server::builder()
+        .add_routes(probes().await?)
         .add_service(InterceptedService::new(admin_service, guard))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.admin), shutdown.clone().cancelled_owned());
 

@@ -129,6 +129,7 @@ impl Sync for SyncService {
                 limits::BATCH
             )));
         }
+        let changes_in = changes.len();
         let mut batch = Vec::with_capacity(changes.len());
         for (i, change) in changes.into_iter().enumerate() {
             batch.push((change.seq, incoming(i, change.record)?));
@@ -154,9 +155,16 @@ impl Sync for SyncService {
         match pushed {
             Ok(Pushed::Applied(outcome)) => {
                 debug!(node = %peer.id, acked = outcome.acked_seq, changed = outcome.changed.len(), "push applied");
+                let counters = &self.state.counters;
+                counters.pushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                counters.pushed_changes.fetch_add(changes_in as u64, std::sync::atomic::Ordering::Relaxed);
                 Ok(Response::new(pb::PushResponse { acked_seq: outcome.acked_seq, refused: vec![] }))
             }
             Ok(Pushed::Refused(refused)) => {
+                self.state
+                    .counters
+                    .refused_changes
+                    .fetch_add(refused.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 for r in &refused {
                     info!(node = %peer.id, seq = r.seq, record = %r.id, field = %r.refusal.field, reason = %r.refusal.reason, "change refused");
                 }

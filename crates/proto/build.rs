@@ -4,6 +4,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = "../../proto";
     let files = ["records", "stats", "sync", "operator", "admin"].map(|f| format!("{root}/kechuang/v1/{f}.proto"));
     let fds = protox::compile(&files, [root])?;
+    // The descriptors themselves, for gRPC reflection (grpcurl without proto files).
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("kechuang_descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
     tonic_prost_build::configure()
         .type_attribute(".", "#[allow(clippy::all, clippy::pedantic, missing_docs)]")
         .compile_fds(fds)?;

@@ -27,6 +27,7 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: Cancellatio
         .max_decoding_message_size(limits::MESSAGE_BYTES)
         .max_encoding_message_size(256 * 1024 * 1024);
     tonic::transport::Server::builder()
+        .add_routes(kechuang_proto::probe_routes(&["kechuang.v1.Operator"]).await?)
         .add_service(InterceptedService::new(service, guard))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await?;

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use kechuang_daemon::{init_logging, runtime, stop_on_signal};
+use kechuang_daemon::{LogFormat, init_logging, runtime, stop_on_signal};
 use kechuang_interchange as import;
 use kechuang_node::api::PUBLISH_BATCH;
 use kechuang_node::{Config, run};
@@ -38,6 +38,9 @@ enum Command {
         /// Path to node.toml.
         #[arg(long)]
         config: PathBuf,
+        /// Log lines as text or as JSON objects.
+        #[arg(long, value_enum, default_value_t)]
+        log_format: LogFormat,
     },
     /// Publish demands, outcomes and experts from JSON, JSON Lines, CSV or XLSX files.
     Publish {
@@ -194,8 +197,8 @@ fn main() -> std::process::ExitCode {
 
 fn run_cli(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { config } => {
-            init_logging("warn,kechuang_node=info");
+        Command::Run { config, log_format } => {
+            init_logging("warn,kechuang_node=info", log_format);
             let config = Config::load(&config)?;
             runtime()?.block_on(async {
                 let api = tokio::net::TcpListener::bind(config.api_listen)

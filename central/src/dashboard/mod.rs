@@ -1,11 +1,12 @@
 //! The national office's dashboard: the programme's numbers, the network
 //! and the rankings as web pages in Chinese, and the same data as JSON
-//! under `/api/` for scripts. On loopback by default; bound elsewhere,
+//! under `/api/` for scripts, and `/metrics` for monitoring. On loopback by default; bound elsewhere,
 //! every request must carry central's admin token (once as `?token=`, which
 //! sets a cookie, or as `Authorization: Bearer`).
 
 mod data;
 mod html;
+mod metrics;
 mod svg;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub async fn serve(
         .route("/api/province/{code}", get(province_api))
         .route("/api/rankings", get(rankings_api))
         .route("/api/matches", get(matches_api))
+        .route("/metrics", get(metrics_text))
         .fallback(|| async { Failure::NotFound("没有这个页面".into()) })
         .layer(middleware::from_fn_with_state(dash.clone(), guard))
         .with_state(dash);
@@ -215,4 +217,9 @@ async fn matches_page(Shared(dash): Shared<Dashboard>) -> Result<Response, Failu
 
 async fn matches_api(Shared(dash): Shared<Dashboard>) -> Result<Response, Failure> {
     Ok(json(&matches(&dash).await?))
+}
+
+async fn metrics_text(Shared(dash): Shared<Dashboard>) -> Result<Response, Failure> {
+    let text = blocking(&dash, |d| Ok(metrics::render(&d.state)?)).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

@@ -9,6 +9,29 @@ mod convert;
 
 pub use convert::{draft_from_wire, draft_to_wire};
 
+/// The encoded `FileDescriptorSet` of `kechuang.v1`, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kechuang_descriptor.bin"));
+
+/// gRPC health (the whole server and each of `services` serving) and
+/// reflection of `kechuang.v1` in both versions grpcurl speaks, as routes to
+/// serve beside `services`.
+pub async fn probe_routes(services: &[&str]) -> Result<tonic::service::Routes, tonic_reflection::server::Error> {
+    use tonic_health::ServingStatus;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_service_status("", ServingStatus::Serving).await;
+    for service in services {
+        reporter.set_service_status(*service, ServingStatus::Serving).await;
+    }
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let mut routes = tonic::service::RoutesBuilder::default();
+    routes.add_service(health).add_service(reflection().build_v1()?).add_service(reflection().build_v1alpha()?);
+    Ok(routes.routes())
+}
+
 /// Splits `items`, in order, into parts of at most `max_items` items and
 /// `max_bytes` encoded bytes each (an item larger than that gets a part of
 /// its own), so every part fits one message.

@@ -514,6 +514,11 @@ impl CentralStore {
         Ok(())
     }
 
+    /// The store's size on disk, in bytes.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;

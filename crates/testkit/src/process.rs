@@ -82,13 +82,14 @@ pub struct Daemon {
     child: Option<Child>,
     crash_at: Option<String>,
     file_size_limit: Option<u64>,
+    extra: Vec<String>,
 }
 
 impl Daemon {
     /// A daemon that is not running yet.
     pub fn new(program: &'static str, config: PathBuf) -> Self {
         let log = config.with_file_name("log.txt");
-        Self { program, config, log, child: None, crash_at: None, file_size_limit: None }
+        Self { program, config, log, child: None, crash_at: None, file_size_limit: None, extra: Vec::new() }
     }
 
     /// The file the daemon writes once it listens.
@@ -106,6 +107,11 @@ impl Daemon {
     /// `pass`-th time it reaches `point`; later starts run normally.
     pub fn arm_stop(&mut self, point: &str, pass: u64) {
         self.crash_at = Some(format!("{point}:{pass}:stop"));
+    }
+
+    /// Makes later starts pass `args` after `run --config FILE`.
+    pub fn run_args(&mut self, args: &[&str]) {
+        self.extra = args.iter().map(|a| a.to_string()).collect();
     }
 
     /// Makes later starts run with files limited to about `bytes` (`ulimit -f`
@@ -142,6 +148,7 @@ impl Daemon {
         let child = command
             .args(["run", "--config"])
             .arg(&self.config)
+            .args(&self.extra)
             .env("KECHUANG_LOG", std::env::var("KECHUANG_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

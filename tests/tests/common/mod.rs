@@ -92,6 +92,12 @@ pub mod wire {
         ca_pem: &str,
         identity: Option<(&str, &str)>,
     ) -> anyhow::Result<SyncClient<Channel>> {
+        let channel = channel(url, ca_pem, identity).await?;
+        Ok(SyncClient::new(channel).max_encoding_message_size(64 * 1024 * 1024))
+    }
+
+    /// A channel to `url` trusting `ca_pem`, presenting `identity` (cert, key) if given.
+    pub async fn channel(url: &str, ca_pem: &str, identity: Option<(&str, &str)>) -> anyhow::Result<Channel> {
         let mut tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(ca_pem))
             .domain_name(kechuang_pki::CENTRAL_NAME);
@@ -99,14 +105,13 @@ pub mod wire {
             tls = tls.identity(Identity::from_pem(cert, key));
         }
         // Bounded, so a peer that never answers fails the test instead of hanging it.
-        let channel = Endpoint::from_shared(url.to_owned())?
+        Endpoint::from_shared(url.to_owned())?
             .tls_config(tls)?
             .connect_timeout(Duration::from_secs(20))
             .timeout(Duration::from_secs(60))
             .connect()
             .await
-            .context("connecting")?;
-        Ok(SyncClient::new(channel).max_encoding_message_size(64 * 1024 * 1024))
+            .context("connecting")
     }
 
     /// A sync client using the certificate of the node issued into `dir`.
