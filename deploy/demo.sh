@@ -240,6 +240,8 @@ echo
 echo "==> central knows these nodes"
 "$BIN/kechuang-central" nodes --config "$DEMO/central/central.toml"
 echo
+echo "Central's dashboard (全国概览, 网络, 榜单, 最新对接): http://$DASHBOARD/"
+echo
 echo "The demo network keeps running. Try:"
 echo "  $BIN/kechuang-node list --config $DEMO/sz-city/node.toml matches"
 echo "  $BIN/kechuang-node respond --config $DEMO/sz-city/node.toml MATCH_ID accept"

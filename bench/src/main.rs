@@ -8,6 +8,7 @@
 mod fanin;
 mod procs;
 mod sample;
+mod stats;
 
 use std::time::{Duration, Instant};
 
@@ -87,6 +88,19 @@ enum Scenario {
         #[arg(long, default_value_t = 100_000)]
         records: usize,
     },
+    /// The programme's figures over N lifecycle events and M stations, in
+    /// process; then the dashboard's overview page from a real central.
+    Stats {
+        /// Lifecycle events the store holds.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Registered stations.
+        #[arg(long, default_value_t = 5_000)]
+        nodes: usize,
+        /// Overview page requests to time.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
     /// Every scenario with its defaults.
     All,
 }
@@ -101,13 +115,15 @@ fn main() -> anyhow::Result<()> {
         Scenario::Propagation { nodes, demands } => rt.block_on(propagation(nodes, demands)),
         Scenario::Footprint { records } => rt.block_on(footprint(records)),
         Scenario::Fanin { nodes, per_node } => rt.block_on(fanin::fanin(nodes, per_node)),
+        Scenario::Stats { events, nodes, requests } => stats::stats(nodes, events, requests),
         Scenario::All => {
             floor(100_000, 2_000)?;
             rt.block_on(push(100_000, 2_000))?;
             rt.block_on(propagation(100, 1_000))?;
             match_latency(100_000, 300)?;
             rt.block_on(footprint(100_000))?;
-            rt.block_on(fanin::fanin(1_000, 4))
+            rt.block_on(fanin::fanin(1_000, 4))?;
+            stats::stats(5_000, 1_000_000, 200)
         }
     }
 }

@@ -42,22 +42,24 @@ pub struct Central {
     child: Child,
     url: String,
     admin: String,
+    dashboard: String,
 }
 
-impl Central {
-    /// Initialises and starts a central on ephemeral loopback ports.
-    pub fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("kechuang-bench-").tempdir()?;
+/// An initialised central that is not running yet.
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    /// Where its store lives.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("central/store")
+    }
+
+    /// Starts central over whatever its store holds.
+    pub fn start(self) -> anyhow::Result<Central> {
+        let dir = self.dir;
         let home = dir.path().join("central");
-        let status = Command::new(binary("kechuang-central"))
-            .args(["init", "--data-dir"])
-            .arg(&home)
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--dashboard-listen", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("kechuang-central init failed (build the workspace in release first)");
-        }
         let log = std::fs::File::create(home.join("log.txt"))?;
         let mut child = Command::new(binary("kechuang-central"))
             .args(["run", "--config"])
@@ -69,7 +71,36 @@ impl Central {
         let ready = wait_ready(&home.join("ready.json"), &mut child)?;
         let url = format!("https://{}", ready["listen"].as_str().context("listen")?);
         let admin = format!("http://{}", ready["admin"].as_str().context("admin")?);
-        Ok(Self { dir, child, url, admin })
+        let dashboard = format!("http://{}", ready["dashboard"].as_str().context("dashboard")?);
+        Ok(Central { dir, child, url, admin, dashboard })
+    }
+}
+
+impl Central {
+    /// Initialises a central on ephemeral loopback ports, not started.
+    pub fn init() -> anyhow::Result<Home> {
+        let dir = tempfile::Builder::new().prefix("kechuang-bench-").tempdir()?;
+        let home = dir.path().join("central");
+        let status = Command::new(binary("kechuang-central"))
+            .args(["init", "--data-dir"])
+            .arg(&home)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--dashboard-listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("kechuang-central init failed (build the workspace in release first)");
+        }
+        Ok(Home { dir })
+    }
+
+    /// Initialises and starts a central on ephemeral loopback ports.
+    pub fn start() -> anyhow::Result<Self> {
+        Self::init()?.start()
+    }
+
+    /// The dashboard's base URL.
+    pub fn dashboard(&self) -> Option<&str> {
+        Some(&self.dashboard)
     }
 
     /// The process id.
@@ -213,4 +244,21 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
     Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+}
+
+/// A plain HTTP/1.1 GET of `url`: its body, failing unless 200.
+pub fn http_get(url: &str) -> anyhow::Result<String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").context("an http:// URL")?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    if !text.starts_with("HTTP/1.1 200") {
+        bail!("GET {url}: {}", text.lines().next().unwrap_or(""));
+    }
+    Ok(text.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned()))
 }

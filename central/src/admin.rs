@@ -120,12 +120,12 @@ impl Admin for AdminService {
     async fn stats(&self, request: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
         let request = request.into_inner();
         let query = crate::stats::query(&request, crate::stats::admin_scope(&request)?)?;
-        let (report, _) = crate::stats::answer(self.state.store.clone(), query).await?;
+        let (report, _) = crate::stats::answer(self.state.clone(), query).await?;
         Ok(Response::new(crate::stats::response(&report)?))
     }
 
     async fn rankings(&self, request: Request<pb::RankingsRequest>) -> Result<Response<pb::RankingsResponse>, Status> {
-        let rankings = crate::stats::rankings(self.state.store.clone(), request.into_inner().year).await?;
+        let rankings = crate::stats::rankings(self.state.clone(), request.into_inner().year).await?;
         let rankings_json = serde_json::to_string(&rankings).map_err(|e| Status::internal(format!("rankings: {e}")))?;
         Ok(Response::new(pb::RankingsResponse { rankings_json }))
     }

@@ -322,19 +322,7 @@ impl Matcher {
             demand_contact: None,
             supply_contact: None,
         };
-        Ok(Record {
-            meta: Meta {
-                id: RecordId::new(),
-                owner: NodeId::central(),
-                version,
-                created_at: now,
-                updated_at: now,
-                deleted: false,
-                external_id: None,
-                withdrawal: None,
-            },
-            body: Body::Match(Box::new(m)),
-        })
+        Ok(Record { meta: Meta::new(NodeId::central(), version, now), body: Body::Match(Box::new(m)) })
     }
 
     /// Once both sides have accepted, writes their contacts into the match

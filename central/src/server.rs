@@ -59,6 +59,8 @@ pub struct State {
     pub roster: crate::roster::Roster,
     /// Pushes and refusals since start.
     pub counters: crate::roster::Counters,
+    /// The programme's figures, kept up to date from the log and history.
+    pub ledger: crate::stats::LiveLedger,
     /// Cancelled when central shuts down.
     pub shutdown: CancellationToken,
     /// Background tasks (feeds), drained on shutdown.
@@ -130,6 +132,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         tail: crate::tail::Tail::new(store.head()),
         roster: crate::roster::Roster::default(),
         counters: crate::roster::Counters::default(),
+        ledger: crate::stats::LiveLedger::default(),
         trust: Trust::load(&store)?,
         limit: RateLimit::new(config.rate_per_node, config.burst_per_node),
         scans: RateLimit::scans(config.scanned_records_per_node_per_minute),
@@ -144,6 +147,13 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     });
     state.tasks.spawn(crate::matcher::run(state.clone(), shutdown.clone()));
     state.tasks.spawn(crate::tail::follow(state.clone(), shutdown.clone()));
+    // Read the figures' ledger now, so the first question does not wait for it.
+    let warm = state.clone();
+    state.tasks.spawn_blocking(move || {
+        if let Err(e) = warm.ledger.with(&warm.store, |_| ()) {
+            tracing::warn!(error = %e, "reading the figures' ledger failed");
+        }
+    });
     let sync_addr = listeners.sync.local_addr()?;
     let admin_addr = listeners.admin.local_addr()?;
     let dashboard_addr = listeners.dashboard.local_addr()?;

@@ -2,6 +2,8 @@
 //! from the records, the registered stations and the lifecycle history,
 //! answering the national office, a station and the dashboard alike.
 
+use std::sync::Mutex;
+
 use kechuang_proto::pb;
 use kechuang_stats::{Dimension, Ledger, Query, Report, Scope};
 use kechuang_store::CentralStore;
@@ -9,9 +11,65 @@ use kechuang_types::{Date, NodeId, Region};
 use tonic::Status;
 
 use crate::error;
+use crate::server::State;
 
-/// Reads every fact the figures need; returns the ledger and how many
-/// records and events were read.
+/// The ledger, kept in memory: read whole once, then brought up to date
+/// from the log and the history before each use, so a query costs what
+/// changed since the last one plus the counting.
+#[derive(Debug, Default)]
+pub struct LiveLedger {
+    inner: Mutex<Option<Live>>,
+}
+
+#[derive(Debug)]
+struct Live {
+    ledger: Ledger,
+    /// The log position read up to.
+    position: u64,
+    /// The last history event read.
+    event: u64,
+}
+
+/// Log entries read per step of a catch-up.
+const CATCH_UP: usize = 10_000;
+
+impl LiveLedger {
+    /// Brings the ledger up to date with `store` and calls `f` on it;
+    /// returns what `f` returned and how many records and events were read.
+    pub fn with<T>(
+        &self,
+        store: &CentralStore,
+        f: impl FnOnce(&Ledger) -> T,
+    ) -> Result<(T, u64), kechuang_store::Error> {
+        let mut held = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = held.take().unwrap_or_else(|| Live { ledger: Ledger::new(), position: 0, event: 0 });
+        for node in store.nodes()? {
+            live.ledger.station(node.id, node.kind, node.region);
+        }
+        let mut read = 0u64;
+        let head = store.head();
+        while live.position < head {
+            let (entries, next) = store.log_entries(live.position, head, CATCH_UP)?;
+            read += entries.len() as u64;
+            for (_, record) in &entries {
+                live.ledger.record(record);
+            }
+            live.position = next;
+        }
+        store.events_after(live.event, |event| {
+            read += 1;
+            live.event = event.seq;
+            live.ledger.event(&event);
+            true
+        })?;
+        let out = f(&live.ledger);
+        *held = Some(live);
+        Ok((out, read))
+    }
+}
+
+/// Reads every fact the figures need from scratch; returns the ledger and
+/// how many records and events were read.
 pub fn ledger(store: &CentralStore) -> Result<(Ledger, u64), kechuang_store::Error> {
     let mut ledger = Ledger::new();
     for node in store.nodes()? {
@@ -59,16 +117,13 @@ pub fn admin_scope(request: &pb::StatsRequest) -> Result<Scope, Status> {
     }
 }
 
-/// Answers `query` over the store, off the async threads; returns the
-/// report and how many records and events it read.
-pub async fn answer(store: std::sync::Arc<CentralStore>, query: Query) -> Result<(Report, u64), Status> {
-    tokio::task::spawn_blocking(move || {
-        let (ledger, read) = ledger(&store)?;
-        Ok::<_, kechuang_store::Error>((ledger.report(&query), read))
-    })
-    .await
-    .map_err(error::join)?
-    .map_err(error::storage)
+/// Answers `query` from central's live ledger, off the async threads;
+/// returns the report and how many records and events it had to read.
+pub async fn answer(state: std::sync::Arc<State>, query: Query) -> Result<(Report, u64), Status> {
+    tokio::task::spawn_blocking(move || state.ledger.with(&state.store, |ledger| ledger.report(&query)))
+        .await
+        .map_err(error::join)?
+        .map_err(error::storage)
 }
 
 /// A report on the wire.
@@ -77,15 +132,16 @@ pub fn response(report: &Report) -> Result<pb::StatsResponse, Status> {
     Ok(pb::StatsResponse { report_json })
 }
 
-/// The rankings of `year` (this year when 0) over the store.
-pub async fn rankings(store: std::sync::Arc<CentralStore>, year: i32) -> Result<kechuang_stats::Rankings, Status> {
+/// The rankings of `year` (this year when 0) from central's live ledger.
+pub async fn rankings(state: std::sync::Arc<State>, year: i32) -> Result<kechuang_stats::Rankings, Status> {
     let year = match year {
         0 => Date::today().to_string()[..4].parse().unwrap_or(2026),
         y if (2000..=2100).contains(&y) => y,
         y => return Err(Status::invalid_argument(format!("year: {y} is not between 2000 and 2100"))),
     };
-    tokio::task::spawn_blocking(move || Ok::<_, kechuang_store::Error>(ledger(&store)?.0.rankings(year)))
+    tokio::task::spawn_blocking(move || state.ledger.with(&state.store, |ledger| ledger.rankings(year)))
         .await
         .map_err(error::join)?
+        .map(|(rankings, _)| rankings)
         .map_err(error::storage)
 }

@@ -208,7 +208,7 @@ impl Sync for SyncService {
         let scope = kechuang_stats::Scope::for_station(&peer.id, peer.kind, peer.region);
         let query = crate::stats::query(request.get_ref(), scope)?;
         self.state.scans.admit(&peer.id)?;
-        let (report, read) = crate::stats::answer(self.state.store.clone(), query).await?;
+        let (report, read) = crate::stats::answer(self.state.clone(), query).await?;
         self.state.scans.charge(&peer.id, read);
         Ok(Response::new(crate::stats::response(&report)?))
     }

@@ -311,7 +311,9 @@ fn a_full_disk_refuses_new_writes_clearly_and_keeps_what_was_acknowledged() -> a
 
     cluster.node("sz").terminate()?;
     let used = dir_size(&cluster.node("sz").dir().join("data"))?;
-    cluster.node("sz").process().limit_file_size(Some(used + 256 * 1024));
+    // Room for sled to open (it may start a new 512 KiB segment), far from
+    // room for the 20,000 records (~20 MB) published next.
+    cluster.node("sz").process().limit_file_size(Some(used + 2 * 1024 * 1024));
     cluster.node("sz").start()?;
     let big = cluster.write_rows(&sample::demands("SZB", 20_000, "440300", 52))?;
     let error = cluster.node("sz").publish_failing(&[&big])?;

@@ -2,35 +2,12 @@
 //! rendered from these same structures.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use kechuang_stats::{Dimension, Ledger, OpenDemand, Query, Report, Row, Scope};
 use kechuang_types::{Body, Date, NodeKind, Region, Timestamp};
 use serde::Serialize;
 
 use crate::server::State;
-
-/// A ledger read at one log position, reused until the log moves.
-#[derive(Default)]
-pub struct LedgerCache {
-    held: Mutex<Option<(u64, Arc<Ledger>)>>,
-}
-
-impl LedgerCache {
-    /// The ledger as of the store's current head.
-    pub fn get(&self, state: &State) -> Result<Arc<Ledger>, kechuang_store::Error> {
-        let head = state.store.head();
-        if let Some((at, ledger)) = self.held.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
-            && *at == head
-        {
-            return Ok(ledger.clone());
-        }
-        let (ledger, _) = crate::stats::ledger(&state.store)?;
-        let ledger = Arc::new(ledger);
-        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some((head, ledger.clone()));
-        Ok(ledger)
-    }
-}
 
 /// One step of the funnel 需求→推荐→对接→签约→落地.
 #[derive(Debug, Clone, Serialize)]
@@ -67,7 +44,7 @@ pub struct StationCount {
 /// 全国概览.
 #[derive(Debug, Clone, Serialize)]
 pub struct Overview {
-    /// The whole network's figures, all time.
+    /// The whole network's figures, all time (the per-station tables left out).
     pub report: Report,
     /// Its funnel.
     pub funnel: Vec<Stage>,
@@ -165,8 +142,10 @@ pub struct RecentMatch {
 
 /// The whole network's figures with their months.
 pub fn overview(state: &State, ledger: &Ledger) -> Result<Overview, kechuang_store::Error> {
-    let report = ledger.report(&Query::all(Scope::National));
-    let months = ledger.report(&Query { by: Some(Dimension::Month), ..Query::all(Scope::National) }).rows;
+    // One count by month: its total is the whole network's.
+    let mut report = ledger.figures(&Query { by: Some(Dimension::Month), ..Query::all(Scope::National) });
+    let months = std::mem::take(&mut report.rows);
+    report.by = None;
     let nodes = state.store.nodes()?;
     let online = nodes.iter().filter(|n| state.feeds.is_connected(&n.id)).count() as u64;
     Ok(Overview {
@@ -235,7 +214,7 @@ pub fn network(state: &State) -> Result<Network, kechuang_store::Error> {
 /// One province's figures and open demands.
 pub fn province(ledger: &Ledger, code: Region) -> Province {
     let scope = Scope::Province(code.province());
-    let report = ledger.report(&Query { by: Some(Dimension::City), ..Query::all(scope.clone()) });
+    let report = ledger.figures(&Query { by: Some(Dimension::City), ..Query::all(scope.clone()) });
     let mut open_demands = ledger.open_demands(&scope, Date::today());
     open_demands.truncate(200);
     Province {

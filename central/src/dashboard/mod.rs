@@ -27,7 +27,6 @@ use crate::server::State;
 /// What every handler shares.
 struct Dash {
     state: Arc<State>,
-    ledger: data::LedgerCache,
     token: Option<String>,
 }
 
@@ -40,7 +39,7 @@ pub async fn serve(
     token: Option<String>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let dash = Arc::new(Dash { state, ledger: data::LedgerCache::default(), token });
+    let dash = Arc::new(Dash { state, token });
     let router = Router::new()
         .route("/", get(overview_page))
         .route("/network", get(network_page))
@@ -142,8 +141,8 @@ async fn guard(Shared(dash): Shared<Dashboard>, request: Request, next: Next) ->
 
 async fn overview(dash: &Dashboard) -> Result<data::Overview, Failure> {
     blocking(dash, |d| {
-        let ledger = d.ledger.get(&d.state)?;
-        Ok(data::overview(&d.state, &ledger)?)
+        let (overview, _) = d.state.ledger.with(&d.state.store, |ledger| data::overview(&d.state, ledger))?;
+        Ok(overview?)
     })
     .await
 }
@@ -170,11 +169,7 @@ async fn network_api(Shared(dash): Shared<Dashboard>) -> Result<Response, Failur
 
 async fn province(dash: &Dashboard, code: &str) -> Result<data::Province, Failure> {
     let region = Region::parse("province", code).map_err(|e| Failure::BadRequest(e.to_string()))?;
-    blocking(dash, move |d| {
-        let ledger = d.ledger.get(&d.state)?;
-        Ok(data::province(&ledger, region))
-    })
-    .await
+    blocking(dash, move |d| Ok(d.state.ledger.with(&d.state.store, |ledger| data::province(ledger, region))?.0)).await
 }
 
 async fn province_page(Shared(dash): Shared<Dashboard>, Path(code): Path<String>) -> Result<Response, Failure> {
@@ -193,7 +188,7 @@ async fn rankings(dash: &Dashboard, query: Option<String>) -> Result<kechuang_st
             _ => return Err(Failure::BadRequest(format!("year: {y} is not a year between 2000 and 2100"))),
         },
     };
-    blocking(dash, move |d| Ok(d.ledger.get(&d.state)?.rankings(year))).await
+    blocking(dash, move |d| Ok(d.state.ledger.with(&d.state.store, |ledger| ledger.rankings(year))?.0)).await
 }
 
 async fn rankings_page(Shared(dash): Shared<Dashboard>, RawQuery(query): RawQuery) -> Result<Response, Failure> {

@@ -1,7 +1,7 @@
 //! What the figures are computed from: the facts of every demand and match,
 //! and when central saw each step of each match.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use kechuang_types::Event;
 use kechuang_types::{
@@ -10,14 +10,21 @@ use kechuang_types::{
 };
 use serde::Deserialize;
 
+/// A station's index in the ledger's table of node ids.
+pub(crate) type Node = u32;
+
+/// A demand's index in the ledger's table of demands.
+pub(crate) type DemandIx = u32;
+
 /// A demand as the figures see it.
 #[derive(Debug, Clone)]
 pub(crate) struct DemandFacts {
     pub title: String,
     pub deadline: Option<kechuang_types::Date>,
-    pub owner: NodeId,
+    pub owner: Node,
     pub region: Region,
-    pub industry: String,
+    /// Index in the ledger's table of industry codes.
+    pub industry: u32,
     pub published: Timestamp,
     pub withdrawn: Option<Timestamp>,
 }
@@ -25,14 +32,15 @@ pub(crate) struct DemandFacts {
 /// A match as the figures see it: who and where, and how it stands now.
 #[derive(Debug, Clone)]
 pub(crate) struct MatchFacts {
-    pub demand: RecordId,
-    pub demand_owner: NodeId,
+    pub times: Times,
+    pub demand: DemandIx,
+    pub demand_owner: Node,
     pub demand_region: Region,
     pub supply: RecordId,
     pub supply_kind: SupplyKind,
-    pub supply_owner: NodeId,
+    pub supply_owner: Node,
     pub supply_region: Region,
-    pub landing_node: NodeId,
+    pub landing_node: Node,
     pub tier: Tier,
     pub state: MatchState,
     pub contract: Option<Contract>,
@@ -63,17 +71,31 @@ pub(crate) struct Station {
 #[derive(Debug, Clone)]
 pub(crate) struct SupplyFacts {
     pub name: String,
-    pub owner: NodeId,
+    pub owner: Node,
 }
 
 /// Every fact the figures need, taken from records and events in any order.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    pub(crate) demands: HashMap<RecordId, DemandFacts>,
-    pub(crate) matches: HashMap<RecordId, MatchFacts>,
-    pub(crate) times: HashMap<RecordId, Times>,
-    pub(crate) stations: HashMap<NodeId, Station>,
+    /// Demands by index (`None` until the demand's record is read), and
+    /// the id and index of each.
+    pub(crate) demands: Vec<Option<DemandFacts>>,
+    pub(crate) demand_ids: Vec<RecordId>,
+    demand_index: HashMap<RecordId, DemandIx>,
+    /// Matches in a vector, so the counting reads memory in order.
+    pub(crate) matches: Vec<MatchFacts>,
+    match_index: HashMap<RecordId, usize>,
+    /// Times of matches whose record has not been read yet.
+    pending_times: HashMap<RecordId, Times>,
+    /// Registered stations, by node index.
+    pub(crate) stations: Vec<Option<Station>>,
     pub(crate) supply: HashMap<RecordId, SupplyFacts>,
+    /// Every node id seen, by index, and the index of each.
+    pub(crate) node_ids: Vec<NodeId>,
+    node_index: HashMap<NodeId, Node>,
+    /// Every industry code seen, by index, and the index of each.
+    pub(crate) industries: Vec<String>,
+    industry_index: HashMap<String, u32>,
 }
 
 fn earliest(slot: &mut Option<Timestamp>, at: Timestamp) {
@@ -88,9 +110,61 @@ impl Ledger {
         Self::default()
     }
 
+    /// The index of `id`, given one if new.
+    pub(crate) fn intern(&mut self, id: &NodeId) -> Node {
+        if let Some(i) = self.node_index.get(id) {
+            return *i;
+        }
+        let i = self.node_ids.len() as Node;
+        self.node_ids.push(id.clone());
+        self.node_index.insert(id.clone(), i);
+        i
+    }
+
+    /// The index of demand `id`, given one if new.
+    fn demand_ix(&mut self, id: RecordId) -> DemandIx {
+        if let Some(i) = self.demand_index.get(&id) {
+            return *i;
+        }
+        let i = self.demand_ids.len() as DemandIx;
+        self.demand_ids.push(id);
+        self.demands.push(None);
+        self.demand_index.insert(id, i);
+        i
+    }
+
+    /// The demand at `ix`, if its record has been read.
+    pub(crate) fn demand(&self, ix: DemandIx) -> Option<&DemandFacts> {
+        self.demands.get(ix as usize).and_then(Option::as_ref)
+    }
+
+    /// The index of `id`, if the ledger has seen it.
+    pub(crate) fn node(&self, id: &NodeId) -> Option<Node> {
+        self.node_index.get(id).copied()
+    }
+
+    /// The station at `node`, if registered.
+    pub(crate) fn station_of(&self, node: Node) -> Option<&Station> {
+        self.stations.get(node as usize).and_then(Option::as_ref)
+    }
+
+    fn industry(&mut self, code: &str) -> u32 {
+        if let Some(i) = self.industry_index.get(code) {
+            return *i;
+        }
+        let i = self.industries.len() as u32;
+        self.industries.push(code.to_owned());
+        self.industry_index.insert(code.to_owned(), i);
+        i
+    }
+
     /// Notes a registered station.
     pub fn station(&mut self, id: NodeId, kind: NodeKind, region: Region) {
-        self.stations.insert(id, Station { kind, region });
+        let i = self.intern(&id) as usize;
+        if self.stations.len() <= i {
+            self.stations.resize(i + 1, None);
+        }
+        self.stations[i] = Some(Station { kind, region });
     }
 
     /// Takes the facts of one record as central holds it now.
@@ -101,38 +175,50 @@ impl Ledger {
                 let facts = DemandFacts {
                     title: d.title.to_string(),
                     deadline: d.deadline,
-                    owner: meta.owner.clone(),
+                    owner: self.intern(&meta.owner),
                     region: d.region,
-                    industry: d.industry.as_str().to_owned(),
+                    industry: self.industry(d.industry.as_str()),
                     published: meta.created_at,
                     withdrawn: meta.deleted.then_some(meta.updated_at),
                 };
-                self.demands.insert(meta.id, facts);
+                let ix = self.demand_ix(meta.id) as usize;
+                self.demands[ix] = Some(facts);
             }
             Body::Outcome(o) => {
-                let facts = SupplyFacts { name: o.title.to_string(), owner: meta.owner.clone() };
+                let facts = SupplyFacts { name: o.title.to_string(), owner: self.intern(&meta.owner) };
                 self.supply.insert(meta.id, facts);
             }
             Body::Expert(e) => {
-                let facts = SupplyFacts { name: e.name.to_string(), owner: meta.owner.clone() };
+                let facts = SupplyFacts { name: e.name.to_string(), owner: self.intern(&meta.owner) };
                 self.supply.insert(meta.id, facts);
             }
             Body::Match(m) => {
+                let times = match self.match_index.get(&meta.id) {
+                    Some(&i) => self.matches[i].times,
+                    None => self.pending_times.remove(&meta.id).unwrap_or_default(),
+                };
                 let facts = MatchFacts {
-                    demand: m.demand,
-                    demand_owner: m.demand_owner.clone(),
+                    times,
+                    demand: self.demand_ix(m.demand),
+                    demand_owner: self.intern(&m.demand_owner),
                     demand_region: m.demand_region,
                     supply: m.supply,
                     supply_kind: m.supply_kind,
-                    supply_owner: m.supply_owner.clone(),
+                    supply_owner: self.intern(&m.supply_owner),
                     supply_region: m.supply_region,
-                    landing_node: m.landing_node.clone(),
+                    landing_node: self.intern(&m.landing_node),
                     tier: m.tier,
                     state: m.state(),
                     contract: m.verified_contract(),
                     created: meta.created_at,
                 };
-                self.matches.insert(meta.id, facts);
+                match self.match_index.get(&meta.id) {
+                    Some(&i) => self.matches[i] = facts,
+                    None => {
+                        self.match_index.insert(meta.id, self.matches.len());
+                        self.matches.push(facts);
+                    }
+                }
             }
             Body::Bid(_) => {}
         }
@@ -143,7 +229,10 @@ impl Ledger {
         if event.kind != RecordKind::Match {
             return;
         }
-        let times = self.times.entry(event.record).or_default();
+        let times = match self.match_index.get(&event.record) {
+            Some(&i) => &mut self.matches[i].times,
+            None => self.pending_times.entry(event.record).or_default(),
+        };
         let at = event.at;
         let step = &event.step;
         match step.part.as_str() {
@@ -195,9 +284,9 @@ pub(crate) struct Stages {
 }
 
 impl MatchFacts {
-    /// The verified stages of this match, given its recorded times.
-    pub(crate) fn stages(&self, times: Option<&Times>) -> Stages {
-        let t = times.copied().unwrap_or_default();
+    /// The verified stages of this match, from its recorded times.
+    pub(crate) fn stages(&self) -> Stages {
+        let t = self.times;
         let both = |pair: [Option<Timestamp>; 2]| Some(pair[0]?.max(pair[1]?));
         let ended = |state| if self.state == state { t.ended } else { None };
         Stages {

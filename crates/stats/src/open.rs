@@ -1,9 +1,7 @@
 //! Demands still open in a scope, oldest first: what a province's staff
 //! chase (no landing yet, not withdrawn, deadline not passed).
 
-use std::collections::HashMap;
-
-use kechuang_types::{Date, RecordId};
+use kechuang_types::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::{Ledger, Scope};
@@ -31,9 +29,13 @@ pub struct OpenDemand {
 impl Ledger {
     /// The open demands of `scope` as of `today`, oldest first.
     pub fn open_demands(&self, scope: &Scope, today: Date) -> Vec<OpenDemand> {
-        let mut per_demand: HashMap<&RecordId, (u64, u8)> = HashMap::new();
-        for (id, m) in &self.matches {
-            let stages = m.stages(self.times.get(id));
+        let scope_node = match scope {
+            Scope::Node(n) => self.node(n),
+            _ => None,
+        };
+        let mut per_demand: Vec<(u64, u8)> = vec![(0, 0); self.demands.len()];
+        for m in &self.matches {
+            let stages = m.stages();
             let reach = if stages.landed.is_some() {
                 4
             } else if stages.contracted.is_some() {
@@ -43,23 +45,25 @@ impl Ledger {
             } else {
                 1
             };
-            let entry = per_demand.entry(&m.demand).or_default();
+            let entry = &mut per_demand[m.demand as usize];
             entry.0 += 1;
             entry.1 = entry.1.max(reach);
         }
         let mut out: Vec<OpenDemand> = self
             .demands
             .iter()
+            .enumerate()
+            .filter_map(|(ix, d)| d.as_ref().map(|d| (ix, d)))
             .filter(|(_, d)| {
                 let in_scope = match scope {
                     Scope::National => true,
                     Scope::Province(p) => p.contains(d.region),
-                    Scope::Node(n) => d.owner == *n,
+                    Scope::Node(_) => Some(d.owner) == scope_node,
                 };
                 in_scope && d.withdrawn.is_none() && d.deadline.is_none_or(|deadline| deadline >= today)
             })
-            .filter_map(|(id, d)| {
-                let (proposals, reach) = per_demand.get(id).copied().unwrap_or_default();
+            .filter_map(|(ix, d)| {
+                let (proposals, reach) = per_demand[ix];
                 let furthest = match reach {
                     4 => return None,
                     3 => "contracted",
@@ -68,9 +72,9 @@ impl Ledger {
                     _ => "none",
                 };
                 Some(OpenDemand {
-                    id: id.to_string(),
+                    id: self.demand_ids[ix].to_string(),
                     title: d.title.clone(),
-                    owner: d.owner.to_string(),
+                    owner: self.node_ids[d.owner as usize].to_string(),
                     region: d.region.to_string(),
                     age_days: (today.days_since_epoch() - Date::on(d.published).days_since_epoch()).max(0),
                     proposals,

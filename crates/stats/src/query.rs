@@ -135,9 +135,26 @@ impl Query {
         Ok(())
     }
 
+    /// The window as instants: from the first day's midnight to the last
+    /// day's end, China Standard Time.
+    pub(crate) fn window(&self) -> Window {
+        const DAY_MS: i64 = 86_400_000;
+        const CST_MS: i64 = 8 * 3_600_000;
+        let midnight = |d: Date| d.days_since_epoch() * DAY_MS - CST_MS;
+        Window { from: self.from.map_or(i64::MIN, midnight), until: self.to.map_or(i64::MAX, |d| midnight(d) + DAY_MS) }
+    }
+}
+
+/// A query's window as instants: `from` included, `until` not.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    from: i64,
+    until: i64,
+}
+
+impl Window {
     /// Whether a step at `at` falls in the window.
-    pub(crate) fn within(&self, at: Timestamp) -> bool {
-        let day = Date::on(at);
-        self.from.is_none_or(|f| day >= f) && self.to.is_none_or(|t| day <= t)
+    pub(crate) fn contains(&self, at: Timestamp) -> bool {
+        self.from <= at.0 && at.0 < self.until
     }
 }

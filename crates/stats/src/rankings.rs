@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use kechuang_types::{Date, NodeId, NodeKind, RecordId, Region, SupplyKind, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{Ledger, MatchFacts, Stages};
+use crate::ledger::Ledger;
 
 /// Least proposals a station must have answered in the year to be ranked
 /// by response time: one quick answer is not a habit.
@@ -86,11 +86,6 @@ struct Transfers {
 }
 
 impl Ledger {
-    /// The matches in scope of a year, with their verified stages.
-    fn staged(&self) -> impl Iterator<Item = (&RecordId, &MatchFacts, Stages)> {
-        self.matches.iter().map(|(id, m)| (id, m, m.stages(self.times.get(id))))
-    }
-
     /// The year's rankings.
     pub fn rankings(&self, year: i32) -> Rankings {
         let within = |at: Option<Timestamp>| at.is_some_and(|at| year_of(at) == year);
@@ -98,10 +93,12 @@ impl Ledger {
         let mut outcomes: BTreeMap<&RecordId, Transfers> = BTreeMap::new();
         let mut engagements: HashMap<&RecordId, u64> = HashMap::new();
         let mut societies: BTreeMap<&NodeId, u64> = BTreeMap::new();
-        let mut solved: HashMap<&RecordId, bool> = HashMap::new();
+        let mut solved: Vec<bool> = vec![false; self.demands.len()];
         let mut answers: BTreeMap<&NodeId, Vec<f64>> = BTreeMap::new();
-        for (id, m, stages) in self.staged() {
-            let kind = self.stations.get(&m.supply_owner).map(|s| s.kind);
+        let node = |n: crate::ledger::Node| &self.node_ids[n as usize];
+        for m in &self.matches {
+            let stages = m.stages();
+            let kind = self.station_of(m.supply_owner).map(|s| s.kind);
             let count = |t: &mut Transfers| {
                 if within(stages.landed) {
                     t.landings += 1;
@@ -112,7 +109,7 @@ impl Ledger {
                 }
             };
             if kind == Some(NodeKind::University) {
-                count(universities.entry(&m.supply_owner).or_default());
+                count(universities.entry(node(m.supply_owner)).or_default());
             }
             if m.supply_kind == SupplyKind::Outcome {
                 count(outcomes.entry(&m.supply).or_default());
@@ -122,19 +119,19 @@ impl Ledger {
                     *engagements.entry(&m.supply).or_default() += 1;
                 }
                 if kind == Some(NodeKind::Society) {
-                    *societies.entry(&m.supply_owner).or_default() += 1;
+                    *societies.entry(node(m.supply_owner)).or_default() += 1;
                 }
             }
             if stages.contracted.is_some() || stages.landed.is_some() {
-                solved.insert(&m.demand, true);
+                solved[m.demand as usize] = true;
             }
-            let times = self.times.get(id).copied().unwrap_or_default();
+            let times = m.times;
             let proposed = stages.proposed.unwrap_or(m.created);
             if year_of(proposed) == year {
-                for (side, node) in [&m.demand_owner, &m.supply_owner].into_iter().enumerate() {
+                for (side, station) in [node(m.demand_owner), node(m.supply_owner)].into_iter().enumerate() {
                     if let Some(answered) = times.answered[side] {
                         answers
-                            .entry(node)
+                            .entry(station)
                             .or_default()
                             .push(((answered.0 - proposed.0) as f64 / 3_600_000.0).max(0.0));
                     }
@@ -164,11 +161,12 @@ impl Ledger {
         let outcomes: Vec<(&RecordId, Transfers)> = outcomes.into_iter().filter(|(_, t)| t.landings > 0).collect();
 
         let mut cities: BTreeMap<Region, (u64, u64)> = BTreeMap::new();
-        for (id, d) in &self.demands {
+        for (ix, d) in self.demands.iter().enumerate() {
+            let Some(d) = d else { continue };
             if year_of(d.published) == year {
                 let city = cities.entry(d.region.city()).or_default();
                 city.0 += 1;
-                city.1 += u64::from(solved.contains_key(id));
+                city.1 += u64::from(solved[ix]);
             }
         }
         let cities: Vec<(Region, u64, u64)> =
@@ -214,7 +212,7 @@ impl Ledger {
                         let name = self
                             .supply
                             .get(id)
-                            .map_or_else(|| id.to_string(), |s| format!("{}（{}）", s.name, s.owner));
+                            .map_or_else(|| id.to_string(), |s| format!("{}（{}）", s.name, node(s.owner)));
                         transfers_entry(name, id.to_string(), t, rank)
                     },
                 ),
@@ -266,7 +264,7 @@ impl Ledger {
                             let name = self
                                 .supply
                                 .get(id)
-                                .map_or_else(|| id.to_string(), |s| format!("{}（{}）", s.name, s.owner));
+                                .map_or_else(|| id.to_string(), |s| format!("{}（{}）", s.name, node(s.owner)));
                             (id, name, n)
                         })
                         .collect(),
@@ -309,8 +307,9 @@ impl Ledger {
         let mut stations: Vec<String> = self
             .stations
             .iter()
-            .filter(|(_, s)| s.kind == NodeKind::City && s.region.city() == city)
-            .map(|(id, _)| id.to_string())
+            .enumerate()
+            .filter(|(_, s)| s.as_ref().is_some_and(|s| s.kind == NodeKind::City && s.region.city() == city))
+            .map(|(i, _)| self.node_ids[i].to_string())
             .collect();
         stations.sort();
         match stations.is_empty() {
@@ -322,7 +321,7 @@ impl Ledger {
 
 /// The calendar year of `at` in China Standard Time.
 pub(crate) fn year_of(at: Timestamp) -> i32 {
-    Date::on(at).to_string()[..4].parse().unwrap_or(0)
+    i32::from(Date::on(at).year())
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@
 //! each of its own stages. A window keeps the steps taken in it, so the rows
 //! of `--by month` add up to the total.
 
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
 
-use kechuang_types::{Date, NodeId, NodeKind, RecordId, SupplyKind, Tier, Timestamp};
+use kechuang_types::{Date, NodeKind, RecordId, SupplyKind, Tier, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{DemandFacts, Ledger, MatchFacts, Stages};
+use crate::ledger::{DemandFacts, DemandIx, Ledger, MatchFacts, Node, Stages};
 use crate::query::{Dimension, Query, Scope};
 
 const DAY_MS: f64 = 86_400_000.0;
@@ -177,8 +177,10 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 / whole as f64 * 1000.0).round() / 1000.0)
 }
 
-fn month(at: Timestamp) -> String {
-    Date::on(at).to_string()[..7].to_owned()
+/// A month as a number, `year * 12 + month - 1` (China Standard Time).
+fn month_of(at: Timestamp) -> u64 {
+    let day = Date::on(at);
+    u64::from(day.year()) * 12 + u64::from(day.month()) - 1
 }
 
 /// The four stages a demand goes through after publication.
@@ -187,20 +189,91 @@ const CONNECTED: usize = 1;
 const CONTRACTED: usize = 2;
 const LANDED: usize = 3;
 
+/// A group, as a number: a region code, a node or industry index, a tier,
+/// a month (see [`Ledger::key_text`]).
+type Key = u64;
+
+/// The overall total's place among the keys.
+const TOTAL: Key = Key::MAX;
+
+/// The groups one fact counts in: at most two.
+#[derive(Clone, Copy, Default)]
+struct Keys {
+    keys: [Key; 2],
+    len: usize,
+}
+
+impl Keys {
+    fn one(key: Key) -> Self {
+        Self { keys: [key, 0], len: 1 }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Key> + '_ {
+        self.keys[..self.len].iter().copied()
+    }
+}
+
+/// Which records a query counts, with the scope's node resolved once.
+struct InScope {
+    scope: Scope,
+    node: Option<Node>,
+}
+
+impl InScope {
+    fn demand(&self, d: &DemandFacts) -> bool {
+        match &self.scope {
+            Scope::National => true,
+            Scope::Province(p) => p.contains(d.region),
+            Scope::Node(_) => Some(d.owner) == self.node,
+        }
+    }
+
+    fn matched(&self, m: &MatchFacts) -> bool {
+        match &self.scope {
+            Scope::National => true,
+            Scope::Province(p) => p.contains(m.demand_region),
+            Scope::Node(_) => {
+                [m.demand_owner, m.supply_owner, m.landing_node].into_iter().any(|n| Some(n) == self.node)
+            }
+        }
+    }
+
+    fn supply(&self, m: &MatchFacts) -> bool {
+        match &self.scope {
+            Scope::National => true,
+            Scope::Province(p) => p.contains(m.supply_region),
+            Scope::Node(_) => Some(m.supply_owner) == self.node,
+        }
+    }
+}
+
 impl Ledger {
     /// Answers `query`.
     pub fn report(&self, query: &Query) -> Report {
-        let by = query.by;
-        let mut total = Acc::default();
-        let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
+        let mut report = self.figures(query);
+        let scope = InScope { scope: query.scope.clone(), node: self.scope_node(&query.scope) };
+        report.responsiveness = self.responsiveness(query, &scope);
+        (report.experts, report.societies) = self.engagements(query, &scope);
+        report
+    }
 
-        for d in self.demands.values().filter(|d| self.demand_in_scope(d, &query.scope)) {
+    /// Answers `query` without the per-station tables (responsiveness,
+    /// engagements), which stay empty: the funnel, proposals and contracts.
+    pub fn figures(&self, query: &Query) -> Report {
+        let by = query.by;
+        let window = query.window();
+        let within = |at: Timestamp| window.contains(at);
+        let scope = InScope { scope: query.scope.clone(), node: self.scope_node(&query.scope) };
+        let mut total = Acc::default();
+        let mut groups: HashMap<Key, Acc> = HashMap::default();
+
+        for d in self.demands.iter().flatten().filter(|d| scope.demand(d)) {
             let mut count = |at: Timestamp, bump: fn(&mut DemandFunnel)| {
-                if !query.within(at) {
+                if !within(at) {
                     return;
                 }
                 bump(&mut total.row.demands);
-                for key in demand_keys(d, by, at) {
+                for key in self.demand_keys(d, by, at).iter() {
                     bump(&mut groups.entry(key).or_default().row.demands);
                 }
             };
@@ -210,24 +283,27 @@ impl Ledger {
             }
         }
 
-        // The first time each demand reached each stage, overall (`None`)
-        // and within each group its matches fall in.
-        let mut firsts: HashMap<(Option<String>, RecordId), [Option<Timestamp>; 4]> = HashMap::new();
-        for (id, m) in self.matches.iter().filter(|(_, m)| self.match_in_scope(m, &query.scope)) {
-            let stages = m.stages(self.times.get(id));
+        // The first time each demand reached each stage, overall and within
+        // each group its matches fall in.
+        let mut overall: Vec<[Option<Timestamp>; 4]> = vec![[None; 4]; self.demands.len()];
+        let mut firsts: HashMap<(Key, DemandIx), [Option<Timestamp>; 4]> = HashMap::default();
+        for m in self.matches.iter().filter(|m| scope.matched(m)) {
+            let stages = m.stages();
             let keys = self.match_keys(m, by);
+            let by_month = by == Some(Dimension::Month);
             let mut count = |at: Option<Timestamp>, bump: &dyn Fn(&mut Acc)| {
-                let Some(at) = at.filter(|at| query.within(*at)) else { return };
+                let Some(at) = at.filter(|at| within(*at)) else { return };
                 bump(&mut total);
-                let timed = (by == Some(Dimension::Month)).then(|| month(at));
-                for key in keys.iter().cloned().chain(timed) {
+                for key in keys.iter() {
                     bump(groups.entry(key).or_default());
+                }
+                if by_month {
+                    bump(groups.entry(month_of(at)).or_default());
                 }
             };
             count_match(m, &stages, &mut count);
             let reached = [stages.proposed, stages.connected, stages.contracted, stages.landed];
-            for key in std::iter::once(None).chain(keys.into_iter().map(Some)) {
-                let first = firsts.entry((key, m.demand)).or_default();
+            let earliest = |first: &mut [Option<Timestamp>; 4]| {
                 for (slot, at) in first.iter_mut().zip(reached) {
                     if let Some(at) = at
                         && slot.is_none_or(|s| at < s)
@@ -235,12 +311,18 @@ impl Ledger {
                         *slot = Some(at);
                     }
                 }
+            };
+            earliest(&mut overall[m.demand as usize]);
+            for key in keys.iter() {
+                earliest(firsts.entry((key, m.demand)).or_default());
             }
         }
-        for ((key, demand), first) in &firsts {
-            let published = self.demands.get(demand).map(|d| d.published);
+        let overall = overall.into_iter().enumerate().map(|(demand, first)| (TOTAL, demand as DemandIx, first));
+        for (key, demand, first) in overall.chain(firsts.into_iter().map(|((key, demand), first)| (key, demand, first)))
+        {
+            let published = self.demand(demand).map(|d| d.published);
             for (stage, at) in first.iter().enumerate() {
-                let Some(at) = at.filter(|at| query.within(*at)) else { continue };
+                let Some(at) = at.filter(|at| within(*at)) else { continue };
                 let days = published.map(|p| ((at.0 - p.0) as f64 / DAY_MS).max(0.0));
                 let bump = |acc: &mut Acc| {
                     let funnel = &mut acc.row.demands;
@@ -253,23 +335,29 @@ impl Ledger {
                     acc.days[stage].extend(days);
                 };
                 match key {
-                    Some(key) => bump(groups.entry(key.clone()).or_default()),
-                    None => {
+                    TOTAL => {
                         bump(&mut total);
                         if by == Some(Dimension::Month) {
-                            bump(groups.entry(month(at)).or_default());
+                            bump(groups.entry(month_of(at)).or_default());
                         }
                     }
+                    key => bump(groups.entry(key).or_default()),
                 }
             }
         }
 
-        let total = self.finish("total".into(), total);
-        let rows = groups.into_iter().map(|(key, acc)| self.finish(key, acc)).collect();
-        let rows = match by {
-            Some(by) => self.labelled(rows, by),
+        let total = finish("total".into(), String::new(), total);
+        let mut rows: Vec<(Key, Row)> = match by {
+            Some(by) => groups
+                .into_iter()
+                .map(|(key, acc)| {
+                    let (code, label) = self.key_text(by, key);
+                    (key, finish(code, label, acc))
+                })
+                .collect(),
             None => Vec::new(),
         };
+        rows.sort_by(|a, b| a.1.key.cmp(&b.1.key));
         Report {
             scope: query.scope.clone(),
             scope_label: query.scope.label(),
@@ -277,94 +365,103 @@ impl Ledger {
             from: query.from,
             to: query.to,
             total,
-            rows,
-            responsiveness: self.responsiveness(query),
-            experts: self.engagements(query, SupplyKind::Expert),
-            societies: self.society_engagements(query),
+            rows: rows.into_iter().map(|(_, row)| row).collect(),
+            responsiveness: Vec::new(),
+            experts: Vec::new(),
+            societies: Vec::new(),
         }
     }
 
-    fn finish(&self, key: String, mut acc: Acc) -> Row {
-        let mut row = acc.row;
-        row.key = key;
-        row.cross_province_share = ratio(acc.cross, row.proposals.connected);
-        row.median_days = MedianDays {
-            to_proposal: median(&mut acc.days[PROPOSED]),
-            to_connected: median(&mut acc.days[CONNECTED]),
-            to_contracted: median(&mut acc.days[CONTRACTED]),
-            to_landed: median(&mut acc.days[LANDED]),
-        };
-        row.contracts.amount_wan = (row.contracts.amount_wan * 10_000.0).round() / 10_000.0;
-        row
-    }
-
-    fn labelled(&self, mut rows: Vec<Row>, by: Dimension) -> Vec<Row> {
-        for row in &mut rows {
-            row.label = match by {
-                Dimension::Province => kechuang_types::Region::parse("province", &row.key)
-                    .map(|r| r.province_name().to_owned())
-                    .unwrap_or_default(),
-                Dimension::City => kechuang_types::Region::parse("city", &row.key)
-                    .map(|r| format!("{} {}", r.province_name(), row.key))
-                    .unwrap_or_default(),
-                Dimension::Node => NodeId::parse("node", &row.key)
-                    .ok()
-                    .and_then(|n| self.stations.get(&n))
-                    .map(|s| format!("{} ({})", row.key, kind_label(s.kind)))
-                    .unwrap_or_else(|| row.key.clone()),
-                Dimension::Tier => tier_label(&row.key).to_owned(),
-                Dimension::Industry | Dimension::Month => row.key.clone(),
-            };
-        }
-        rows
-    }
-
-    fn demand_in_scope(&self, d: &DemandFacts, scope: &Scope) -> bool {
+    /// The ledger's index of a node scope's node.
+    fn scope_node(&self, scope: &Scope) -> Option<Node> {
         match scope {
-            Scope::National => true,
-            Scope::Province(p) => p.contains(d.region),
-            Scope::Node(n) => d.owner == *n,
+            Scope::Node(n) => self.node(n),
+            _ => None,
         }
     }
 
-    fn match_in_scope(&self, m: &MatchFacts, scope: &Scope) -> bool {
-        match scope {
-            Scope::National => true,
-            Scope::Province(p) => p.contains(m.demand_region),
-            Scope::Node(n) => m.demand_owner == *n || m.supply_owner == *n || m.landing_node == *n,
+    /// A group's code and its name for people.
+    fn key_text(&self, by: Dimension, key: Key) -> (String, String) {
+        let region = |code: Key| kechuang_types::Region::parse("region", &format!("{code:06}")).ok();
+        match by {
+            Dimension::Province => {
+                let name = region(key).map(|r| r.province_name().to_owned()).unwrap_or_default();
+                (format!("{key:06}"), name)
+            }
+            Dimension::City => {
+                let name = region(key).map(|r| format!("{} {key:06}", r.province_name())).unwrap_or_default();
+                (format!("{key:06}"), name)
+            }
+            Dimension::Node => {
+                let id = self.node_ids.get(key as usize).map(|n| n.to_string()).unwrap_or_default();
+                let name = match self.station_of(key as Node) {
+                    Some(s) => format!("{id} ({})", kind_label(s.kind)),
+                    None => id.clone(),
+                };
+                (id, name)
+            }
+            Dimension::Industry => {
+                let code = self.industries.get(key as usize).cloned().unwrap_or_else(|| "未知".into());
+                (code.clone(), code)
+            }
+            Dimension::Tier => {
+                let tier = [Tier::City, Tier::Province, Tier::National][(key as usize).min(2)];
+                (tier.as_str().to_owned(), tier_label(tier).to_owned())
+            }
+            Dimension::Month => {
+                let text = format!("{:04}-{:02}", key / 12, key % 12 + 1);
+                (text.clone(), text)
+            }
+        }
+    }
+
+    /// The groups a demand's own step (published, withdrawn) at `at` counts in.
+    fn demand_keys(&self, d: &DemandFacts, by: Option<Dimension>, at: Timestamp) -> Keys {
+        match by {
+            None | Some(Dimension::Tier) => Keys::default(),
+            Some(Dimension::Province) => Keys::one(Key::from(d.region.province().code())),
+            Some(Dimension::City) => Keys::one(Key::from(d.region.city().code())),
+            Some(Dimension::Node) => Keys::one(Key::from(d.owner)),
+            Some(Dimension::Industry) => Keys::one(Key::from(d.industry)),
+            Some(Dimension::Month) => Keys::one(month_of(at)),
         }
     }
 
     /// The groups a match counts in, for every grouping but by month.
-    fn match_keys(&self, m: &MatchFacts, by: Option<Dimension>) -> Vec<String> {
+    fn match_keys(&self, m: &MatchFacts, by: Option<Dimension>) -> Keys {
         match by {
-            None | Some(Dimension::Month) => Vec::new(),
-            Some(Dimension::Province) => vec![m.demand_region.province().to_string()],
-            Some(Dimension::City) => vec![m.demand_region.city().to_string()],
-            Some(Dimension::Node) if m.demand_owner == m.supply_owner => vec![m.demand_owner.to_string()],
-            Some(Dimension::Node) => vec![m.demand_owner.to_string(), m.supply_owner.to_string()],
+            None | Some(Dimension::Month) => Keys::default(),
+            Some(Dimension::Province) => Keys::one(Key::from(m.demand_region.province().code())),
+            Some(Dimension::City) => Keys::one(Key::from(m.demand_region.city().code())),
+            Some(Dimension::Node) if m.demand_owner == m.supply_owner => Keys::one(Key::from(m.demand_owner)),
+            Some(Dimension::Node) => Keys { keys: [Key::from(m.demand_owner), Key::from(m.supply_owner)], len: 2 },
             Some(Dimension::Industry) => {
-                vec![self.demands.get(&m.demand).map_or_else(|| "未知".to_owned(), |d| d.industry.clone())]
+                Keys::one(self.demand(m.demand).map_or(Key::from(u32::MAX), |d| Key::from(d.industry)))
             }
-            Some(Dimension::Tier) => vec![m.tier.as_str().to_owned()],
+            Some(Dimension::Tier) => Keys::one(match m.tier {
+                Tier::City => 0,
+                Tier::Province => 1,
+                Tier::National => 2,
+            }),
         }
     }
 
-    fn responsiveness(&self, query: &Query) -> Vec<Responsiveness> {
-        let mut per_node: BTreeMap<&NodeId, (u64, Vec<f64>)> = BTreeMap::new();
-        for (id, m) in &self.matches {
-            let times = self.times.get(id).copied().unwrap_or_default();
+    fn responsiveness(&self, query: &Query, scope: &InScope) -> Vec<Responsiveness> {
+        let window = query.window();
+        let mut per_node: HashMap<Node, (u64, Vec<f64>)> = HashMap::default();
+        for m in &self.matches {
+            let times = m.times;
             let proposed = times.proposed.unwrap_or(m.created);
-            if !query.within(proposed) {
+            if !window.contains(proposed) {
                 continue;
             }
-            let sides = [(&m.demand_owner, m.demand_region), (&m.supply_owner, m.supply_region)];
+            let sides = [(m.demand_owner, m.demand_region), (m.supply_owner, m.supply_region)];
             for (side, (node, region)) in sides.into_iter().enumerate() {
-                let region = self.stations.get(node).map_or(region, |s| s.region);
+                let region = self.station_of(node).map_or(region, |s| s.region);
                 let asked = match &query.scope {
                     Scope::National => true,
                     Scope::Province(p) => p.contains(region),
-                    Scope::Node(n) => n == node,
+                    Scope::Node(_) => Some(node) == scope.node,
                 };
                 if !asked {
                     continue;
@@ -376,85 +473,76 @@ impl Ledger {
                 }
             }
         }
-        per_node
+        let mut out: Vec<Responsiveness> = per_node
             .into_iter()
             .map(|(node, (received, mut hours))| Responsiveness {
-                node: node.to_string(),
-                kind: self.stations.get(node).map_or("", |s| s.kind.as_str()).to_owned(),
+                node: self.node_ids[node as usize].to_string(),
+                kind: self.station_of(node).map_or("", |s| s.kind.as_str()).to_owned(),
                 received,
                 answered: hours.len() as u64,
                 response_rate: ratio(hours.len() as u64, received),
                 median_response_hours: median(&mut hours),
             })
-            .collect()
+            .collect();
+        out.sort_by(|a, b| a.node.cmp(&b.node));
+        out
     }
 
-    /// Connected matches in the window whose supply `keep` accepts, with
-    /// their supply, in the scope's supply.
-    fn connected_supply<'a>(&'a self, query: &'a Query) -> impl Iterator<Item = &'a MatchFacts> + 'a {
-        self.matches.iter().filter_map(move |(id, m)| {
-            let in_scope = match &query.scope {
-                Scope::National => true,
-                Scope::Province(p) => p.contains(m.supply_region),
-                Scope::Node(n) => m.supply_owner == *n,
-            };
-            let connected = m.stages(self.times.get(id)).connected.is_some_and(|at| query.within(at));
-            (in_scope && connected).then_some(m)
-        })
-    }
-
-    fn engagements(&self, query: &Query, kind: SupplyKind) -> Vec<Engagement> {
-        let mut counts: HashMap<RecordId, u64> = HashMap::new();
-        for m in self.connected_supply(query).filter(|m| m.supply_kind == kind) {
-            *counts.entry(m.supply).or_default() += 1;
+    /// Connected matches in the window of the scope's supply: per expert,
+    /// and per society station.
+    fn engagements(&self, query: &Query, scope: &InScope) -> (Vec<Engagement>, Vec<Engagement>) {
+        let window = query.window();
+        let mut experts: HashMap<RecordId, u64> = HashMap::default();
+        let mut societies: HashMap<Node, u64> = HashMap::default();
+        for m in &self.matches {
+            if !scope.supply(m) || !m.stages().connected.is_some_and(|at| window.contains(at)) {
+                continue;
+            }
+            if m.supply_kind == SupplyKind::Expert {
+                *experts.entry(m.supply).or_default() += 1;
+            }
+            if self.station_of(m.supply_owner).is_some_and(|s| s.kind == NodeKind::Society) {
+                *societies.entry(m.supply_owner).or_default() += 1;
+            }
         }
-        let mut out: Vec<Engagement> = counts
+        let mut experts: Vec<Engagement> = experts
             .into_iter()
             .map(|(id, engagements)| {
                 let facts = self.supply.get(&id);
                 Engagement {
                     id: id.to_string(),
                     name: facts.map_or_else(|| id.to_string(), |f| f.name.clone()),
-                    owner: facts.map_or_else(String::new, |f| f.owner.to_string()),
+                    owner: facts.map_or_else(String::new, |f| self.node_ids[f.owner as usize].to_string()),
                     engagements,
                 }
             })
             .collect();
-        out.sort_by(|a, b| b.engagements.cmp(&a.engagements).then_with(|| a.name.cmp(&b.name)));
-        out
-    }
-
-    fn society_engagements(&self, query: &Query) -> Vec<Engagement> {
-        let mut counts: BTreeMap<&NodeId, u64> = BTreeMap::new();
-        for m in self.connected_supply(query) {
-            if self.stations.get(&m.supply_owner).is_some_and(|s| s.kind == NodeKind::Society) {
-                *counts.entry(&m.supply_owner).or_default() += 1;
-            }
-        }
-        let mut out: Vec<Engagement> = counts
+        experts.sort_by(|a, b| b.engagements.cmp(&a.engagements).then_with(|| a.name.cmp(&b.name)));
+        let mut societies: Vec<Engagement> = societies
             .into_iter()
-            .map(|(node, engagements)| Engagement {
-                id: node.to_string(),
-                name: node.to_string(),
-                owner: node.to_string(),
-                engagements,
+            .map(|(node, engagements)| {
+                let id = self.node_ids[node as usize].to_string();
+                Engagement { id: id.clone(), name: id.clone(), owner: id, engagements }
             })
             .collect();
-        out.sort_by(|a, b| b.engagements.cmp(&a.engagements).then_with(|| a.id.cmp(&b.id)));
-        out
+        societies.sort_by(|a, b| b.engagements.cmp(&a.engagements).then_with(|| a.id.cmp(&b.id)));
+        (experts, societies)
     }
 }
 
-/// The groups a demand's own step (published, withdrawn) at `at` counts in.
-fn demand_keys(d: &DemandFacts, by: Option<Dimension>, at: Timestamp) -> Vec<String> {
-    match by {
-        None | Some(Dimension::Tier) => Vec::new(),
-        Some(Dimension::Province) => vec![d.region.province().to_string()],
-        Some(Dimension::City) => vec![d.region.city().to_string()],
-        Some(Dimension::Node) => vec![d.owner.to_string()],
-        Some(Dimension::Industry) => vec![d.industry.clone()],
-        Some(Dimension::Month) => vec![month(at)],
-    }
+fn finish(key: String, label: String, mut acc: Acc) -> Row {
+    let mut row = acc.row;
+    row.key = key;
+    row.label = label;
+    row.cross_province_share = ratio(acc.cross, row.proposals.connected);
+    row.median_days = MedianDays {
+        to_proposal: median(&mut acc.days[PROPOSED]),
+        to_connected: median(&mut acc.days[CONNECTED]),
+        to_contracted: median(&mut acc.days[CONTRACTED]),
+        to_landed: median(&mut acc.days[LANDED]),
+    };
+    row.contracts.amount_wan = (row.contracts.amount_wan * 10_000.0).round() / 10_000.0;
+    row
 }
 
 /// Counts a match's own stages through `count`.
@@ -497,11 +585,11 @@ pub(crate) fn kind_label(kind: NodeKind) -> &'static str {
 }
 
 /// A tier for people.
-fn tier_label(tier: &str) -> &'static str {
+fn tier_label(tier: Tier) -> &'static str {
     match tier {
-        "city" => "同城",
-        "province" => "同省",
-        _ => "全国",
+        Tier::City => "同城",
+        Tier::Province => "同省",
+        Tier::National => "全国",
     }
 }
 
@@ -509,8 +597,8 @@ fn tier_label(tier: &str) -> &'static str {
 pub(crate) mod tests {
     use kechuang_types::testing;
     use kechuang_types::{
-        Body, Contract, ContractType, Decline, DeclineReason, Event, Hlc, Landed, Landing, Match, Record, RecordKind,
-        Region, Response, Step,
+        Body, Contract, ContractType, Decline, DeclineReason, Event, Hlc, Landed, Landing, Match, NodeId, Record,
+        RecordKind, Region, Response, Step,
     };
     use serde_json::json;
 

@@ -79,6 +79,11 @@ impl Region {
         Ok(Self(code))
     }
 
+    /// The code as a number (`440305`).
+    pub fn code(self) -> u32 {
+        self.0
+    }
+
     /// The province this region belongs to (`440000` for `440305`).
     pub fn province(self) -> Region {
         Region(self.0 / 10_000 * 10_000)

@@ -60,6 +60,16 @@ impl Date {
         Self { year, month: m as u8, day: d as u8 }
     }
 
+    /// The year.
+    pub fn year(self) -> u16 {
+        self.year
+    }
+
+    /// The month, 1 to 12.
+    pub fn month(self) -> u8 {
+        self.month
+    }
+
     /// Days since 1970-01-01.
     pub fn days_since_epoch(self) -> i64 {
         days_from_civil(self.year as i64, self.month as i64, self.day as i64)

@@ -32,6 +32,22 @@ pub struct Meta {
     pub withdrawal: Option<Withdrawal>,
 }
 
+impl Meta {
+    /// The metadata of a new record of `owner`, first written at `at`.
+    pub fn new(owner: NodeId, version: Hlc, at: Timestamp) -> Self {
+        Self {
+            id: RecordId::new(),
+            owner,
+            version,
+            created_at: at,
+            updated_at: at,
+            deleted: false,
+            external_id: None,
+            withdrawal: None,
+        }
+    }
+}
+
 /// Why an owner withdrew a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Withdrawal {
