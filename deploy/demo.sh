@@ -29,8 +29,8 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
-echo "==> building"
-cargo build --quiet --workspace --bins
+echo "==> building (the first build compiles every dependency: several minutes on two cores)"
+cargo build --workspace --bins
 
 stop
 rm -rf "$DEMO"
