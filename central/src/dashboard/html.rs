@@ -44,7 +44,7 @@ fn page(title: &str, active: &str, body: &str) -> String {
         let _ = write!(nav, "<a href=\"{href}\"{class}>{label}</a>");
     }
     format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{} · 科创网络</title>\
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>{} · 科创网络</title>\
          <style>{STYLE}</style></head><body><header>{nav}</header><main>{body}</main></body></html>",
         esc(title)
     )

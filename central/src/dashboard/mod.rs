@@ -52,6 +52,8 @@ pub async fn serve(
         .route("/api/rankings", get(rankings_api))
         .route("/api/matches", get(matches_api))
         .route("/metrics", get(metrics_text))
+        // Pages name no icon; a browser that asks anyway gets nothing, not an error.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|| async { Failure::NotFound("没有这个页面".into()) })
         .layer(middleware::from_fn_with_state(dash.clone(), guard))
         .with_state(dash);
