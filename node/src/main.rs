@@ -431,11 +431,12 @@ fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::R
         bail!("kind: only demands, outcomes and experts are exported (got {})", k.as_str());
     }
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    let write: fn(&[import::KindRow]) -> String = match ext.as_str() {
-        "json" => import::write_json,
-        "jsonl" | "ndjson" => import::write_jsonl,
-        "csv" => import::write_csv,
-        other => bail!("--out: unknown file type {other:?}: use .json, .jsonl or .csv"),
+    let write: fn(&[import::KindRow]) -> Result<Vec<u8>, String> = match ext.as_str() {
+        "json" => |rows| Ok(import::write_json(rows).into_bytes()),
+        "jsonl" | "ndjson" => |rows| Ok(import::write_jsonl(rows).into_bytes()),
+        "csv" => |rows| Ok(import::write_csv(rows).into_bytes()),
+        "xlsx" => import::write_xlsx,
+        other => bail!("--out: unknown file type {other:?}: use .json, .jsonl, .csv or .xlsx"),
     };
     let me = Config::load(config)?.id;
     let rows: Vec<_> = list(config, kind)?
@@ -444,7 +445,7 @@ fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::R
         .filter_map(|r| Some((r.kind(), import::to_row(r.meta.external_id.as_deref(), &r.body)?)))
         .collect();
     // Atomic: a reader never sees half a file.
-    kechuang_pki::write_public(out, write(&rows).as_bytes())?;
+    kechuang_pki::write_public(out, &write(&rows).map_err(|e| anyhow::anyhow!("--out: {e}"))?)?;
     let count = |k: RecordKind| rows.iter().filter(|(kind, _)| *kind == k).count();
     println!(
         "exported demands {}, outcomes {}, experts {} to {}",

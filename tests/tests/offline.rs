@@ -102,7 +102,7 @@ fn an_export_reads_back_unchanged_and_a_province_exports_what_it_holds() -> anyh
     cluster.node("gz").publish(&[&outcomes])?;
     eventually(SETTLE, "every node to converge", || cluster.converged())?;
 
-    for ext in ["csv", "json", "jsonl"] {
+    for ext in ["csv", "json", "jsonl", "xlsx"] {
         let file = cluster.path().join(format!("sz-export.{ext}"));
         let said = cluster.node("sz").export(None, &file, true)?;
         assert!(said.contains("exported demands 12, outcomes 0, experts 0"), "{ext}: {said}");

@@ -158,7 +158,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
                     .iter()
                     .zip(record.iter())
                     .filter(|(_, v)| !v.trim().is_empty())
-                    .map(|(k, v)| (k.trim().to_owned(), Value::String(v.to_owned())))
+                    .map(|(k, v)| (field_of(k), Value::String(v.to_owned())))
                     .collect();
                 draft(None, &map).map_err(|e| row_error(Location::Line(line), e))
             }
@@ -196,7 +196,7 @@ pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
         let first_row = range.start().map_or(0, |(row, _)| u64::from(row)) + 1;
         let mut lines = range.rows().zip(first_row..);
         let Some((header, _)) = lines.next() else { continue };
-        let header: Vec<String> = header.iter().map(|cell| cell.to_string().trim().to_owned()).collect();
+        let header: Vec<String> = header.iter().map(|cell| field_of(&cell.to_string())).collect();
         for (cells, number) in lines {
             let location = Location::Cell(sheet.clone(), number);
             let mut map = Map::new();
@@ -278,6 +278,62 @@ const CSV_COLUMNS: &[&str] = &[
     "contact_phone",
     "contact_email",
 ];
+
+/// The Chinese heading of each field, as exported to XLSX and accepted on
+/// import beside the field's own name.
+const HEADINGS: &[(&str, &str)] = &[
+    ("kind", "类型"),
+    ("id", "编号"),
+    ("title", "标题"),
+    ("name", "姓名"),
+    ("description", "需求描述"),
+    ("abstract", "成果简介"),
+    ("industry", "行业代码"),
+    ("keywords", "关键词"),
+    ("fields", "研究领域"),
+    ("region", "所在地区"),
+    ("enterprise", "企业名称"),
+    ("owner", "所属单位"),
+    ("affiliation", "工作单位"),
+    ("budget_wan", "预算（万元）"),
+    ("price_wan", "转让价格（万元）"),
+    ("deadline", "截止日期"),
+    ("is_challenge", "揭榜挂帅"),
+    ("min_trl", "最低技术成熟度"),
+    ("trl", "技术成熟度"),
+    ("ip", "知识产权"),
+    ("transfer_modes", "转化方式"),
+    ("available", "可约时间"),
+    ("service_modes", "服务方式"),
+    ("capacity", "服务容量"),
+    ("contact_person", "联系人"),
+    ("contact_phone", "联系电话"),
+    ("contact_email", "电子邮箱"),
+    ("withdrawn", "撤回原因"),
+    ("withdrawn_note", "撤回说明"),
+];
+
+/// The heading of `field` in a sheet of `kind`: an expert's `title` is a 职称.
+fn heading(kind: RecordKind, field: &str) -> &str {
+    if kind == RecordKind::Expert && field == "title" {
+        return "职称";
+    }
+    HEADINGS.iter().find(|(f, _)| *f == field).map_or(field, |(_, h)| h)
+}
+
+/// The field a column heading names: a Chinese heading (with or without
+/// full-width brackets) or the field's own name.
+fn field_of(heading: &str) -> String {
+    let heading = heading.trim();
+    if heading == "职称" {
+        return "title".into();
+    }
+    let plain = |s: &str| s.replace(['（', '('], "(").replace(['）', ')'], ")");
+    HEADINGS
+        .iter()
+        .find(|(_, h)| plain(h) == plain(heading))
+        .map_or_else(|| heading.to_owned(), |(f, _)| (*f).to_owned())
+}
 
 /// One exported row and its kind.
 pub type KindRow = (RecordKind, Map<String, Value>);
@@ -378,64 +434,148 @@ pub fn write_jsonl(rows: &[KindRow]) -> String {
     out
 }
 
-/// Rows as CSV with a `kind` column and every field any row has; lists
-/// joined by `;`, windows as `FROM~TO`, contacts as `contact_*` columns.
-/// Starts with a byte-order mark so spreadsheet programs read it as UTF-8.
-pub fn write_csv(rows: &[KindRow]) -> String {
-    let flat: Vec<Vec<(String, String)>> = rows
-        .iter()
-        .map(|(kind, row)| {
-            let mut cells = vec![("kind".to_owned(), kind.as_str().to_owned())];
-            for (field, value) in row {
-                match (field.as_str(), value) {
-                    ("contact", Value::Object(c)) => {
-                        for part in ["person", "phone", "email"] {
-                            let v = c.get(part).and_then(Value::as_str).unwrap_or_default();
-                            cells.push((format!("contact_{part}"), v.to_owned()));
-                        }
-                    }
-                    ("available", Value::Array(windows)) => {
-                        let joined: Vec<String> = windows
-                            .iter()
-                            .map(|w| {
-                                let day = |k: &str| w.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-                                format!("{}~{}", day("from"), day("to"))
-                            })
-                            .collect();
-                        cells.push((field.clone(), joined.join(";")));
-                    }
-                    (_, Value::Array(items)) => {
-                        let joined: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-                        cells.push((field.clone(), joined.join(";")));
-                    }
-                    (_, Value::String(s)) => cells.push((field.clone(), s.clone())),
-                    (_, Value::Null) => cells.push((field.clone(), String::new())),
-                    (_, other) => cells.push((field.clone(), other.to_string())),
+/// One exported cell, typed for a spreadsheet.
+enum Cell {
+    Text(String),
+    Number(Value),
+    Bool(bool),
+    /// `YYYY-MM-DD`.
+    Date(String),
+    Empty,
+}
+
+impl Cell {
+    /// The cell as CSV text.
+    fn text(&self) -> String {
+        match self {
+            Self::Text(s) | Self::Date(s) => s.clone(),
+            Self::Number(n) => n.to_string(),
+            Self::Bool(b) => b.to_string(),
+            Self::Empty => String::new(),
+        }
+    }
+}
+
+/// A row as flat cells: lists joined by `;`, windows as `FROM~TO`,
+/// contacts as `contact_*` cells.
+fn flatten(row: &Map<String, Value>) -> Vec<(String, Cell)> {
+    let mut cells = Vec::new();
+    for (field, value) in row {
+        match (field.as_str(), value) {
+            ("contact", Value::Object(c)) => {
+                for part in ["person", "phone", "email"] {
+                    let v = c.get(part).and_then(Value::as_str).unwrap_or_default();
+                    cells.push((format!("contact_{part}"), Cell::Text(v.to_owned())));
                 }
             }
-            cells
-        })
-        .collect();
+            ("available", Value::Array(windows)) => {
+                let joined: Vec<String> = windows
+                    .iter()
+                    .map(|w| {
+                        let day = |k: &str| w.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                        format!("{}~{}", day("from"), day("to"))
+                    })
+                    .collect();
+                cells.push((field.clone(), Cell::Text(joined.join(";"))));
+            }
+            (_, Value::Array(items)) => {
+                let joined: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                cells.push((field.clone(), Cell::Text(joined.join(";"))));
+            }
+            ("deadline", Value::String(s)) => cells.push((field.clone(), Cell::Date(s.clone()))),
+            (_, Value::String(s)) => cells.push((field.clone(), Cell::Text(s.clone()))),
+            (_, Value::Null) => cells.push((field.clone(), Cell::Empty)),
+            (_, Value::Bool(b)) => cells.push((field.clone(), Cell::Bool(*b))),
+            (_, other) => cells.push((field.clone(), Cell::Number(other.clone()))),
+        }
+    }
+    cells
+}
+
+/// The columns of `rows` in the format's own order, as a person reads a
+/// record; anything else after.
+fn columns<'a>(rows: impl Iterator<Item = &'a Vec<(String, Cell)>>) -> Vec<String> {
     let mut columns: Vec<String> = Vec::new();
-    for cells in &flat {
+    for cells in rows {
         for (name, _) in cells {
             if !columns.contains(name) {
                 columns.push(name.clone());
             }
         }
     }
-    // The format's own order, as a person reads a record; anything else after.
     let rank = |c: &String| CSV_COLUMNS.iter().position(|k| k == c).unwrap_or(CSV_COLUMNS.len());
     columns.sort_by_key(rank);
+    columns
+}
+
+/// Rows as CSV with a `kind` column and every field any row has; lists
+/// joined by `;`, windows as `FROM~TO`, contacts as `contact_*` columns.
+/// Starts with a byte-order mark so spreadsheet programs read it as UTF-8.
+pub fn write_csv(rows: &[KindRow]) -> String {
+    let flat: Vec<Vec<(String, Cell)>> = rows
+        .iter()
+        .map(|(kind, row)| {
+            let mut cells = vec![("kind".to_owned(), Cell::Text(kind.as_str().to_owned()))];
+            cells.extend(flatten(row));
+            cells
+        })
+        .collect();
+    let columns = columns(flat.iter());
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing to a Vec cannot fail.
     writer.write_record(&columns).expect("in-memory CSV");
     for cells in &flat {
-        let record = columns.iter().map(|c| cells.iter().find(|(n, _)| n == c).map_or("", |(_, v)| v.as_str()));
+        let record =
+            columns.iter().map(|c| cells.iter().find(|(n, _)| n == c).map_or(String::new(), |(_, v)| v.text()));
         writer.write_record(record).expect("in-memory CSV");
     }
     let bytes = writer.into_inner().expect("in-memory CSV");
     format!("\u{feff}{}", String::from_utf8(bytes).expect("CSV of UTF-8 text"))
+}
+
+/// Rows as an XLSX workbook: a sheet per kind (需求, 成果, 专家) with
+/// Chinese headings, codes kept as text (a region never becomes a number),
+/// numbers as numbers and deadlines as dates. `publish` reads it back.
+pub fn write_xlsx(rows: &[KindRow]) -> Result<Vec<u8>, String> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+    let failed = |e: rust_xlsxwriter::XlsxError| format!("writing the workbook: {e}");
+    let (bold, date) = (Format::new().set_bold(), Format::new().set_num_format("yyyy-mm-dd"));
+    let mut book = Workbook::new();
+    for (kind, name) in [(RecordKind::Demand, "需求"), (RecordKind::Outcome, "成果"), (RecordKind::Expert, "专家")]
+    {
+        let flat: Vec<Vec<(String, Cell)>> = rows.iter().filter(|(k, _)| *k == kind).map(|(_, r)| flatten(r)).collect();
+        if flat.is_empty() {
+            continue;
+        }
+        let columns = columns(flat.iter());
+        let sheet = book.add_worksheet().set_name(name).map_err(failed)?;
+        for (c, field) in columns.iter().enumerate() {
+            sheet.write_string_with_format(0, c as u16, heading(kind, field), &bold).map_err(failed)?;
+        }
+        for (r, cells) in flat.iter().enumerate() {
+            let r = r as u32 + 1;
+            for (c, field) in columns.iter().enumerate() {
+                let c = c as u16;
+                match cells.iter().find(|(n, _)| n == field).map(|(_, v)| v) {
+                    Some(Cell::Text(s)) => sheet.write_string(r, c, s).map(|_| ()),
+                    Some(Cell::Number(n)) => sheet.write_number(r, c, n.as_f64().unwrap_or_default()).map(|_| ()),
+                    Some(Cell::Bool(b)) => sheet.write_boolean(r, c, *b).map(|_| ()),
+                    Some(Cell::Date(s)) => match ExcelDateTime::parse_from_str(s) {
+                        Ok(day) => sheet.write_datetime_with_format(r, c, &day, &date).map(|_| ()),
+                        Err(_) => sheet.write_string(r, c, s).map(|_| ()),
+                    },
+                    Some(Cell::Empty) | None => Ok(()),
+                }
+                .map_err(failed)?;
+            }
+        }
+        sheet.autofit();
+    }
+    if rows.is_empty() {
+        book.add_worksheet().set_name("需求").map_err(failed)?;
+    }
+    book.save_to_buffer().map_err(failed)
 }
 
 fn csv_error(line: u64, e: csv::Error) -> RowError {
@@ -949,6 +1089,46 @@ mod tests {
         let csv = write_csv(&rows);
         assert!(csv.starts_with('\u{feff}'), "spreadsheet programs need the BOM to read UTF-8");
         assert_eq!(parse_csv(&csv).unwrap(), drafts, "CSV:\n{csv}");
+        let xlsx = write_xlsx(&rows).unwrap();
+        assert_eq!(parse_xlsx(&xlsx).unwrap(), drafts, "XLSX");
+    }
+
+    #[test]
+    fn an_exported_workbook_has_chinese_headings_and_keeps_codes_as_text() {
+        use calamine::{Data, Reader};
+        let drafts = parse_json(
+            r#"{"demands": [{"id": "d-1", "title": "隐裂判定", "description": "自动识别", "industry": "I65",
+                "region": "510700", "deadline": "2027-03-31", "min_trl": 6}],
+                "experts": [{"id": "e-1", "name": "贺嘉宁", "affiliation": "浦江研究院", "fields": ["细胞培养"],
+                "region": "310000", "title": "研究员"}]}"#,
+        )
+        .unwrap();
+        let rows: Vec<KindRow> =
+            drafts.iter().map(|d| (d.body.kind(), to_row(d.external_id.as_deref(), &d.body).unwrap())).collect();
+        let bytes = write_xlsx(&rows).unwrap();
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(book.sheet_names(), ["需求", "专家"]);
+        let demands = book.worksheet_range("需求").unwrap();
+        let header: Vec<String> = demands.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+        assert_eq!(header[..4], ["编号", "标题", "需求描述", "行业代码"]);
+        let region = header.iter().position(|h| h == "所在地区").unwrap();
+        assert_eq!(demands.get((1, region)), Some(&Data::String("510700".into())), "a code stays text");
+        let deadline = header.iter().position(|h| h == "截止日期").unwrap();
+        assert!(matches!(demands.get((1, deadline)), Some(Data::DateTime(_))), "a deadline is a date");
+        let experts = book.worksheet_range("专家").unwrap();
+        assert!(experts.rows().next().unwrap().iter().any(|c| *c == "职称"), "an expert's title is 职称");
+    }
+
+    #[test]
+    fn chinese_headings_are_read_as_their_fields() {
+        let csv = "\u{feff}类型,编号,标题,需求描述,行业代码,所在地区,最低技术成熟度,预算(万元)\n\
+                   demand,d-9,隐裂判定,自动识别,I65,510700,6,80\n";
+        let drafts = parse_csv(csv).unwrap();
+        let english = parse_csv(
+            "kind,id,title,description,industry,region,min_trl,budget_wan\ndemand,d-9,隐裂判定,自动识别,I65,510700,6,80\n",
+        )
+        .unwrap();
+        assert_eq!(drafts, english, "half-width brackets are read like the full-width ones");
     }
 
     #[test]
