@@ -578,6 +578,20 @@ pub fn write_xlsx(rows: &[KindRow]) -> Result<Vec<u8>, String> {
     book.save_to_buffer().map_err(failed)
 }
 
+/// A day as people type it: `2027-03-31`, `2027/3/31`, `2027.3.31` or
+/// `2027年3月31日`.
+fn date(field: &str, text: &str) -> Result<Date, Error> {
+    let text = text.trim();
+    let parts: Vec<&str> = text.trim_end_matches('日').split(['-', '/', '.', '年', '月']).map(str::trim).collect();
+    match parts.as_slice() {
+        [y, m, d] if y.len() == 4 && (1..=2).contains(&m.len()) && (1..=2).contains(&d.len()) => {
+            Date::parse(field, &format!("{y}-{m:0>2}-{d:0>2}"))
+                .map_err(|_| Error::invalid(field, text, "no such day (dates are like 2027-03-31)"))
+        }
+        _ => Date::parse(field, text),
+    }
+}
+
 fn csv_error(line: u64, e: csv::Error) -> RowError {
     RowError { location: Location::Line(line), field: "-".into(), message: format!("not CSV: {e}") }
 }
@@ -693,12 +707,13 @@ impl Row<'_> {
     }
 
     fn industry(&self) -> Result<Industry, Error> {
-        Industry::parse("industry", &self.required("industry")?)
+        // `c38` as typed is `C38`.
+        Industry::parse("industry", &self.required("industry")?.to_uppercase())
     }
 
     fn date(&self, field: &str) -> Result<Option<Date>, Error> {
         let text = self.text(field)?;
-        if text.is_empty() { Ok(None) } else { Date::parse(field, &text).map(Some) }
+        if text.is_empty() { Ok(None) } else { date(field, &text).map(Some) }
     }
 
     fn contact(&self) -> Result<Option<Contact>, Error> {
@@ -768,7 +783,7 @@ impl Row<'_> {
             .enumerate()
             .map(|(i, (from, to))| {
                 let f = format!("{field}[{i}]");
-                DateRange::new(&f, Date::parse(&f, from)?, Date::parse(&f, to)?)
+                DateRange::new(&f, date(&f, from)?, date(&f, to)?)
             })
             .collect()
     }
@@ -1120,15 +1135,26 @@ mod tests {
     }
 
     #[test]
+    fn dates_are_read_as_people_type_them() {
+        for text in ["2027-03-31", "2027/3/31", "2027.03.31", "2027年3月31日", " 2027 年 3 月 31 日 "] {
+            assert_eq!(date("deadline", text).unwrap().to_string(), "2027-03-31", "{text}");
+        }
+        for bad in ["2027/2/30", "31/3/2027", "明年三月"] {
+            let e = date("deadline", bad).unwrap_err().to_string();
+            assert!(e.contains("deadline"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn chinese_headings_are_read_as_their_fields() {
         let csv = "\u{feff}类型,编号,标题,需求描述,行业代码,所在地区,最低技术成熟度,预算(万元)\n\
-                   demand,d-9,隐裂判定,自动识别,I65,510700,6,80\n";
+                   demand,d-9,隐裂判定,自动识别,i65,510700,6,80\n";
         let drafts = parse_csv(csv).unwrap();
         let english = parse_csv(
             "kind,id,title,description,industry,region,min_trl,budget_wan\ndemand,d-9,隐裂判定,自动识别,I65,510700,6,80\n",
         )
         .unwrap();
-        assert_eq!(drafts, english, "half-width brackets are read like the full-width ones");
+        assert_eq!(drafts, english, "half-width brackets like full-width ones, i65 like I65");
     }
 
     #[test]
