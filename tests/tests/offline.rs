@@ -109,6 +109,14 @@ fn an_export_reads_back_unchanged_and_a_province_exports_what_it_holds() -> anyh
         let again = cluster.node("sz").publish(&[&file])?;
         assert_eq!((again["unchanged"].as_u64(), again["created"].as_u64()), (Some(12), Some(0)), "{ext}: {again}");
     }
+    // The same CSV as Excel on a Chinese Windows saves it: GBK, no BOM.
+    let utf8 = std::fs::read_to_string(cluster.path().join("sz-export.csv"))?;
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(utf8.trim_start_matches('\u{feff}'));
+    assert!(!unmappable);
+    let gbk_file = cluster.path().join("sz-export-gbk.csv");
+    std::fs::write(&gbk_file, &gbk)?;
+    let again = cluster.node("sz").publish(&[&gbk_file])?;
+    assert_eq!((again["unchanged"].as_u64(), again["created"].as_u64()), (Some(12), Some(0)), "GBK: {again}");
     let province = cluster.path().join("gd-export.csv");
     let said = cluster.node("gd").export(None, &province, false)?;
     assert!(said.contains("exported demands 12, outcomes 7, experts 0"), "{said}");

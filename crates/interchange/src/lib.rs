@@ -68,7 +68,12 @@ pub fn read_file(path: &Path) -> Result<Vec<Draft>, Vec<RowError>> {
     let text = || std::fs::read_to_string(path).map_err(unreadable);
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
-        "csv" => parse_csv(&text()?),
+        "csv" => {
+            let bytes = std::fs::read(path).map_err(unreadable)?;
+            let text = csv_text(&bytes)
+                .map_err(|message| vec![RowError { location: Location::Line(0), field: "-".into(), message }])?;
+            parse_csv(&text)
+        }
         "jsonl" | "ndjson" => parse_jsonl(&text()?),
         "json" => parse_json(&text()?),
         "xlsx" | "xlsm" => parse_xlsx(&std::fs::read(path).map_err(unreadable)?),
@@ -78,6 +83,19 @@ pub fn read_file(path: &Path) -> Result<Vec<Draft>, Vec<RowError>> {
             message: format!("unknown file type {other:?}: use .json, .jsonl, .csv or .xlsx"),
         }]),
     }
+}
+
+/// The text of a CSV file: UTF-8 (with or without a byte-order mark), or
+/// GBK/GB18030 as Excel and WPS save "CSV (逗号分隔)" on a Chinese Windows.
+pub fn csv_text(bytes: &[u8]) -> Result<String, String> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_owned());
+    }
+    let (text, _, had_errors) = encoding_rs::GB18030.decode(bytes);
+    if had_errors {
+        return Err("neither UTF-8 nor GBK/GB18030 text: save the sheet as CSV (UTF-8) or XLSX".into());
+    }
+    Ok(text.into_owned())
 }
 
 /// Parses a JSON document: an array of rows, one row, or an object with
@@ -1132,6 +1150,17 @@ mod tests {
         assert!(matches!(demands.get((1, deadline)), Some(Data::DateTime(_))), "a deadline is a date");
         let experts = book.worksheet_range("专家").unwrap();
         assert!(experts.rows().next().unwrap().iter().any(|c| *c == "职称"), "an expert's title is 职称");
+    }
+
+    #[test]
+    fn a_csv_saved_as_gbk_reads_like_utf8() {
+        let utf8 = "kind,id,title,description,industry,region,min_trl\ndemand,d-1,隐裂判定,需要自动识别,I65,510700,6\n";
+        let (gbk, _, unmappable) = encoding_rs::GBK.encode(utf8);
+        assert!(!unmappable && std::str::from_utf8(&gbk).is_err(), "really GBK bytes");
+        assert_eq!(csv_text(&gbk).unwrap(), utf8);
+        assert_eq!(parse_csv(&csv_text(&gbk).unwrap()).unwrap(), parse_csv(utf8).unwrap());
+        let garbage = [0x81, 0x20, 0xff, 0xfe, 0x81];
+        assert!(csv_text(&garbage).unwrap_err().contains("UTF-8"));
     }
 
     #[test]
