@@ -145,8 +145,8 @@ pub fn parse_json(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
         }
     }
     collect(rows.into_iter().map(|(location, kind, value)| match value {
-        Value::Object(map) => draft(kind, &map).map_err(|e| row_error(location, e)),
-        _ => Err(RowError { location, field: "-".into(), message: "a row must be an object".into() }),
+        Value::Object(map) => drafted(location, kind, &map),
+        _ => Err(vec![RowError { location, field: "-".into(), message: "a row must be an object".into() }]),
     }))
 }
 
@@ -155,9 +155,9 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
     collect(text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, line)| {
         let location = Location::Line(i as u64 + 1);
         match serde_json::from_str::<Value>(line.trim_start_matches('\u{feff}')) {
-            Ok(Value::Object(map)) => draft(None, &map).map_err(|e| row_error(location, e)),
-            Ok(_) => Err(RowError { location, field: "-".into(), message: "a row must be an object".into() }),
-            Err(e) => Err(RowError { location, field: "-".into(), message: format!("not JSON: {e}") }),
+            Ok(Value::Object(map)) => drafted(location, None, &map),
+            Ok(_) => Err(vec![RowError { location, field: "-".into(), message: "a row must be an object".into() }]),
+            Err(e) => Err(vec![RowError { location, field: "-".into(), message: format!("not JSON: {e}") }]),
         }
     }))
 }
@@ -178,9 +178,9 @@ pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
                     .filter(|(_, v)| !v.trim().is_empty())
                     .map(|(k, v)| (field_of(k), Value::String(v.to_owned())))
                     .collect();
-                draft(None, &map).map_err(|e| row_error(Location::Line(line), e))
+                drafted(Location::Line(line), None, &map)
             }
-            Err(e) => Err(csv_error(e.position().map_or(0, |p| p.line()), e)),
+            Err(e) => Err(vec![csv_error(e.position().map_or(0, |p| p.line()), e)]),
         };
         rows.push(row);
     }
@@ -218,7 +218,7 @@ pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
         for (cells, number) in lines {
             let location = Location::Cell(sheet.clone(), number);
             let mut map = Map::new();
-            let mut bad = None;
+            let mut bad = Vec::new();
             for (name, cell) in header.iter().zip(cells) {
                 match cell_value(cell) {
                     _ if name.is_empty() => {}
@@ -228,16 +228,22 @@ pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
                     Ok(None) => {}
                     Err(message) => {
                         let message = format!("{name}: {message}");
-                        bad.get_or_insert(RowError { location: location.clone(), field: name.clone(), message });
+                        bad.push(RowError { location: location.clone(), field: name.clone(), message });
                     }
                 }
             }
-            if map.is_empty() && bad.is_none() {
+            if map.is_empty() && bad.is_empty() {
                 continue; // a blank row
             }
-            rows.push(match bad {
-                Some(error) => Err(error),
-                None => draft(kind, &map).map_err(|e| row_error(location, e)),
+            rows.push(match drafted(location, kind, &map) {
+                Err(mut errors) => {
+                    // A bad cell's own message first; its field's again from the row only once.
+                    errors.retain(|e| !bad.iter().any(|b| b.field == e.field));
+                    bad.extend(errors);
+                    Err(bad)
+                }
+                Ok(_) if !bad.is_empty() => Err(bad),
+                ok => ok,
             });
         }
     }
@@ -618,12 +624,17 @@ fn row_error(location: Location, e: Error) -> RowError {
     RowError { location, field: e.field().to_owned(), message: e.to_string() }
 }
 
-fn collect(rows: impl Iterator<Item = Result<Draft, RowError>>) -> Result<Vec<Draft>, Vec<RowError>> {
+/// A row's draft, or every bad field of it at `location`.
+fn drafted(location: Location, kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Vec<RowError>> {
+    draft(kind, map).map_err(|errors| errors.into_iter().map(|e| row_error(location.clone(), e)).collect())
+}
+
+fn collect(rows: impl Iterator<Item = Result<Draft, Vec<RowError>>>) -> Result<Vec<Draft>, Vec<RowError>> {
     let (mut drafts, mut errors) = (Vec::new(), Vec::new());
     for row in rows {
         match row {
             Ok(d) => drafts.push(d),
-            Err(e) => errors.push(e),
+            Err(e) => errors.extend(e),
         }
     }
     if errors.is_empty() { Ok(drafts) } else { Err(errors) }
@@ -826,72 +837,186 @@ fn kind_of(kind: Option<RecordKind>, row: &Row<'_>) -> Result<RecordKind, Error>
 }
 
 /// Builds and validates one draft from a row's fields.
-fn draft(kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Error> {
+/// Every problem of one row, gathered field by field.
+#[derive(Default)]
+struct Problems(Vec<Error>);
+
+impl Problems {
+    /// The value, or `None` with its error kept.
+    fn take<T>(&mut self, result: Result<T, Error>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+}
+
+/// The list `field` of `row`, each item parsed and named by its place.
+fn listed<T>(row: &Row<'_>, field: &str, parse: impl Fn(&str, &str) -> Result<T, Error>) -> Result<Vec<T>, Error> {
+    row.list(field)?.iter().enumerate().map(|(i, m)| parse(&format!("{field}[{i}]"), m)).collect()
+}
+
+/// A row as a draft, or every bad field of it (not only the first), so a
+/// sheet is fixed in one pass.
+fn draft(kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Vec<Error>> {
     let row = Row(map);
-    let body = match kind_of(kind, &row)? {
-        RecordKind::Demand => Body::Demand(Demand {
-            title: row.required("title")?,
-            description: row.required("description")?,
-            industry: row.industry()?,
-            keywords: row.list("keywords")?,
-            region: row.region()?,
-            budget_wan: row.number("budget_wan")?,
-            deadline: row.date("deadline")?,
-            min_trl: row.trl("min_trl")?,
-            is_challenge: row.flag("is_challenge")?,
-            enterprise: row.text("enterprise")?,
-            contact: row.contact()?,
-        }),
-        RecordKind::Outcome => Body::Outcome(Outcome {
-            title: row.required("title")?,
-            summary: row.required("abstract")?,
-            industry: row.industry()?,
-            keywords: row.list("keywords")?,
-            institution: if row.get("institution").is_some() { row.text("institution")? } else { row.text("owner")? },
-            region: row.region()?,
-            trl: row.trl("trl")?,
-            ip: row.text("ip")?,
-            transfer_modes: row
-                .list("transfer_modes")?
-                .iter()
-                .enumerate()
-                .map(|(i, m)| TransferMode::parse(&format!("transfer_modes[{i}]"), m))
-                .collect::<Result<_, _>>()?,
-            price_wan: row.number("price_wan")?,
-            contact: row.contact()?,
-        }),
-        RecordKind::Expert => Body::Expert(Expert {
-            name: row.required("name")?,
-            affiliation: row.text("affiliation")?,
-            title: row.text("title")?,
-            fields: row.list("fields")?,
-            keywords: row.list("keywords")?,
-            region: row.region()?,
-            available: row.windows()?,
-            service_modes: row
-                .list("service_modes")?
-                .iter()
-                .enumerate()
-                .map(|(i, m)| kechuang_types::service_mode(&format!("service_modes[{i}]"), m))
-                .collect::<Result<_, _>>()?,
-            capacity: row
-                .integer("capacity")?
-                .map(|c| u32::try_from(c).map_err(|_| Error::invalid("capacity", c.to_string(), "must be 1-1000")))
-                .transpose()?,
-            contact: row.contact()?,
-        }),
+    let mut p = Problems::default();
+    let kind = kind_of(kind, &row).map_err(|e| vec![e])?;
+    let body = match kind {
+        RecordKind::Demand => {
+            let fields = (
+                p.take(row.required("title")),
+                p.take(row.required("description")),
+                p.take(row.industry()),
+                p.take(row.list("keywords")),
+                p.take(row.region()),
+                p.take(row.number("budget_wan")),
+                p.take(row.date("deadline")),
+                p.take(row.trl("min_trl")),
+                p.take(row.flag("is_challenge")),
+                p.take(row.text("enterprise")),
+                p.take(row.contact()),
+            );
+            let (
+                Some(title),
+                Some(description),
+                Some(industry),
+                Some(keywords),
+                Some(region),
+                Some(budget_wan),
+                Some(deadline),
+                Some(min_trl),
+                Some(is_challenge),
+                Some(enterprise),
+                Some(contact),
+            ) = fields
+            else {
+                return Err(p.0);
+            };
+            let demand = Demand {
+                title,
+                description,
+                industry,
+                keywords,
+                region,
+                budget_wan,
+                deadline,
+                min_trl,
+                is_challenge,
+                enterprise,
+                contact,
+            };
+            Body::Demand(demand)
+        }
+        RecordKind::Outcome => {
+            let institution =
+                if row.get("institution").is_some() { row.text("institution") } else { row.text("owner") };
+            let modes = listed(&row, "transfer_modes", TransferMode::parse);
+            let fields = (
+                p.take(row.required("title")),
+                p.take(row.required("abstract")),
+                p.take(row.industry()),
+                p.take(row.list("keywords")),
+                p.take(institution),
+                p.take(row.region()),
+                p.take(row.trl("trl")),
+                p.take(row.text("ip")),
+                p.take(modes),
+                p.take(row.number("price_wan")),
+                p.take(row.contact()),
+            );
+            let (
+                Some(title),
+                Some(summary),
+                Some(industry),
+                Some(keywords),
+                Some(institution),
+                Some(region),
+                Some(trl),
+                Some(ip),
+                Some(transfer_modes),
+                Some(price_wan),
+                Some(contact),
+            ) = fields
+            else {
+                return Err(p.0);
+            };
+            Body::Outcome(Outcome {
+                title,
+                summary,
+                industry,
+                keywords,
+                institution,
+                region,
+                trl,
+                ip,
+                transfer_modes,
+                price_wan,
+                contact,
+            })
+        }
+        RecordKind::Expert => {
+            let capacity = row.integer("capacity").and_then(|c| {
+                c.map(|c| u32::try_from(c).map_err(|_| Error::invalid("capacity", c.to_string(), "must be 1-1000")))
+                    .transpose()
+            });
+            let fields = (
+                p.take(row.required("name")),
+                p.take(row.text("affiliation")),
+                p.take(row.text("title")),
+                p.take(row.list("fields")),
+                p.take(row.list("keywords")),
+                p.take(row.region()),
+                p.take(row.windows()),
+                p.take(listed(&row, "service_modes", kechuang_types::service_mode)),
+                p.take(capacity),
+                p.take(row.contact()),
+            );
+            let (
+                Some(name),
+                Some(affiliation),
+                Some(title),
+                Some(fields),
+                Some(keywords),
+                Some(region),
+                Some(available),
+                Some(service_modes),
+                Some(capacity),
+                Some(contact),
+            ) = fields
+            else {
+                return Err(p.0);
+            };
+            Body::Expert(Expert {
+                name,
+                affiliation,
+                title,
+                fields,
+                keywords,
+                region,
+                available,
+                service_modes,
+                capacity,
+                contact,
+            })
+        }
         other => {
-            return Err(Error::invalid(
+            return Err(vec![Error::invalid(
                 "kind",
                 other.as_str(),
                 "only demands, outcomes and experts are published from files",
-            ));
+            )]);
         }
     };
-    body.validate()?;
-    let external_id = row.text("id")?;
-    kechuang_types::check_text("id", &external_id, limits::EXTERNAL_ID, false)?;
-    Ok(Draft { external_id: (!external_id.is_empty()).then_some(external_id), body, withdrawal: row.withdrawal()? })
+    let external_id = p.take(row.text("id").and_then(|id| {
+        kechuang_types::check_text("id", &id, limits::EXTERNAL_ID, false)?;
+        Ok(id)
+    }));
+    let withdrawal = p.take(row.withdrawal());
+    p.take(body.validate());
+    match (external_id, withdrawal) {
+        (Some(external_id), Some(withdrawal)) if p.0.is_empty() => {
+            Ok(Draft { external_id: (!external_id.is_empty()).then_some(external_id), body, withdrawal })
+        }
+        _ => Err(p.0),
+    }
 }
 
 #[cfg(test)]
@@ -919,6 +1044,16 @@ mod tests {
         let errors = parse_csv(&text).unwrap_err();
         let found: Vec<(String, String)> = errors.iter().map(|e| (e.location.to_string(), e.field.clone())).collect();
         assert_eq!(found, [("line 3".into(), "industry".into()), ("line 4".into(), "deadline".into())]);
+    }
+
+    #[test]
+    fn every_bad_field_of_a_row_is_reported_not_only_the_first() {
+        let text = "id,title,description,industry,keywords,region,budget_wan,deadline,is_challenge,min_trl\n\
+            D-1,标题,描述,I38,储能,999999,10,2027-02-30,false,5\n";
+        let errors = parse_csv(text).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["industry", "region", "deadline"], "{errors:?}");
+        assert!(errors.iter().all(|e| e.location.to_string() == "line 2"));
     }
 
     /// A cell of a test workbook.
