@@ -68,26 +68,6 @@ impl LiveLedger {
     }
 }
 
-/// Reads every fact the figures need from scratch; returns the ledger and
-/// how many records and events were read.
-pub fn ledger(store: &CentralStore) -> Result<(Ledger, u64), kechuang_store::Error> {
-    let mut ledger = Ledger::new();
-    for node in store.nodes()? {
-        ledger.station(node.id, node.kind, node.region);
-    }
-    let mut read = 0u64;
-    store.for_each(|record| {
-        read += 1;
-        ledger.record(&record);
-    })?;
-    store.events_after(0, |event| {
-        read += 1;
-        ledger.event(&event);
-        true
-    })?;
-    Ok((ledger, read))
-}
-
 /// The query a request asks, within `scope`.
 pub fn query(request: &pb::StatsRequest, scope: Scope) -> Result<Query, Status> {
     let invalid = |e: kechuang_stats::Error| Status::invalid_argument(e.to_string());

@@ -94,6 +94,12 @@ fn the_pages_load_list_every_station_and_show_the_figures_stats_prints() -> anyh
     let rankings = load(&browser, &format!("{base}/rankings"))?;
     assert!(rankings.dom.contains("高校榜") && rankings.dom.contains("gzu") && rankings.dom.contains("规则："));
 
+    // What the README's screenshot tool does (examples/dashboard_screenshot.rs).
+    let shot = cluster.path().join("overview.png");
+    browser.screenshot(&base, &shot, 1280, 1000)?;
+    let png = std::fs::read(&shot)?;
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a screenshot of the page: {} bytes", png.len());
+
     let matches = load(&browser, &format!("{base}/matches"))?;
     assert_eq!(matches.dom.matches("data-match=").count(), 3);
     for page in [&overview, &network, &province, &rankings, &matches] {
@@ -136,19 +142,5 @@ fn a_dashboard_that_asks_for_the_token_serves_only_with_it() -> anyhow::Result<(
     assert!(head.contains(&format!("kechuang_token={token}")), "the token is kept in a cookie: {head}");
     assert_eq!(get(&format!("{base}/network"), &[("Cookie", &format!("kechuang_token={token}"))])?.0, 200);
     assert_eq!(get(&format!("{base}/api/network"), &[("Authorization", &format!("Bearer {token}"))])?.0, 200);
-    Ok(())
-}
-
-/// Takes the README's screenshot from a running demo network
-/// (`deploy/demo.sh`): `cargo test -p kechuang-tests --test dashboard -- --ignored`.
-#[test]
-#[ignore = "needs the demo network running"]
-fn screenshot_of_the_demo_dashboard() -> anyhow::Result<()> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let ready: Value = serde_json::from_str(&std::fs::read_to_string(root.join("demo/central/ready.json"))?)?;
-    let base = format!("http://{}", ready["dashboard"].as_str().unwrap_or_default());
-    let browser = Browser::find()?;
-    browser.screenshot(&base, &root.join("docs/dashboard.png"), 1280, 1000)?;
-    browser.screenshot(&format!("{base}/network"), &root.join("docs/dashboard-network.png"), 1280, 900)?;
     Ok(())
 }

@@ -186,7 +186,7 @@ pub fn network(state: &State) -> Result<Network, kechuang_store::Error> {
         let station = Station {
             id: n.id.to_string(),
             kind: n.kind.as_str().into(),
-            kind_label: kind_label(n.kind).into(),
+            kind_label: kechuang_stats::kind_label(n.kind).into(),
             region: n.region.to_string(),
             online: state.feeds.is_connected(&n.id),
             last_seen: state.store.last_seen(&n.id)?.map(|t| t.in_china()),
@@ -237,11 +237,6 @@ pub fn recent_matches(state: &State, limit: usize) -> Result<Vec<RecentMatch>, k
         .into_iter()
         .filter_map(|(_, record)| {
             let Body::Match(m) = &record.body else { return None };
-            let tier = match m.tier {
-                kechuang_types::Tier::City => "同城",
-                kechuang_types::Tier::Province => "同省",
-                kechuang_types::Tier::National => "全国",
-            };
             Some((
                 record.meta.updated_at,
                 RecentMatch {
@@ -251,7 +246,7 @@ pub fn recent_matches(state: &State, limit: usize) -> Result<Vec<RecentMatch>, k
                     demand_owner: m.demand_owner.to_string(),
                     supply_owner: m.supply_owner.to_string(),
                     state: m.state().as_str().into(),
-                    tier: tier.into(),
+                    tier: kechuang_stats::tier_label(m.tier).into(),
                     score: (m.score * 1000.0).round() / 1000.0,
                     explanation: m.explanation.to_string(),
                     updated_at: record.meta.updated_at.in_china(),
@@ -262,15 +257,4 @@ pub fn recent_matches(state: &State, limit: usize) -> Result<Vec<RecentMatch>, k
     matches.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
     matches.dedup_by(|a, b| a.1.id == b.1.id);
     Ok(matches.into_iter().take(limit).map(|(_, m)| m).collect())
-}
-
-/// A station kind for people.
-pub fn kind_label(kind: NodeKind) -> &'static str {
-    match kind {
-        NodeKind::Central => "全国",
-        NodeKind::Provincial => "省级中心站",
-        NodeKind::City => "市级分站",
-        NodeKind::University => "高校科协",
-        NodeKind::Society => "学会协作站",
-    }
 }

@@ -573,8 +573,8 @@ fn count_match(m: &MatchFacts, s: &Stages, count: &mut impl FnMut(Option<Timesta
     count(s.withdrawn, &|a: &mut Acc| a.row.proposals.withdrawn += 1);
 }
 
-/// A station kind for people.
-pub(crate) fn kind_label(kind: NodeKind) -> &'static str {
+/// A station kind for people: 省级中心站, 市级分站, ….
+pub fn kind_label(kind: NodeKind) -> &'static str {
     match kind {
         NodeKind::Central => "全国",
         NodeKind::Provincial => "省级中心站",
@@ -584,8 +584,8 @@ pub(crate) fn kind_label(kind: NodeKind) -> &'static str {
     }
 }
 
-/// A tier for people.
-fn tier_label(tier: Tier) -> &'static str {
+/// A tier for people: 同城, 同省, 全国.
+pub fn tier_label(tier: Tier) -> &'static str {
     match tier {
         Tier::City => "同城",
         Tier::Province => "同省",
