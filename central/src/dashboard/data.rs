@@ -159,24 +159,38 @@ pub fn overview(state: &State, ledger: &Ledger) -> Result<Overview, kechuang_sto
 /// Most records counted behind a feed.
 const LAG_CAP: u64 = 100_000;
 
+/// How far behind each station's feed is, counted once per feed position
+/// (most stations share the head's), up to [`LAG_CAP`].
+pub struct FeedLags {
+    head: u64,
+    counted: BTreeMap<u64, u64>,
+}
+
+impl FeedLags {
+    /// Lags against the log as it is now.
+    pub fn new(state: &State) -> Self {
+        Self { head: state.store.head(), counted: BTreeMap::new() }
+    }
+
+    /// The lag of a feed sent up to `cursor`, if known.
+    pub fn of(&mut self, state: &State, cursor: Option<u64>) -> Result<Option<u64>, kechuang_store::Error> {
+        let Some(cursor) = cursor else { return Ok(None) };
+        if let Some(lag) = self.counted.get(&cursor) {
+            return Ok(Some(*lag));
+        }
+        let lag = state.store.logged_between(cursor, self.head, LAG_CAP)?;
+        self.counted.insert(cursor, lag);
+        Ok(Some(lag))
+    }
+}
+
 /// The tree of stations with their presence.
 pub fn network(state: &State) -> Result<Network, kechuang_store::Error> {
-    let head = state.store.head();
     let mut provinces: BTreeMap<Region, Vec<(u8, Station)>> = BTreeMap::new();
-    let mut lags: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut lags = FeedLags::new(state);
     for n in state.store.nodes()? {
         let presence = state.roster.get(&n.id);
-        let lag = match presence.feed_cursor {
-            Some(cursor) => match lags.get(&cursor) {
-                Some(lag) => Some(*lag),
-                None => {
-                    let lag = state.store.logged_between(cursor, head, LAG_CAP)?;
-                    lags.insert(cursor, lag);
-                    Some(lag)
-                }
-            },
-            None => None,
-        };
+        let lag = lags.of(state, presence.feed_cursor)?;
         let order = match n.kind {
             NodeKind::Provincial => 0,
             NodeKind::City => 1,
@@ -208,7 +222,7 @@ pub fn network(state: &State) -> Result<Network, kechuang_store::Error> {
             }
         })
         .collect();
-    Ok(Network { provinces, log_head: head })
+    Ok(Network { provinces, log_head: lags.head })
 }
 
 /// One province's figures and open demands.

@@ -72,10 +72,9 @@ pub fn render(state: &State) -> Result<String, kechuang_store::Error> {
         "Central's store size on disk.",
         &one(state.store.size_on_disk()? as f64),
     );
-    let mut lags = Vec::new();
+    let (mut counted, mut lags) = (super::data::FeedLags::new(state), Vec::new());
     for n in &nodes {
-        if let Some(cursor) = state.roster.get(&n.id).feed_cursor {
-            let lag = state.store.logged_between(cursor, head, 1_000_000)?;
+        if let Some(lag) = counted.of(state, state.roster.get(&n.id).feed_cursor)? {
             lags.push((format!("{{node=\"{}\"}}", label(n.id.as_str())), lag as f64));
         }
     }
