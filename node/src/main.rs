@@ -13,7 +13,7 @@ use kechuang_pki::PresentToken;
 use kechuang_proto::draft_to_wire;
 use kechuang_proto::pb::{self, operator_client::OperatorClient};
 use kechuang_types::present::{record_json, records_table, table};
-use kechuang_types::{Record, RecordKind, limits};
+use kechuang_types::{Lang, Record, RecordKind, limits};
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -165,6 +165,13 @@ enum Command {
         #[arg(long)]
         own: bool,
     },
+    /// Write an empty workbook to fill in: sheets 需求, 成果 and 专家 with
+    /// Chinese headings, an example row each and drop-down lists.
+    Template {
+        /// The workbook to write (.xlsx).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Show sync state, counts and digest.
     Status {
         /// Path to node.toml.
@@ -211,6 +218,15 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Publish { config, files, json } => publish(&config, &files, json),
         Command::Export { config, kind, out, own } => export(&config, kind.as_deref(), &out, own),
+        Command::Template { out } => {
+            if !out.extension().is_some_and(|e| e.eq_ignore_ascii_case("xlsx")) {
+                bail!("--out: the template is a workbook: name it .xlsx");
+            }
+            let book = import::write_template().map_err(|e| anyhow::anyhow!("--out: {e}"))?;
+            kechuang_pki::write_public(&out, &book)?;
+            println!("{} {}", Lang::from_env().say("wrote the template"), out.display());
+            Ok(())
+        }
         Command::List { config, kind, json, .. } if kind.as_deref().is_some_and(|k| k.trim() == "refused") => {
             list_refused(&config, json)
         }
@@ -462,15 +478,15 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     let mut drafts = Vec::new();
     let mut bad = 0;
     for file in files {
-        match import::read_file(file) {
-            Ok(d) => drafts.extend(d.into_iter().enumerate().map(|(i, d)| (file, i, d))),
-            Err(errors) => {
-                for e in &errors {
-                    eprintln!("{}: {e}", file.display());
-                }
-                bad += errors.len();
-            }
+        let reading = import::read_file(file);
+        for w in &reading.warnings {
+            eprintln!("{}: warning: {w}", file.display());
         }
+        for e in &reading.errors {
+            eprintln!("{}: {e}", file.display());
+        }
+        bad += reading.errors.len();
+        drafts.extend(reading.drafts.into_iter().enumerate().map(|(i, d)| (file, i, d)));
     }
     if bad > 0 {
         bail!("{bad} bad row(s): nothing was published");

@@ -12,8 +12,8 @@ use std::path::Path;
 
 use kechuang_types::limits;
 use kechuang_types::{
-    Body, Contact, Date, DateRange, Demand, Draft, Error, Expert, Industry, Outcome, RecordKind, Region, TransferMode,
-    Trl, WithdrawReason, Withdrawal,
+    Body, Contact, Date, DateRange, Demand, Draft, Error, Expert, Industry, Lang, Outcome, RecordKind, Region,
+    TransferMode, Trl, WithdrawReason, Withdrawal,
 };
 use serde_json::{Map, Value};
 
@@ -46,8 +46,43 @@ pub struct RowError {
     pub location: Location,
     /// The field at fault (`-` when the row itself is unreadable).
     pub field: String,
-    /// What is wrong.
+    /// What is wrong, in English, with the field and the value.
     pub message: String,
+    /// What is wrong, without the field or the value: a catalogue key.
+    pub reason: String,
+    /// The value at fault, as written; empty when none.
+    pub value: String,
+}
+
+impl RowError {
+    /// An error of the whole row or file (`field` is `-`).
+    fn whole(location: Location, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self { location, field: "-".into(), message: reason.clone(), reason, value: String::new() }
+    }
+
+    /// An error of one field.
+    fn at(location: Location, field: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self { location, field: field.into(), message: format!("{field}: {reason}"), reason, value: String::new() }
+    }
+
+    /// The error in `lang`: where, the column's heading, what is wrong, and
+    /// what was written (`工作表「需求」第 3 行 · 行业代码：… （填写的是 "X99"）`).
+    pub fn say(&self, lang: Lang) -> String {
+        if lang == Lang::En {
+            return self.to_string();
+        }
+        let mut out = format!("{} · ", self.location.zh());
+        if self.field != "-" {
+            out.push_str(&format!("{}：", field_zh(&self.field)));
+        }
+        out.push_str(&lang.say(&self.reason));
+        if !self.value.is_empty() {
+            out.push_str(&format!("（填写的是 \"{}\"）", self.value));
+        }
+        out
+    }
 }
 
 impl fmt::Display for RowError {
@@ -56,33 +91,126 @@ impl fmt::Display for RowError {
     }
 }
 
-/// Reads one file into drafts, or every bad row in it.
-pub fn read_file(path: &Path) -> Result<Vec<Draft>, Vec<RowError>> {
-    let unreadable = |e: std::io::Error| {
-        vec![RowError {
-            location: Location::Line(0),
-            field: "-".into(),
-            message: format!("cannot read {}: {e}", path.display()),
-        }]
-    };
-    let text = || std::fs::read_to_string(path).map_err(unreadable);
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "csv" => {
-            let bytes = std::fs::read(path).map_err(unreadable)?;
-            let text = csv_text(&bytes)
-                .map_err(|message| vec![RowError { location: Location::Line(0), field: "-".into(), message }])?;
-            parse_csv(&text)
+impl Location {
+    /// Where, in Chinese: `第 3 行`, `工作表「需求」第 3 行`, `demands 第 2 项`.
+    pub fn zh(&self) -> String {
+        match self {
+            Location::Line(0) => "文件".into(),
+            Location::Line(n) => format!("第 {n} 行"),
+            Location::Item(Some(list), n) => format!("{} 第 {n} 项", Lang::Zh.say(list)),
+            Location::Item(None, n) => format!("第 {n} 项"),
+            Location::Cell(sheet, row) => format!("工作表「{sheet}」第 {row} 行"),
         }
-        "jsonl" | "ndjson" => parse_jsonl(&text()?),
-        "json" => parse_json(&text()?),
-        "xlsx" | "xlsm" => parse_xlsx(&std::fs::read(path).map_err(unreadable)?),
-        other => Err(vec![RowError {
-            location: Location::Line(0),
-            field: "-".into(),
-            message: format!("unknown file type {other:?}: use .json, .jsonl, .csv or .xlsx"),
-        }]),
     }
+}
+
+/// A field named in an error, by its Chinese heading: `关键词[2]` for
+/// `keywords[2]`, `联系人.电话` stays readable for `contact.phone`.
+pub fn field_zh(field: &str) -> String {
+    let (base, rest) = match field.find(['[', '.']) {
+        Some(i) => field.split_at(i),
+        None => (field, ""),
+    };
+    let flat = match (base, rest) {
+        ("contact", ".person") => return "联系人".into(),
+        ("contact", ".phone") => return "联系电话".into(),
+        ("contact", ".email") => return "电子邮箱".into(),
+        _ => base,
+    };
+    let heading = HEADINGS.iter().find(|(f, _)| *f == flat).map_or(flat, |(_, h)| h);
+    format!("{heading}{rest}")
+}
+
+/// A column the reader does not know and ignored: most often a misspelt
+/// heading, whose values would otherwise be lost without a word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where the column is: a sheet's name, a JSON list, or empty for a CSV file.
+    pub place: String,
+    /// The column's heading as written.
+    pub column: String,
+    /// The known column it most likely meant.
+    pub suggestion: Option<String>,
+}
+
+impl Warning {
+    /// The warning in Chinese: `未知列 "keyword"，是否应为 "keywords"？`.
+    pub fn zh(&self) -> String {
+        let place = if self.place.is_empty() { String::new() } else { format!("工作表 {}：", self.place) };
+        match &self.suggestion {
+            Some(s) => format!("{place}未知列 \"{}\"，是否应为 \"{s}\"？该列已忽略", self.column),
+            None => format!("{place}未知列 \"{}\"，该列已忽略", self.column),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.place.is_empty() {
+            write!(f, "{}: ", self.place)?;
+        }
+        write!(f, "unknown column {:?} ignored", self.column)?;
+        match &self.suggestion {
+            Some(s) => write!(f, ": did you mean {s:?}?"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What reading a file gave: its drafts, every bad row, and the columns it
+/// ignored. Nothing of a file with errors may be published.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// The rows, validated; empty when there are errors.
+    pub drafts: Vec<Draft>,
+    /// Every bad field of every row.
+    pub errors: Vec<RowError>,
+    /// Unknown columns.
+    pub warnings: Vec<Warning>,
+}
+
+impl Reading {
+    fn of(result: Result<Vec<Draft>, Vec<RowError>>, warnings: Vec<Warning>) -> Self {
+        match result {
+            Ok(drafts) => Self { drafts, errors: vec![], warnings },
+            Err(errors) => Self { drafts: vec![], errors, warnings },
+        }
+    }
+
+    /// The drafts, or the errors when there are any.
+    pub fn into_result(self) -> Result<Vec<Draft>, Vec<RowError>> {
+        if self.errors.is_empty() { Ok(self.drafts) } else { Err(self.errors) }
+    }
+
+    fn failed(message: String) -> Self {
+        Self::of(Err(vec![RowError::whole(Location::Line(0), message)]), vec![])
+    }
+}
+
+/// Reads one file into drafts, or every bad row in it.
+pub fn read_file(path: &Path) -> Reading {
+    match std::fs::read(path) {
+        Ok(bytes) => read(&path.to_string_lossy(), &bytes),
+        Err(e) => Reading::failed(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Reads a file's bytes, its type told by the extension of `name`.
+pub fn read(name: &str, bytes: &[u8]) -> Reading {
+    let ext = Path::new(name).extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let mut warnings = Vec::new();
+    let text = || std::str::from_utf8(bytes).map_err(|_| vec![RowError::whole(Location::Line(0), "not UTF-8 text")]);
+    let result = match ext.as_str() {
+        "csv" => match csv_text(bytes) {
+            Ok(text) => csv_rows(&text, &mut warnings),
+            Err(message) => return Reading::failed(message),
+        },
+        "jsonl" | "ndjson" => text().and_then(|t| jsonl_rows(t, &mut warnings)),
+        "json" => text().and_then(|t| json_rows(t, &mut warnings)),
+        "xlsx" | "xlsm" => xlsx_rows(bytes, &mut warnings),
+        other => return Reading::failed(format!("unknown file type {other:?}: use .json, .jsonl, .csv or .xlsx")),
+    };
+    Reading::of(result, warnings)
 }
 
 /// The text of a CSV file: UTF-8 (with or without a byte-order mark), or
@@ -101,13 +229,30 @@ pub fn csv_text(bytes: &[u8]) -> Result<String, String> {
 /// Parses a JSON document: an array of rows, one row, or an object with
 /// `demands`, `outcomes` and `experts` arrays.
 pub fn parse_json(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
-    let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
-        vec![RowError {
-            location: Location::Line(e.line() as u64),
-            field: "-".into(),
-            message: format!("not JSON: {e}"),
-        }]
-    })?;
+    json_rows(text, &mut vec![])
+}
+
+/// Parses JSON Lines: one row object per non-empty line.
+pub fn parse_jsonl(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
+    jsonl_rows(text, &mut vec![])
+}
+
+/// Parses CSV with a header row; list fields are separated by `;`, `；`, `|` or `、`.
+pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
+    csv_rows(text, &mut vec![])
+}
+
+/// Parses an XLSX workbook: every sheet with a header row in its first
+/// row, like CSV. A sheet named `demands`, `outcomes` or `experts` (or 需求,
+/// 成果, 专家) holds that kind; in others the fields tell. Numbers, dates
+/// and true/false cells are read as their values.
+pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
+    xlsx_rows(bytes, &mut vec![])
+}
+
+fn json_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<RowError>> {
+    let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+        .map_err(|e| vec![RowError::whole(Location::Line(e.line() as u64), format!("not JSON: {e}"))])?;
     let mut rows = Vec::new();
     match value {
         Value::Array(items) => {
@@ -125,11 +270,7 @@ pub fn parse_json(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
                             .map(|(i, v)| (Location::Item(Some(list), i + 1), Some(kind), v.clone())),
                     ),
                     Some(_) => {
-                        return Err(vec![RowError {
-                            location: Location::Line(1),
-                            field: list.into(),
-                            message: format!("{list}: must be an array"),
-                        }]);
+                        return Err(vec![RowError::at(Location::Line(1), list, "must be a list")]);
                     }
                     None => {}
                 }
@@ -137,36 +278,43 @@ pub fn parse_json(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
         }
         single @ Value::Object(_) => rows.push((Location::Item(None, 1), None, single)),
         _ => {
-            return Err(vec![RowError {
-                location: Location::Line(1),
-                field: "-".into(),
-                message: "expected an object or an array of rows".into(),
-            }]);
+            return Err(vec![RowError::whole(Location::Line(1), "expected an object or an array of rows")]);
+        }
+    }
+    for (location, _, value) in &rows {
+        if let Value::Object(map) = value {
+            let place = match location {
+                Location::Item(Some(list), _) => (*list).to_owned(),
+                _ => String::new(),
+            };
+            warn_unknown(&place, map.keys().map(String::as_str), warnings);
         }
     }
     collect(rows.into_iter().map(|(location, kind, value)| match value {
         Value::Object(map) => drafted(location, kind, &map),
-        _ => Err(vec![RowError { location, field: "-".into(), message: "a row must be an object".into() }]),
+        _ => Err(vec![RowError::whole(location, "a row must be an object")]),
     }))
 }
 
-/// Parses JSON Lines: one row object per non-empty line.
-pub fn parse_jsonl(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
+fn jsonl_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<RowError>> {
     collect(text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, line)| {
         let location = Location::Line(i as u64 + 1);
         match serde_json::from_str::<Value>(line.trim_start_matches('\u{feff}')) {
-            Ok(Value::Object(map)) => drafted(location, None, &map),
-            Ok(_) => Err(vec![RowError { location, field: "-".into(), message: "a row must be an object".into() }]),
-            Err(e) => Err(vec![RowError { location, field: "-".into(), message: format!("not JSON: {e}") }]),
+            Ok(Value::Object(map)) => {
+                warn_unknown("", map.keys().map(String::as_str), warnings);
+                drafted(location, None, &map)
+            }
+            Ok(_) => Err(vec![RowError::whole(location, "a row must be an object")]),
+            Err(e) => Err(vec![RowError::whole(location, format!("not JSON: {e}"))]),
         }
     }))
 }
 
-/// Parses CSV with a header row; list fields are separated by `;`, `；`, `|` or `、`.
-pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
+fn csv_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<RowError>> {
     let mut reader =
         csv::ReaderBuilder::new().flexible(false).from_reader(text.trim_start_matches('\u{feff}').as_bytes());
     let headers = reader.headers().map_err(|e| vec![csv_error(1, e)])?.clone();
+    warn_unknown("", headers.iter(), warnings);
     let mut rows = Vec::new();
     for record in reader.records() {
         let row = match record {
@@ -187,19 +335,26 @@ pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
     collect(rows.into_iter())
 }
 
-/// Parses an XLSX workbook: every sheet with a header row in its first
-/// row, like CSV. A sheet named `demands`, `outcomes` or `experts` (or 需求,
-/// 成果, 专家) holds that kind; in others the fields tell. Numbers, dates
-/// and true/false cells are read as their values.
-pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
+fn xlsx_rows(bytes: &[u8], warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<RowError>> {
     use calamine::Reader;
 
-    let unreadable = |message: String| vec![RowError { location: Location::Line(0), field: "-".into(), message }];
+    let unreadable = |message: String| vec![RowError::whole(Location::Line(0), message)];
     // The reader can panic on malformed files (calamine 0.38 overflows on an
     // over-long cell reference, found by fuzzing): a bad file is an error,
     // never a crash of `publish`.
     let sheets = std::panic::catch_unwind(|| {
-        calamine::Xlsx::new(std::io::Cursor::new(bytes)).map(|mut workbook| workbook.worksheets())
+        calamine::Xlsx::new(std::io::Cursor::new(bytes)).map(|mut workbook| {
+            // A hidden sheet holds helpers (the template's 代码表), not rows.
+            let hidden: Vec<String> = workbook
+                .sheets_metadata()
+                .iter()
+                .filter(|s| s.visible != calamine::SheetVisible::Visible)
+                .map(|s| s.name.clone())
+                .collect();
+            let mut sheets = workbook.worksheets();
+            sheets.retain(|(name, _)| !hidden.contains(name));
+            sheets
+        })
     })
     .map_err(|_| unreadable("not a readable XLSX workbook: the reader failed on it".into()))?
     .map_err(|e| unreadable(format!("not an XLSX workbook: {e}")))?;
@@ -214,6 +369,8 @@ pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
         let first_row = range.start().map_or(0, |(row, _)| u64::from(row)) + 1;
         let mut lines = range.rows().zip(first_row..);
         let Some((header, _)) = lines.next() else { continue };
+        let headings: Vec<String> = header.iter().map(|cell| cell.to_string()).collect();
+        warn_unknown(&sheet, headings.iter().map(String::as_str).filter(|h| !h.trim().is_empty()), warnings);
         let header: Vec<String> = header.iter().map(|cell| field_of(&cell.to_string())).collect();
         for (cells, number) in lines {
             let location = Location::Cell(sheet.clone(), number);
@@ -226,10 +383,7 @@ pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
                         map.insert(name.clone(), value);
                     }
                     Ok(None) => {}
-                    Err(message) => {
-                        let message = format!("{name}: {message}");
-                        bad.push(RowError { location: location.clone(), field: name.clone(), message });
-                    }
+                    Err(reason) => bad.push(RowError::at(location.clone(), name, reason)),
                 }
             }
             if map.is_empty() && bad.is_empty() {
@@ -357,6 +511,49 @@ fn field_of(heading: &str) -> String {
         .iter()
         .find(|(_, h)| plain(h) == plain(heading))
         .map_or_else(|| heading.to_owned(), |(f, _)| (*f).to_owned())
+}
+
+/// Every column name the reader knows: fields and their Chinese headings.
+fn known_columns() -> impl Iterator<Item = &'static str> {
+    const OTHERS: &[&str] = &["contact", "institution", "职称"];
+    CSV_COLUMNS.iter().copied().chain(OTHERS.iter().copied()).chain(HEADINGS.iter().flat_map(|(f, h)| [*f, *h]))
+}
+
+/// Warns of each heading in `headings` that names no field, once per place.
+fn warn_unknown<'a>(place: &str, headings: impl Iterator<Item = &'a str>, warnings: &mut Vec<Warning>) {
+    for heading in headings {
+        let column = heading.trim();
+        let known = |c: &str| field_of(c) != c || known_columns().any(|k| k == c);
+        if known(column) || warnings.iter().any(|w| w.place == place && w.column == column) {
+            continue;
+        }
+        let suggestion = closest(column).map(str::to_owned);
+        warnings.push(Warning { place: place.to_owned(), column: column.to_owned(), suggestion });
+    }
+}
+
+/// The known column `column` most likely misspells: the nearest by edits,
+/// within a third of its length (at least one edit).
+fn closest(column: &str) -> Option<&'static str> {
+    let lower = column.to_lowercase();
+    let budget = (lower.chars().count() / 3).max(1);
+    known_columns().map(|k| (edits(&lower, k), k)).filter(|(d, _)| *d <= budget).min_by_key(|(d, _)| *d).map(|(_, k)| k)
+}
+
+/// Levenshtein distance in characters.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// One exported row and its kind.
@@ -561,10 +758,9 @@ pub fn write_csv(rows: &[KindRow]) -> String {
 /// Chinese headings, codes kept as text (a region never becomes a number),
 /// numbers as numbers and deadlines as dates. `publish` reads it back.
 pub fn write_xlsx(rows: &[KindRow]) -> Result<Vec<u8>, String> {
-    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    use rust_xlsxwriter::Workbook;
 
     let failed = |e: rust_xlsxwriter::XlsxError| format!("writing the workbook: {e}");
-    let (bold, date) = (Format::new().set_bold(), Format::new().set_num_format("yyyy-mm-dd"));
     let mut book = Workbook::new();
     for (kind, name) in [(RecordKind::Demand, "需求"), (RecordKind::Outcome, "成果"), (RecordKind::Expert, "专家")]
     {
@@ -574,31 +770,222 @@ pub fn write_xlsx(rows: &[KindRow]) -> Result<Vec<u8>, String> {
         }
         let columns = columns(flat.iter());
         let sheet = book.add_worksheet().set_name(name).map_err(failed)?;
-        for (c, field) in columns.iter().enumerate() {
-            sheet.write_string_with_format(0, c as u16, heading(kind, field), &bold).map_err(failed)?;
-        }
-        for (r, cells) in flat.iter().enumerate() {
-            let r = r as u32 + 1;
-            for (c, field) in columns.iter().enumerate() {
-                let c = c as u16;
-                match cells.iter().find(|(n, _)| n == field).map(|(_, v)| v) {
-                    Some(Cell::Text(s)) => sheet.write_string(r, c, s).map(|_| ()),
-                    Some(Cell::Number(n)) => sheet.write_number(r, c, n.as_f64().unwrap_or_default()).map(|_| ()),
-                    Some(Cell::Bool(b)) => sheet.write_boolean(r, c, *b).map(|_| ()),
-                    Some(Cell::Date(s)) => match ExcelDateTime::parse_from_str(s) {
-                        Ok(day) => sheet.write_datetime_with_format(r, c, &day, &date).map(|_| ()),
-                        Err(_) => sheet.write_string(r, c, s).map(|_| ()),
-                    },
-                    Some(Cell::Empty) | None => Ok(()),
-                }
-                .map_err(failed)?;
-            }
-        }
-        sheet.autofit();
+        write_sheet(sheet, kind, &columns, &flat).map_err(failed)?;
     }
     if rows.is_empty() {
         book.add_worksheet().set_name("需求").map_err(failed)?;
     }
+    book.save_to_buffer().map_err(failed)
+}
+
+/// Writes a heading row and `rows` under it: text stays text (a code never
+/// becomes a number), dates are date cells.
+fn write_sheet(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    kind: RecordKind,
+    columns: &[String],
+    rows: &[Vec<(String, Cell)>],
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{ExcelDateTime, Format};
+
+    let (bold, date) = (Format::new().set_bold(), Format::new().set_num_format("yyyy-mm-dd"));
+    for (c, field) in columns.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, heading(kind, field), &bold)?;
+    }
+    for (r, cells) in rows.iter().enumerate() {
+        let r = r as u32 + 1;
+        for (c, field) in columns.iter().enumerate() {
+            let c = c as u16;
+            match cells.iter().find(|(n, _)| n == field).map(|(_, v)| v) {
+                Some(Cell::Text(s)) => sheet.write_string(r, c, s).map(|_| ()),
+                Some(Cell::Number(n)) => sheet.write_number(r, c, n.as_f64().unwrap_or_default()).map(|_| ()),
+                Some(Cell::Bool(b)) => sheet.write_boolean(r, c, *b).map(|_| ()),
+                Some(Cell::Date(s)) => match ExcelDateTime::parse_from_str(s) {
+                    Ok(day) => sheet.write_datetime_with_format(r, c, &day, &date).map(|_| ()),
+                    Err(_) => sheet.write_string(r, c, s).map(|_| ()),
+                },
+                Some(Cell::Empty) | None => Ok(()),
+            }?;
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofit();
+    Ok(())
+}
+
+/// The reference a template's example row carries: a row with it is
+/// skipped on import, so a template filled in below its example publishes
+/// only what the operator wrote.
+pub const EXAMPLE_ID: &str = "示例";
+
+/// The columns of each sheet of the template, in order.
+const TEMPLATE: &[(RecordKind, &str, &[&str])] = &[
+    (
+        RecordKind::Demand,
+        "需求",
+        &[
+            "id",
+            "title",
+            "description",
+            "industry",
+            "keywords",
+            "region",
+            "enterprise",
+            "budget_wan",
+            "deadline",
+            "is_challenge",
+            "min_trl",
+            "contact_person",
+            "contact_phone",
+            "contact_email",
+        ],
+    ),
+    (
+        RecordKind::Outcome,
+        "成果",
+        &[
+            "id",
+            "title",
+            "abstract",
+            "industry",
+            "keywords",
+            "owner",
+            "region",
+            "trl",
+            "ip",
+            "transfer_modes",
+            "price_wan",
+            "contact_person",
+            "contact_phone",
+            "contact_email",
+        ],
+    ),
+    (
+        RecordKind::Expert,
+        "专家",
+        &[
+            "id",
+            "name",
+            "affiliation",
+            "title",
+            "fields",
+            "keywords",
+            "region",
+            "available",
+            "service_modes",
+            "capacity",
+            "contact_person",
+            "contact_phone",
+            "contact_email",
+        ],
+    ),
+];
+
+/// The example row of each sheet of the template.
+fn example(kind: RecordKind) -> Vec<(String, Cell)> {
+    let text = |field: &str, value: &str| (field.to_owned(), Cell::Text(value.to_owned()));
+    let number = |field: &str, value: u32| (field.to_owned(), Cell::Number(value.into()));
+    let mut row = vec![text("id", EXAMPLE_ID)];
+    row.extend(match kind {
+        RecordKind::Demand => vec![
+            text("title", "锂电池低温性能提升"),
+            text("description", "储能电池在零下二十度容量衰减严重，寻求电解液或材料改性方案"),
+            text("industry", "C38"),
+            text("keywords", "锂电池;低温;电解液"),
+            text("region", "广东省深圳市"),
+            text("enterprise", "某储能科技有限公司"),
+            number("budget_wan", 80),
+            ("deadline".to_owned(), Cell::Date("2027-03-31".into())),
+            text("is_challenge", "否"),
+            number("min_trl", 5),
+        ],
+        RecordKind::Outcome => vec![
+            text("title", "宽温域锂离子电池电解液"),
+            text("abstract", "一种在零下四十度至六十度保持容量的电解液配方，已完成中试"),
+            text("industry", "C38"),
+            text("keywords", "电解液;宽温域;锂电池"),
+            text("owner", "某大学"),
+            text("region", "四川省成都市"),
+            number("trl", 6),
+            text("ip", "发明专利 ZL202110000000.0"),
+            text("transfer_modes", "技术许可;技术转让"),
+            number("price_wan", 120),
+        ],
+        _ => vec![
+            text("name", "张三"),
+            text("affiliation", "某大学材料学院"),
+            text("title", "教授"),
+            text("fields", "电化学;储能材料"),
+            text("keywords", "电解液;固态电池"),
+            text("region", "四川省成都市"),
+            text("available", "2027-02-01~2027-04-30"),
+            text("service_modes", "技术咨询;现场指导"),
+            number("capacity", 3),
+        ],
+    });
+    row.extend([text("contact_person", "李老师"), text("contact_phone", "028-00000000")]);
+    row.push(text("contact_email", "contact@example.edu.cn"));
+    row
+}
+
+/// An empty workbook to fill in: the three sheets with Chinese headings, an
+/// example row each (its 编号 is [`EXAMPLE_ID`]), and drop-down lists for
+/// industry, region, TRL, transfer and service modes and 揭榜挂帅.
+pub fn write_template() -> Result<Vec<u8>, String> {
+    use rust_xlsxwriter::{DataValidation, DataValidationErrorStyle, DataValidationRule, Formula, Workbook};
+
+    let failed = |e: rust_xlsxwriter::XlsxError| format!("writing the template: {e}");
+    let mut book = Workbook::new();
+    // The long lists live on a hidden sheet; a list typed into the rule
+    // itself is limited to 255 characters.
+    let industries = kechuang_types::Industry::divisions();
+    let regions: Vec<String> = kechuang_types::region_table().into_iter().map(|(code, _)| code.full_name()).collect();
+    let lists: [(&str, Vec<String>); 4] = [
+        ("行业代码", industries),
+        ("所在地区", regions),
+        ("转化方式", TransferMode::ALL.iter().map(|m| m.as_str().to_owned()).collect()),
+        ("服务方式", kechuang_types::SERVICE_MODES.iter().map(|m| (*m).to_owned()).collect()),
+    ];
+    let list = |column: usize, len: usize| {
+        let letter = (b'A' + column as u8) as char;
+        Formula::new(format!("=代码表!${letter}$2:${letter}${}", len + 1))
+    };
+    for (kind, name, fields) in TEMPLATE {
+        let columns: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        let sheet = book.add_worksheet().set_name(*name).map_err(failed)?;
+        write_sheet(sheet, *kind, &columns, &[example(*kind)]).map_err(failed)?;
+        for (c, field) in fields.iter().enumerate() {
+            let rule = match *field {
+                "industry" => DataValidation::new().allow_list_formula(list(0, lists[0].1.len())),
+                "region" => DataValidation::new()
+                    .allow_list_formula(list(1, lists[1].1.len()))
+                    // A county's code is typed, not picked.
+                    .set_error_style(DataValidationErrorStyle::Information),
+                "transfer_modes" => DataValidation::new()
+                    .allow_list_formula(list(2, lists[2].1.len()))
+                    // Several are written 技术许可;技术转让.
+                    .set_error_style(DataValidationErrorStyle::Information),
+                "service_modes" => DataValidation::new()
+                    .allow_list_formula(list(3, lists[3].1.len()))
+                    .set_error_style(DataValidationErrorStyle::Information),
+                "trl" | "min_trl" => DataValidation::new()
+                    .allow_list_strings(&["1", "2", "3", "4", "5", "6", "7", "8", "9"])
+                    .map_err(failed)?,
+                "is_challenge" => DataValidation::new().allow_list_strings(&["是", "否"]).map_err(failed)?,
+                "capacity" => DataValidation::new().allow_whole_number(DataValidationRule::Between(1, 1000)),
+                _ => continue,
+            };
+            sheet.add_data_validation(1, c as u16, 10_000, c as u16, &rule).map_err(failed)?;
+        }
+    }
+    let codes = book.add_worksheet().set_name("代码表").map_err(failed)?;
+    for (c, (title, values)) in lists.iter().enumerate() {
+        codes.write_string(0, c as u16, *title).map_err(failed)?;
+        for (r, value) in values.iter().enumerate() {
+            codes.write_string(r as u32 + 1, c as u16, value).map_err(failed)?;
+        }
+    }
+    codes.set_hidden(true);
     book.save_to_buffer().map_err(failed)
 }
 
@@ -617,11 +1004,15 @@ fn date(field: &str, text: &str) -> Result<Date, Error> {
 }
 
 fn csv_error(line: u64, e: csv::Error) -> RowError {
-    RowError { location: Location::Line(line), field: "-".into(), message: format!("not CSV: {e}") }
+    RowError::whole(Location::Line(line), format!("not CSV: {e}"))
 }
 
 fn row_error(location: Location, e: Error) -> RowError {
-    RowError { location, field: e.field().to_owned(), message: e.to_string() }
+    let (reason, value) = match &e {
+        Error::Missing { .. } => ("missing".to_owned(), String::new()),
+        Error::Invalid { reason, value, .. } => (reason.clone(), value.clone()),
+    };
+    RowError { location, field: e.field().to_owned(), message: e.to_string(), reason, value }
 }
 
 /// A row's draft, or every bad field of it at `location`.
@@ -629,10 +1020,12 @@ fn drafted(location: Location, kind: Option<RecordKind>, map: &Map<String, Value
     draft(kind, map).map_err(|errors| errors.into_iter().map(|e| row_error(location.clone(), e)).collect())
 }
 
+/// The drafts of `rows`, or every error; a template's example rows are left out.
 fn collect(rows: impl Iterator<Item = Result<Draft, Vec<RowError>>>) -> Result<Vec<Draft>, Vec<RowError>> {
     let (mut drafts, mut errors) = (Vec::new(), Vec::new());
     for row in rows {
         match row {
+            Ok(d) if d.external_id.as_deref() == Some(EXAMPLE_ID) => {}
             Ok(d) => drafts.push(d),
             Err(e) => errors.extend(e),
         }
@@ -732,7 +1125,8 @@ impl Row<'_> {
     }
 
     fn region(&self) -> Result<Region, Error> {
-        Region::parse("region", &self.required("region")?)
+        // A code, or a name as people write it (广东省深圳市, 深圳市).
+        Region::lookup("region", &self.required("region")?)
     }
 
     fn industry(&self) -> Result<Industry, Error> {
@@ -1056,6 +1450,60 @@ mod tests {
         assert!(errors.iter().all(|e| e.location.to_string() == "line 2"));
     }
 
+    #[test]
+    fn a_misspelt_column_is_warned_with_the_column_it_likely_meant() {
+        let text = "id,标题,需求描述,行业代码,keyword,所在地区,截止日期,min_trl,备注\n\
+            D-1,标题,描述,c38,储能,广东省深圳市,2027年3月31日,5,x\n";
+        let reading = read("需求.csv", text.as_bytes());
+        assert!(reading.errors.is_empty(), "{:?}", reading.errors);
+        let Body::Demand(demand) = &reading.drafts[0].body else { panic!("not a demand") };
+        assert_eq!((demand.region.code(), demand.industry.as_str()), (440300, "C38"));
+        let warned: Vec<_> = reading.warnings.iter().map(|w| (w.column.as_str(), w.suggestion.as_deref())).collect();
+        assert_eq!(warned, [("keyword", Some("keywords")), ("备注", None)]);
+        assert_eq!(reading.warnings[0].zh(), "未知列 \"keyword\"，是否应为 \"keywords\"？该列已忽略");
+        assert_eq!(reading.warnings[0].to_string(), "unknown column \"keyword\" ignored: did you mean \"keywords\"?");
+        let reading =
+            read("x.csv", "id,标题,需求描述,行业代码,关键字,所在地区,min_trl\nD-1,t,d,C38,k,440300,5\n".as_bytes());
+        assert_eq!(reading.warnings[0].suggestion.as_deref(), Some("关键词"));
+    }
+
+    #[test]
+    fn errors_are_said_in_chinese_with_the_column_heading() {
+        let text = "id,title,description,industry,region,min_trl\nD-1,标题,描述,X99,火星,5\n";
+        let reading = read("x.csv", text.as_bytes());
+        let said: Vec<String> = reading.errors.iter().map(|e| e.say(Lang::Zh)).collect();
+        assert!(said[0].starts_with("第 2 行 · 行业代码：") && said[0].contains("（填写的是 \"X99\"）"), "{said:?}");
+        assert!(said[1].starts_with("第 2 行 · 所在地区：不是 GB/T 2260 地区代码"), "{said:?}");
+        assert_eq!(field_zh("keywords[2]"), "关键词[2]");
+        assert_eq!(field_zh("contact.phone"), "联系电话");
+    }
+
+    #[test]
+    fn the_template_has_its_sheets_lists_and_example_rows_that_would_import() {
+        use calamine::Reader;
+
+        let book = write_template().unwrap();
+        let workbook = calamine::Xlsx::new(std::io::Cursor::new(book.clone())).unwrap();
+        let sheets: Vec<_> = workbook.sheets_metadata().iter().map(|s| (s.name.as_str(), s.visible)).collect();
+        use calamine::SheetVisible::{Hidden, Visible};
+        assert_eq!(sheets, [("需求", Visible), ("成果", Visible), ("专家", Visible), ("代码表", Hidden)]);
+        let reading = read("模板.xlsx", &book);
+        assert!(reading.errors.is_empty() && reading.warnings.is_empty(), "{reading:?}");
+        assert!(reading.drafts.is_empty(), "the example rows are not published");
+        for (kind, _, _) in TEMPLATE {
+            let row: Map<String, Value> = example(*kind)
+                .into_iter()
+                .map(|(field, cell)| match cell {
+                    super::Cell::Number(n) => (field, n),
+                    other => (field, Value::String(other.text())),
+                })
+                .collect();
+            let draft = draft(None, &row).unwrap_or_else(|e| panic!("{kind:?} example: {e:?}"));
+            assert_eq!(draft.body.kind(), *kind);
+        }
+        assert_eq!(kechuang_types::Industry::divisions().len(), 97);
+    }
+
     /// A cell of a test workbook.
     enum Cell {
         Text(&'static str),
@@ -1183,7 +1631,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("需求表.xlsx");
         std::fs::write(&path, book).unwrap();
-        let drafts = read_file(&path).unwrap();
+        let drafts = read_file(&path).into_result().unwrap();
         let refs: Vec<_> = drafts.iter().map(|d| d.external_id.as_deref()).collect();
         assert_eq!(refs, [Some("D-1"), Some("D-2")], "the blank row is skipped");
         let Body::Demand(d) = &drafts[0].body else { panic!("not a demand") };

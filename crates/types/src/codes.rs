@@ -14,48 +14,10 @@ const PROVINCES: &[u8] = &[
     64, 65, 71, 81, 82,
 ];
 
-/// The names of the province-level divisions, by prefix.
-const PROVINCE_NAMES: &[(u8, &str)] = &[
-    (11, "北京市"),
-    (12, "天津市"),
-    (13, "河北省"),
-    (14, "山西省"),
-    (15, "内蒙古自治区"),
-    (21, "辽宁省"),
-    (22, "吉林省"),
-    (23, "黑龙江省"),
-    (31, "上海市"),
-    (32, "江苏省"),
-    (33, "浙江省"),
-    (34, "安徽省"),
-    (35, "福建省"),
-    (36, "江西省"),
-    (37, "山东省"),
-    (41, "河南省"),
-    (42, "湖北省"),
-    (43, "湖南省"),
-    (44, "广东省"),
-    (45, "广西壮族自治区"),
-    (46, "海南省"),
-    (50, "重庆市"),
-    (51, "四川省"),
-    (52, "贵州省"),
-    (53, "云南省"),
-    (54, "西藏自治区"),
-    (61, "陕西省"),
-    (62, "甘肃省"),
-    (63, "青海省"),
-    (64, "宁夏回族自治区"),
-    (65, "新疆维吾尔自治区"),
-    (71, "台湾省"),
-    (81, "香港特别行政区"),
-    (82, "澳门特别行政区"),
-];
-
 /// A GB/T 2260 administrative region code, e.g. `440300` (Shenzhen).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Region(u32);
+pub struct Region(pub(crate) u32);
 
 impl Region {
     /// Parses a six-digit code with a real province prefix, naming `field` on error.
@@ -97,8 +59,7 @@ impl Region {
 
     /// The name of the province this region belongs to (`广东省` for `440305`).
     pub fn province_name(self) -> &'static str {
-        let prefix = (self.0 / 10_000) as u8;
-        PROVINCE_NAMES.iter().find(|(p, _)| *p == prefix).map_or("", |(_, name)| name)
+        self.province().own_name().unwrap_or("")
     }
 
     /// Whether the code names a whole province (`440000`).
@@ -197,6 +158,11 @@ impl Industry {
             ));
         }
         Ok(Self(text.to_owned()))
+    }
+
+    /// Every division code (`A01` … `T97`), for drop-down lists.
+    pub fn divisions() -> Vec<String> {
+        SECTIONS.iter().flat_map(|&(letter, low, high)| (low..=high).map(move |d| format!("{letter}{d:02}"))).collect()
     }
 
     /// The section letter (`C`).
@@ -443,7 +409,8 @@ mod tests {
         assert_eq!(r.province().to_string(), "440000");
         assert_eq!(r.city().to_string(), "440300");
         assert_eq!(r.province_name(), "广东省");
-        assert!(PROVINCES.iter().all(|p| PROVINCE_NAMES.iter().any(|(q, _)| q == p)), "every province has a name");
+        let named = |p: &u8| Region(u32::from(*p) * 10_000).own_name().is_some();
+        assert!(PROVINCES.iter().all(named), "every province has a name");
         assert!(Region::parse("region", "440000").unwrap().is_province());
         assert!(r.same_province(Region::parse("region", "441900").unwrap()));
         assert!(!r.same_city(Region::parse("region", "440100").unwrap()));

@@ -13,9 +13,11 @@ mod date;
 mod error;
 mod history;
 mod id;
+mod lang;
 pub mod limits;
 pub mod present;
 mod record;
+mod regions;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -28,8 +30,10 @@ pub use date::{Date, DateRange, Timestamp};
 pub use error::{Error, Result};
 pub use history::{Event, Step};
 pub use id::{NodeId, RecordId};
+pub use lang::Lang;
 pub use record::{
     Bid, BidState, Body, Contact, Contract, Decline, Demand, Draft, Expert, Landed, Landing, Match, MatchState, Meta,
     Outcome, Part, Record, RecordKind, Response, SupplyKind, Text, Withdrawal,
 };
 pub use record::{check_patents, check_text};
+pub use regions::table as region_table;
