@@ -128,6 +128,8 @@ pub fn issue(config: &Config, spec: &NodeSpec, out: &Path) -> anyhow::Result<Pat
          region = \"{region}\"\n\
          central = \"{central_url}\"\n\
          api_listen = \"{api}\"\n\
+         # The station's web console (open it with `kechuang-node console`).\n\
+         console_listen = \"{console}\"\n\
          data_dir = \"data\"\n\
          ca_cert = \"ca.crt\"\n\
          cert = \"node.crt\"\n\
@@ -136,9 +138,19 @@ pub fn issue(config: &Config, spec: &NodeSpec, out: &Path) -> anyhow::Result<Pat
         kind = spec.kind,
         region = spec.region,
         api = spec.api_listen,
+        console = console_beside(spec.api_listen),
     );
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+/// The console's address for a node whose operator API is at `api`: ten
+/// ports above it (7460 for 7450), or any free port when the API takes any.
+fn console_beside(api: SocketAddr) -> SocketAddr {
+    match api.port() {
+        0 => api,
+        port => SocketAddr::new(api.ip(), port.saturating_add(10)),
+    }
 }
 
 /// Revokes a node in central's store directly, for when central is not

@@ -38,6 +38,19 @@ struct Api {
     node: Arc<Node>,
 }
 
+/// An event as the wire carries it.
+pub fn wire_event(e: crate::events::Event) -> pb::WatchEvent {
+    pb::WatchEvent {
+        seq: e.seq,
+        kind: e.kind.into(),
+        at: e.at,
+        record: e.record,
+        title: e.title,
+        state: e.state,
+        detail: e.detail,
+    }
+}
+
 fn storage(e: impl std::fmt::Display) -> Status {
     error!(error = %e, "storage failure");
     Status::unavailable(format!("node storage: {e}"))
@@ -45,6 +58,17 @@ fn storage(e: impl std::fmt::Display) -> Status {
 
 #[tonic::async_trait]
 impl Operator for Api {
+    type WatchStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::WatchEvent, Status>> + Send>>;
+
+    async fn watch(&self, _request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        let events = tokio_stream::wrappers::BroadcastStream::new(self.node.events.subscribe());
+        let stream = tokio_stream::StreamExt::filter_map(events, |event| {
+            // A watcher that fell behind misses the oldest; it is not cut off.
+            event.ok().map(|e| Ok(wire_event(e)))
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishResponse>, Status> {
         let pb::PublishRequest { drafts: wire, check_only } = request.into_inner();
         if wire.len() > PUBLISH_BATCH {

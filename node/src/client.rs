@@ -16,6 +16,7 @@ use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, info, warn};
 
 use crate::daemon::{Node, Stats};
+use crate::events;
 
 /// Most changes sent per push.
 const PUSH_BATCH: usize = 1_000;
@@ -96,7 +97,7 @@ async fn session(node: &Arc<Node>) -> anyhow::Result<()> {
     info!(node = %node.config.id, acked, cursor, "connected to central");
     tokio::select! {
         r = push_loop(node, client.clone(), acked) => r,
-        r = feed_loop(node, feed) => r,
+        r = feed_loop(node, feed, cursor > 0) => r,
         r = repair_loop(node, client) => r,
     }
 }
@@ -153,6 +154,7 @@ async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::
         crash::point("push-acked");
         let store = node.store.clone();
         tokio::task::spawn_blocking(move || store.ack(acked)).await??;
+        node.stats.synced();
         debug!(acked, count, "push acknowledged");
         sent = acked;
     }
@@ -180,6 +182,15 @@ async fn take_refusals(
     let (store, me) = (node.store.clone(), node.config.id.clone());
     let logged = tokio::task::spawn_blocking(move || store.refuse(&me, &pushed, &changes)).await??;
     for r in &logged {
+        node.events.tell(events::Event {
+            seq: 0,
+            kind: "refused",
+            at: String::new(),
+            record: r.id.to_string(),
+            title: r.title.clone(),
+            state: String::new(),
+            detail: format!("{}: {}", r.field, r.reason),
+        });
         warn!(
             node = %node.config.id, seq = r.seq, record = %r.id, kind = %r.kind, title = %r.title,
             field = %r.field, reason = %r.reason, restored = r.restored,
@@ -192,7 +203,14 @@ async fn take_refusals(
 /// Applies feed batches as they come; while a backlog streams in (an
 /// initial sync, or catching up after time offline) logs its progress
 /// every few seconds, and once when caught up.
-async fn feed_loop(node: &Arc<Node>, mut feed: tonic::Streaming<pb::FeedBatch>) -> anyhow::Result<()> {
+///
+/// Tells the operator of what the batches bring (see [`crate::events`]),
+/// except during a node's first sync: `telling` is false until it is caught up.
+async fn feed_loop(
+    node: &Arc<Node>,
+    mut feed: tonic::Streaming<pb::FeedBatch>,
+    mut telling: bool,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let (mut received, mut reported, mut was_caught_up) = (0u64, Instant::now(), false);
     while let Some(batch) = feed.message().await? {
@@ -213,6 +231,18 @@ async fn feed_loop(node: &Arc<Node>, mut feed: tonic::Streaming<pb::FeedBatch>) 
         })
         .await??;
         crash::point("feed-applied");
+        node.stats.synced();
+        if telling {
+            for (held, now) in &changed {
+                if let Some(now) = now
+                    && let Some(event) = events::of_change(&node.config.id, held.as_ref(), now)
+                {
+                    node.events.tell(event);
+                }
+            }
+        }
+        telling |= caught_up;
+        let changed = changed.len();
         node.stats.caught_up.store(caught_up, Ordering::Relaxed);
         Stats::add(&node.stats.feed_records, count);
         Stats::add(&node.stats.feed_bytes, bytes);

@@ -22,6 +22,12 @@ pub struct ConfigFile {
     /// The operator API's address; loopback only.
     #[serde(default = "default_api_listen")]
     pub api_listen: String,
+    /// The web console's address (`off` for none); loopback by default.
+    #[serde(default = "default_console_listen")]
+    pub console_listen: String,
+    /// Where events are POSTed as JSON, e.g. `http://127.0.0.1:9000/hook`.
+    #[serde(default)]
+    pub notify_url: Option<String>,
     /// The store, relative to the config file's directory.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
@@ -59,6 +65,10 @@ fn default_api_listen() -> String {
     "127.0.0.1:7450".into()
 }
 
+fn default_console_listen() -> String {
+    "127.0.0.1:7460".into()
+}
+
 fn default_data_dir() -> PathBuf {
     "data".into()
 }
@@ -84,6 +94,10 @@ pub struct Config {
     pub central: String,
     /// The operator API's address.
     pub api_listen: SocketAddr,
+    /// The web console's address, if it runs.
+    pub console_listen: Option<SocketAddr>,
+    /// Where events are POSTed.
+    pub notify_url: Option<NotifyUrl>,
     /// The store's directory.
     pub data_dir: PathBuf,
     /// The directory holding `node.toml` (and the ready file).
@@ -115,6 +129,8 @@ impl Config {
             region,
             central,
             api_listen,
+            console_listen,
+            notify_url,
             data_dir,
             max_backoff_ms,
             repair_secs,
@@ -136,6 +152,14 @@ impl Config {
         if !api_listen.ip().is_loopback() {
             bail!("api_listen: the operator API listens on loopback only, got {api_listen}");
         }
+        let console_listen = match console_listen.trim() {
+            "" | "off" => None,
+            addr => Some(
+                addr.parse::<SocketAddr>()
+                    .with_context(|| format!("console_listen: not an address (or off): {addr:?}"))?,
+            ),
+        };
+        let notify_url = notify_url.as_deref().map(NotifyUrl::parse).transpose()?;
         if max_backoff_ms == 0 {
             bail!("max_backoff_ms: must be positive");
         }
@@ -149,6 +173,8 @@ impl Config {
             region,
             central,
             api_listen,
+            console_listen,
+            notify_url,
             data_dir: home.join(data_dir),
             ca_cert: home.join(ca_cert),
             cert: home.join(cert),
@@ -167,6 +193,38 @@ impl Config {
     /// The operator API token the daemon writes (0600) into its data directory.
     pub fn token_file(&self) -> PathBuf {
         self.data_dir.join("api.token")
+    }
+}
+
+/// A `notify_url`: plain HTTP to a host and port, as a local relay
+/// (a chat-bot bridge, a mail gateway) listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyUrl {
+    /// `host:port`.
+    pub authority: String,
+    /// The path and query, from `/`.
+    pub path: String,
+}
+
+impl NotifyUrl {
+    /// Parses `http://host[:port][/path]`, naming the field on error.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        let Some(rest) = url.trim().strip_prefix("http://") else {
+            bail!("notify_url: must be an http:// URL such as http://127.0.0.1:9000/hook, got {url:?}");
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() || authority.contains(['@', ' ']) {
+            bail!("notify_url: no host in {url:?}");
+        }
+        let authority = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        Ok(Self { authority, path: path.to_owned() })
     }
 }
 
@@ -194,6 +252,8 @@ mod tests {
             region: "440300".into(),
             central: "https://127.0.0.1:7443".into(),
             api_listen: "0.0.0.0:7450".into(),
+            console_listen: "127.0.0.1:7460".into(),
+            notify_url: None,
             data_dir: "data".into(),
             max_backoff_ms: 1000,
             repair_secs: 60.0,
@@ -212,9 +272,21 @@ mod tests {
         let never = ConfigFile { repair_secs: 0.0, api_listen: "127.0.0.1:1".into(), ..file.clone() };
         let err = Config::from_file(never, Path::new("/tmp")).unwrap_err();
         assert!(err.to_string().contains("repair_secs"), "{err}");
+        let hook =
+            ConfigFile { notify_url: Some("https://x".into()), api_listen: "127.0.0.1:1".into(), ..file.clone() };
+        let err = Config::from_file(hook, Path::new("/tmp")).unwrap_err();
+        assert!(err.to_string().contains("notify_url"), "{err}");
         let plaintext =
             ConfigFile { central: "http://127.0.0.1:7443".into(), api_listen: "127.0.0.1:1".into(), ..file };
         let err = Config::from_file(plaintext, Path::new("/tmp")).unwrap_err();
         assert!(err.to_string().contains("central"), "there is no plaintext mode: {err}");
+    }
+
+    #[test]
+    fn notify_urls_name_host_port_and_path() {
+        let url = NotifyUrl::parse("http://127.0.0.1:9000/hook?x=1").unwrap();
+        assert_eq!((url.authority.as_str(), url.path.as_str()), ("127.0.0.1:9000", "/hook?x=1"));
+        let url = NotifyUrl::parse("http://relay.local").unwrap();
+        assert_eq!((url.authority.as_str(), url.path.as_str()), ("relay.local:80", "/"));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use kechuang_store::NodeStore;
-use kechuang_types::{Clock, Hlc};
+use kechuang_types::{Clock, Hlc, Timestamp};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -15,6 +15,7 @@ use tonic::transport::Channel;
 use tracing::info;
 
 use crate::Config;
+use crate::events::Events;
 
 /// Counters since the daemon started, shown by `status`.
 #[derive(Debug, Default)]
@@ -38,12 +39,20 @@ pub struct Stats {
     /// How far this machine's clock was ahead of central's when the
     /// session opened (ms; negative when behind).
     pub clock_offset_ms: AtomicI64,
+    /// When central last acknowledged a push or sent a feed batch (Unix
+    /// ms; 0 for not since the daemon started).
+    pub last_sync_ms: AtomicI64,
 }
 
 impl Stats {
     /// Adds `n` to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Notes that central acknowledged or sent something just now.
+    pub fn synced(&self) {
+        self.last_sync_ms.store(Timestamp::now().0, Ordering::Relaxed);
     }
 }
 
@@ -64,6 +73,8 @@ pub struct Node {
     pub central: watch::Sender<Option<Channel>>,
     /// The operator API token.
     pub token: String,
+    /// What the operator is told as it happens.
+    pub events: Events,
 }
 
 impl Node {
@@ -83,6 +94,7 @@ impl Node {
             stats: Stats::default(),
             outbox_grew: Notify::new(),
             central: watch::channel(None).0,
+            events: Events::default(),
         })
     }
 
@@ -118,13 +130,32 @@ fn check_identity(config: &Config) -> anyhow::Result<()> {
 }
 
 /// Runs the node until `shutdown` is cancelled.
-pub async fn run(config: Config, api: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+///
+/// `console` is the web console's pre-bound listener, if it runs.
+pub async fn run(
+    config: Config,
+    api: TcpListener,
+    console: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let node = Arc::new(Node::open(config)?);
     let api_addr = api.local_addr()?;
+    let console_addr = console.as_ref().map(TcpListener::local_addr).transpose()?;
     let server = tokio::spawn(crate::api::serve(node.clone(), api, shutdown.clone()));
+    if let Some(listener) = console {
+        let (node, shutdown) = (node.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::console::serve(node, listener, shutdown).await {
+                tracing::error!(error = format!("{e:#}"), "the console stopped");
+            }
+        });
+    }
     let client = tokio::spawn(crate::client::run(node.clone(), shutdown.clone()));
-    write_ready(&node.config, api_addr)?;
-    info!(node = %node.config.id, kind = %node.config.kind, region = %node.config.region, %api_addr, "node running");
+    if let Some(url) = node.config.notify_url.clone() {
+        tokio::spawn(crate::notify::run(node.clone(), url, shutdown.clone()));
+    }
+    write_ready(&node.config, api_addr, console_addr)?;
+    info!(node = %node.config.id, kind = %node.config.kind, region = %node.config.region, %api_addr, console = ?console_addr, "node running");
 
     let (server, client) = tokio::join!(server, client);
     server.context("operator API task")??;
@@ -135,8 +166,15 @@ pub async fn run(config: Config, api: TcpListener, shutdown: CancellationToken) 
     Ok(())
 }
 
-fn write_ready(config: &Config, api: std::net::SocketAddr) -> anyhow::Result<()> {
+fn write_ready(
+    config: &Config,
+    api: std::net::SocketAddr,
+    console: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
     let mut fields = serde_json::Map::new();
     fields.insert("api".into(), api.to_string().into());
+    if let Some(console) = console {
+        fields.insert("console".into(), console.to_string().into());
+    }
     kechuang_daemon::write_ready(&config.ready_file(), fields)
 }

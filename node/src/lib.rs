@@ -9,8 +9,11 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod daemon;
+pub mod events;
 pub mod lifecycle;
+pub mod notify;
 pub mod publish;
 
 pub use config::Config;

@@ -172,6 +172,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print the web console's address, with the operator token to sign in
+    /// once (the browser keeps it).
+    Console {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print what happens as it happens: new proposals, state changes of
+    /// this node's matches, refusals, new challenges and bids on yours.
+    Watch {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// One JSON object per line (the fields `notify_url` receives).
+        #[arg(long)]
+        json: bool,
+    },
     /// Show sync state, counts and digest.
     Status {
         /// Path to node.toml.
@@ -211,13 +228,39 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 let api = tokio::net::TcpListener::bind(config.api_listen)
                     .await
                     .with_context(|| format!("api_listen: binding {}", config.api_listen))?;
+                let console = match config.console_listen {
+                    Some(addr) => Some(
+                        tokio::net::TcpListener::bind(addr)
+                            .await
+                            .with_context(|| format!("console_listen: binding {addr}"))?,
+                    ),
+                    None => None,
+                };
                 let shutdown = CancellationToken::new();
                 tokio::spawn(stop_on_signal(shutdown.clone()));
-                run(config, api, shutdown).await
+                run(config, api, console, shutdown).await
             })
         }
         Command::Publish { config, files, json } => publish(&config, &files, json),
         Command::Export { config, kind, out, own } => export(&config, kind.as_deref(), &out, own),
+        Command::Watch { config, json } => watch(&config, json),
+        Command::Console { config } => {
+            let lang = Lang::from_env();
+            let config = Config::load(&config)?;
+            let ready = std::fs::read_to_string(config.ready_file()).with_context(|| {
+                format!(
+                    "node {} {}",
+                    config.id,
+                    lang.say("is not running: start it with `kechuang-node run --config …`")
+                )
+            })?;
+            let ready: serde_json::Value = serde_json::from_str(&ready).context("reading ready.json")?;
+            let addr = ready["console"].as_str().context("console_listen: the console is off in node.toml")?;
+            let token = std::fs::read_to_string(config.token_file())
+                .with_context(|| format!("reading the operator token {}", config.token_file().display()))?;
+            println!("http://{addr}/?token={}", token.trim());
+            Ok(())
+        }
         Command::Template { out } => {
             if !out.extension().is_some_and(|e| e.eq_ignore_ascii_case("xlsx")) {
                 bail!("--out: the template is a workbook: name it .xlsx");
@@ -455,11 +498,8 @@ fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::R
         other => bail!("--out: unknown file type {other:?}: use .json, .jsonl, .csv or .xlsx"),
     };
     let me = Config::load(config)?.id;
-    let rows: Vec<_> = list(config, kind)?
-        .iter()
-        .filter(|r| !r.meta.deleted && (!own || r.meta.owner == me))
-        .filter_map(|r| Some((r.kind(), import::to_row(r.meta.external_id.as_deref(), &r.body)?)))
-        .collect();
+    let records = list(config, kind)?;
+    let rows = import::rows_of(records.iter().filter(|r| !own || r.meta.owner == me));
     // Atomic: a reader never sees half a file.
     kechuang_pki::write_public(out, &write(&rows).map_err(|e| anyhow::anyhow!("--out: {e}"))?)?;
     let count = |k: RecordKind| rows.iter().filter(|(kind, _)| *kind == k).count();
@@ -557,6 +597,37 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `watch`: one line per event until the node stops.
+fn watch(config: &Path, json: bool) -> anyhow::Result<()> {
+    let lang = Lang::from_env();
+    let node = Config::load(config)?.id;
+    runtime()?.block_on(async {
+        let mut api = connect(config).await?;
+        let mut events =
+            api.watch(pb::WatchRequest {}).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner();
+        eprintln!("{}", lang.say("watching: events are printed as they come (Ctrl-C stops)"));
+        while let Some(e) = events.message().await? {
+            if json {
+                let line = serde_json::json!({"node": node.as_str(), "seq": e.seq, "kind": e.kind, "at": e.at,
+                    "record": e.record, "title": e.title, "state": e.state, "detail": e.detail});
+                println!("{line}");
+            } else {
+                let event = kechuang_node::events::Event {
+                    seq: e.seq,
+                    kind: kechuang_node::events::kind_of(&e.kind),
+                    at: e.at,
+                    record: e.record,
+                    title: e.title,
+                    state: e.state,
+                    detail: e.detail,
+                };
+                println!("{}", event.line(lang));
+            }
+        }
+        anyhow::bail!("{}", lang.say("the node stopped"))
+    })
 }
 
 type Api = OperatorClient<InterceptedService<Channel, PresentToken>>;

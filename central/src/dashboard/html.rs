@@ -3,35 +3,12 @@
 
 use std::fmt::Write as _;
 
+use kechuang_daemon::web::STYLE;
+pub use kechuang_daemon::web::esc;
 use kechuang_stats::{Rankings, Row};
 
 use super::data::{Network, Overview, Province, RecentMatch};
 use super::svg;
-
-/// Escapes text for HTML.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const STYLE: &str = "body{font-family:'Noto Sans CJK SC','WenQuanYi Micro Hei','Microsoft YaHei',sans-serif;margin:0;color:#1f2328;background:#f6f8fa}\
-header{background:#0b3d91;color:#fff;padding:10px 24px;display:flex;gap:24px;align-items:center}\
-header a{color:#fff;text-decoration:none}header a.on{font-weight:bold;border-bottom:2px solid #fff}\
-main{padding:16px 24px}h1{font-size:22px}h2{font-size:18px;margin-top:28px}\
-table{border-collapse:collapse;background:#fff;margin:8px 0}th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left}\
-th{background:#eef2f6}td.n{text-align:right}.cards{display:flex;flex-wrap:wrap;gap:12px}\
-.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px 16px;min-width:120px}\
-.card b{display:block;font-size:22px}.off{color:#cf222e}.on-line{color:#1a7f37}.note{color:#57606a;font-size:13px}";
 
 const NAV: [(&str, &str); 4] =
     [("/", "全国概览"), ("/network", "网络"), ("/rankings", "榜单"), ("/matches", "最新对接")];

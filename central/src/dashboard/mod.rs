@@ -13,10 +13,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, Request, State as Shared};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use kechuang_daemon::web::{self, query_value};
 use kechuang_types::{Date, Region};
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -111,34 +112,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| Failure::Unavailable(format!("dashboard task failed: {e}")))?
 }
 
-/// The value of `key` in a query string.
-fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
-    query?.split('&').find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
-}
-
 /// Lets a request through if no token is needed or it carries the token.
 async fn guard(Shared(dash): Shared<Dashboard>, request: Request, next: Next) -> Response {
-    let Some(token) = dash.token.as_deref() else { return next.run(request).await };
-    let headers = request.headers();
-    let bearer =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let cookie = headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').find_map(|c| c.trim().strip_prefix("kechuang_token=")));
-    let in_query = query_value(request.uri().query(), "token");
-    if bearer == Some(token) || cookie == Some(token) {
-        return next.run(request).await;
+    match dash.token.as_deref() {
+        None => next.run(request).await,
+        Some(token) => {
+            web::require_token(token, "kechuang_token", request, next, || Failure::Forbidden.into_response()).await
+        }
     }
-    if in_query != Some(token) {
-        return Failure::Forbidden.into_response();
-    }
-    let mut response = next.run(request).await;
-    let cookie = format!("kechuang_token={token}; HttpOnly; SameSite=Strict; Path=/");
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
 }
 
 async fn overview(dash: &Dashboard) -> Result<data::Overview, Failure> {

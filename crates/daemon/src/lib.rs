@@ -1,7 +1,9 @@
 //! What `kechuang-central` and `kechuang-node` share as processes: the
 //! runtime, quiet-by-default logging, stopping on SIGTERM or SIGINT,
 //! reading a TOML config file next to its data, and the ready file a
-//! daemon writes once it listens.
+//! daemon writes once it listens; and what their web pages share.
+
+pub mod web;
 
 use std::path::{Path, PathBuf};
 

@@ -55,6 +55,14 @@ pub struct RowError {
 }
 
 impl RowError {
+    /// A field's error in Chinese, without a place: `所在地区：不是 … （填写的是 "火星"）`.
+    pub fn describe(e: &Error) -> String {
+        let mut error = row_error(Location::Line(0), e.clone());
+        error.location = Location::Line(0);
+        let said = error.say(Lang::Zh);
+        said.strip_prefix("文件 · ").unwrap_or(&said).to_owned()
+    }
+
     /// An error of the whole row or file (`field` is `-`).
     fn whole(location: Location, reason: impl Into<String>) -> Self {
         let reason = reason.into();
@@ -163,6 +171,8 @@ impl fmt::Display for Warning {
 pub struct Reading {
     /// The rows, validated; empty when there are errors.
     pub drafts: Vec<Draft>,
+    /// Where each draft's row is, in the same order.
+    pub places: Vec<Location>,
     /// Every bad field of every row.
     pub errors: Vec<RowError>,
     /// Unknown columns.
@@ -170,10 +180,13 @@ pub struct Reading {
 }
 
 impl Reading {
-    fn of(result: Result<Vec<Draft>, Vec<RowError>>, warnings: Vec<Warning>) -> Self {
+    fn of(result: Result<Vec<Located>, Vec<RowError>>, warnings: Vec<Warning>) -> Self {
         match result {
-            Ok(drafts) => Self { drafts, errors: vec![], warnings },
-            Err(errors) => Self { drafts: vec![], errors, warnings },
+            Ok(rows) => {
+                let (places, drafts) = rows.into_iter().unzip();
+                Self { drafts, places, errors: vec![], warnings }
+            }
+            Err(errors) => Self { errors, warnings, ..Self::default() },
         }
     }
 
@@ -229,17 +242,17 @@ pub fn csv_text(bytes: &[u8]) -> Result<String, String> {
 /// Parses a JSON document: an array of rows, one row, or an object with
 /// `demands`, `outcomes` and `experts` arrays.
 pub fn parse_json(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
-    json_rows(text, &mut vec![])
+    json_rows(text, &mut vec![]).map(unlocated)
 }
 
 /// Parses JSON Lines: one row object per non-empty line.
 pub fn parse_jsonl(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
-    jsonl_rows(text, &mut vec![])
+    jsonl_rows(text, &mut vec![]).map(unlocated)
 }
 
 /// Parses CSV with a header row; list fields are separated by `;`, `；`, `|` or `、`.
 pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
-    csv_rows(text, &mut vec![])
+    csv_rows(text, &mut vec![]).map(unlocated)
 }
 
 /// Parses an XLSX workbook: every sheet with a header row in its first
@@ -247,10 +260,17 @@ pub fn parse_csv(text: &str) -> Result<Vec<Draft>, Vec<RowError>> {
 /// 成果, 专家) holds that kind; in others the fields tell. Numbers, dates
 /// and true/false cells are read as their values.
 pub fn parse_xlsx(bytes: &[u8]) -> Result<Vec<Draft>, Vec<RowError>> {
-    xlsx_rows(bytes, &mut vec![])
+    xlsx_rows(bytes, &mut vec![]).map(unlocated)
 }
 
-fn json_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<RowError>> {
+/// A draft and where its row is.
+type Located = (Location, Draft);
+
+fn unlocated(rows: Vec<Located>) -> Vec<Draft> {
+    rows.into_iter().map(|(_, d)| d).collect()
+}
+
+fn json_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Located>, Vec<RowError>> {
     let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
         .map_err(|e| vec![RowError::whole(Location::Line(e.line() as u64), format!("not JSON: {e}"))])?;
     let mut rows = Vec::new();
@@ -296,7 +316,7 @@ fn json_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<
     }))
 }
 
-fn jsonl_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<RowError>> {
+fn jsonl_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Located>, Vec<RowError>> {
     collect(text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, line)| {
         let location = Location::Line(i as u64 + 1);
         match serde_json::from_str::<Value>(line.trim_start_matches('\u{feff}')) {
@@ -310,7 +330,7 @@ fn jsonl_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec
     }))
 }
 
-fn csv_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<RowError>> {
+fn csv_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Located>, Vec<RowError>> {
     let mut reader =
         csv::ReaderBuilder::new().flexible(false).from_reader(text.trim_start_matches('\u{feff}').as_bytes());
     let headers = reader.headers().map_err(|e| vec![csv_error(1, e)])?.clone();
@@ -335,7 +355,7 @@ fn csv_rows(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<R
     collect(rows.into_iter())
 }
 
-fn xlsx_rows(bytes: &[u8], warnings: &mut Vec<Warning>) -> Result<Vec<Draft>, Vec<RowError>> {
+fn xlsx_rows(bytes: &[u8], warnings: &mut Vec<Warning>) -> Result<Vec<Located>, Vec<RowError>> {
     use calamine::Reader;
 
     let unreadable = |message: String| vec![RowError::whole(Location::Line(0), message)];
@@ -558,6 +578,15 @@ fn edits(a: &str, b: &str) -> usize {
 
 /// One exported row and its kind.
 pub type KindRow = (RecordKind, Map<String, Value>);
+
+/// The demands, outcomes and experts of `records` as rows to export;
+/// withdrawn records and other kinds are left out.
+pub fn rows_of<'a>(records: impl Iterator<Item = &'a kechuang_types::Record>) -> Vec<KindRow> {
+    records
+        .filter(|r| !r.meta.deleted)
+        .filter_map(|r| Some((r.kind(), to_row(r.meta.external_id.as_deref(), &r.body)?)))
+        .collect()
+}
 
 /// A demand, outcome or expert as a row of the interchange format (what
 /// `publish` reads back), with `id` the operator's reference; `None` for
@@ -1016,17 +1045,20 @@ fn row_error(location: Location, e: Error) -> RowError {
 }
 
 /// A row's draft, or every bad field of it at `location`.
-fn drafted(location: Location, kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Vec<RowError>> {
-    draft(kind, map).map_err(|errors| errors.into_iter().map(|e| row_error(location.clone(), e)).collect())
+fn drafted(location: Location, kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Located, Vec<RowError>> {
+    match draft(kind, map) {
+        Ok(draft) => Ok((location, draft)),
+        Err(errors) => Err(errors.into_iter().map(|e| row_error(location.clone(), e)).collect()),
+    }
 }
 
 /// The drafts of `rows`, or every error; a template's example rows are left out.
-fn collect(rows: impl Iterator<Item = Result<Draft, Vec<RowError>>>) -> Result<Vec<Draft>, Vec<RowError>> {
+fn collect(rows: impl Iterator<Item = Result<Located, Vec<RowError>>>) -> Result<Vec<Located>, Vec<RowError>> {
     let (mut drafts, mut errors) = (Vec::new(), Vec::new());
     for row in rows {
         match row {
-            Ok(d) if d.external_id.as_deref() == Some(EXAMPLE_ID) => {}
-            Ok(d) => drafts.push(d),
+            Ok((_, d)) if d.external_id.as_deref() == Some(EXAMPLE_ID) => {}
+            Ok(located) => drafts.push(located),
             Err(e) => errors.extend(e),
         }
     }

@@ -17,5 +17,5 @@ mod testing;
 
 pub use central::{CentralStore, NodeEntry, PushOutcome, Pushed};
 pub use error::{Error, Result};
-pub use node::{NodeStore, PublishReport, RepairReport};
+pub use node::{Change, NodeStore, PublishReport, RepairReport};
 pub use node::{Refusal, RefusedChange};

@@ -85,7 +85,8 @@ struct Holdings {
 
 /// A record a transaction wrote: what it replaced, and what it is now
 /// (`None` when the transaction removed it).
-type Change = (Option<Record>, Option<Record>);
+/// A record as held before a write and after it (`None`: not held).
+pub type Change = (Option<Record>, Option<Record>);
 
 impl Holdings {
     /// The summary of every record in `records`.
@@ -305,8 +306,8 @@ impl NodeStore {
     }
 
     /// Applies a feed batch and advances the cursor in one atomic write;
-    /// returns how many records changed.
-    pub fn apply_feed(&self, incoming: &[Record], cursor: u64, clock: &mut Clock) -> Result<usize> {
+    /// returns the records that changed, each as held before and after.
+    pub fn apply_feed(&self, incoming: &[Record], cursor: u64, clock: &mut Clock) -> Result<Vec<Change>> {
         let now_ms = Timestamp::now().0.max(0) as u64;
         let trees = (&self.records, &self.meta);
         let mut holdings = self.holdings();
@@ -333,7 +334,7 @@ impl NodeStore {
         })?;
         holdings.apply(&changes);
         *clock = Clock::resume(last);
-        Ok(changes.len())
+        Ok(changes)
     }
 
     /// Every record of `kind` this node holds, oldest first.
@@ -559,8 +560,8 @@ mod tests {
         let (_d2, other, mut other_clock, owner) = open();
         other.publish(&owner, &mut other_clock, &[draft(None, demand("甲")), draft(None, demand("乙"))]).unwrap();
         let records = other.list(None).unwrap();
-        assert_eq!(store.apply_feed(&records, 7, &mut clock).unwrap(), 2);
-        assert_eq!(store.apply_feed(&records, 7, &mut clock).unwrap(), 0);
+        assert_eq!(store.apply_feed(&records, 7, &mut clock).unwrap().len(), 2);
+        assert_eq!(store.apply_feed(&records, 7, &mut clock).unwrap().len(), 0);
         assert_eq!(store.cursor().unwrap(), 7);
         assert_eq!(store.summary().unwrap().1, other.summary().unwrap().1);
         assert!(clock.last() >= records[1].meta.version);

@@ -63,10 +63,72 @@ impl Browser {
     pub fn screenshot(&self, url: &str, path: &Path, width: u32, height: u32) -> anyhow::Result<()> {
         let mut session = Session::start(self, width, height)?;
         session.navigate(url)?;
-        let shot = session.call("Page.captureScreenshot", json!({"format": "png"}))?;
-        let data = shot["data"].as_str().context("no screenshot data")?;
-        let png = data_encoding::BASE64.decode(data.as_bytes()).context("decoding the screenshot")?;
-        std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
+        session.screenshot(path)
+    }
+}
+
+/// An open page to act on, as a person would: run the page's own scripts,
+/// submit its forms, wait for what they change.
+pub struct Page {
+    session: Session,
+}
+
+impl Browser {
+    /// Opens `url` in a fresh Chromium, `width` × `height` pixels.
+    pub fn open(&self, url: &str, width: u32, height: u32) -> anyhow::Result<Page> {
+        let mut session = Session::start(self, width, height)?;
+        session.navigate(url)?;
+        Ok(Page { session })
+    }
+}
+
+impl Page {
+    /// Goes to `url` and waits until it has loaded.
+    pub fn goto(&mut self, url: &str) -> anyhow::Result<()> {
+        self.session.navigate(url)
+    }
+
+    /// Runs `script` in the page, awaiting a promise it returns; its value.
+    pub fn eval(&mut self, script: &str) -> anyhow::Result<Value> {
+        let answer = self
+            .session
+            .call("Runtime.evaluate", json!({"expression": script, "returnByValue": true, "awaitPromise": true}))?;
+        if let Some(e) = answer.get("exceptionDetails") {
+            bail!("{script}: {e}");
+        }
+        Ok(answer["result"]["value"].clone())
+    }
+
+    /// Waits until `condition` (a script) is true in the page, across the
+    /// page loads a form's submission causes; an error after `timeout`.
+    pub fn wait_for(&mut self, condition: &str, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // While a new page loads the script may have no page to run in.
+            if let Ok(Value::Bool(true)) = self.eval(&format!("!!({condition})")) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let url = self.eval("location.href").unwrap_or_default();
+                bail!("waited {timeout:?} for `{condition}` at {url}; the page: {}", self.dom().unwrap_or_default());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The DOM now, serialised.
+    pub fn dom(&mut self) -> anyhow::Result<String> {
+        Ok(self.eval("document.documentElement.outerHTML")?.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Console errors, uncaught exceptions and failed loads so far.
+    pub fn console_errors(&self) -> &[String] {
+        &self.session.errors
+    }
+
+    /// Saves what the page shows now as PNG at `path`.
+    pub fn screenshot(&mut self, path: &Path) -> anyhow::Result<()> {
+        self.session.screenshot(path)
     }
 }
 
@@ -154,6 +216,14 @@ impl Session {
                 return Ok(reply["result"].clone());
             }
         }
+    }
+
+    /// Saves the page as PNG at `path`.
+    fn screenshot(&mut self, path: &Path) -> anyhow::Result<()> {
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"}))?;
+        let data = shot["data"].as_str().context("no screenshot data")?;
+        let png = data_encoding::BASE64.decode(data.as_bytes()).context("decoding the screenshot")?;
+        std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
     }
 
     /// Opens `url` and waits until it has loaded.

@@ -452,9 +452,54 @@ impl Node {
         command
     }
 
+    /// `kechuang-node console`: the console's address with the token to sign in.
+    pub fn console_url(&self) -> anyhow::Result<String> {
+        let out = run_ok(&mut self.verb("console"))?;
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
+
+    /// `kechuang-node watch --json`, running: its events line by line.
+    pub fn watch(&self) -> anyhow::Result<Watch> {
+        let mut command = self.verb("watch");
+        command.arg("--json").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+        let mut child = command.spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let (lines, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Watch { child, lines: receiver })
+    }
+
     /// The node's log so far.
     pub fn log_text(&self) -> String {
         self.daemon.log_text()
+    }
+}
+
+/// A running `kechuang-node watch --json`; stopped when dropped.
+pub struct Watch {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Watch {
+    /// The next event within `timeout`, or `None`.
+    pub fn next(&self, timeout: std::time::Duration) -> Option<Value> {
+        let line = self.lines.recv_timeout(timeout).ok()?;
+        serde_json::from_str(&line).ok()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -14,7 +14,7 @@ mod proxy;
 pub mod sample;
 mod watchdog;
 
-pub use browser::{Browser, Loaded};
-pub use cluster::{Central, Cluster, Node};
+pub use browser::{Browser, Loaded, Page};
+pub use cluster::{Central, Cluster, Node, Watch};
 pub use process::{Daemon, binary, eventually};
 pub use proxy::FaultProxy;

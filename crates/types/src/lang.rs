@@ -39,6 +39,11 @@ impl Lang {
         self.translate(english).map_or(Cow::Borrowed(english), Cow::Owned)
     }
 
+    /// A match's state (`connected`) in this language.
+    pub fn state(self, state: &str) -> String {
+        self.translate(&format!("state {state}")).unwrap_or_else(|| state.to_owned())
+    }
+
     /// Like [`Lang::say`], owned.
     pub fn tr(self, english: &str) -> String {
         self.say(english).into_owned()
@@ -148,6 +153,9 @@ const CATALOGUE: &[(&str, &str)] = &[
     ("match", "对接"),
     ("bid", "揭榜"),
     ("warning", "警告"),
+    ("submitted", "已提交"),
+    ("awarded", "已授予"),
+    ("not_chosen", "未入选"),
     ("error", "错误"),
     ("new proposal", "新的对接建议"),
     ("match changed", "对接状态变化"),
@@ -160,7 +168,19 @@ const CATALOGUE: &[(&str, &str)] = &[
     ("rows", "行"),
     ("created", "新增"),
     ("updated", "更新"),
-    ("withdrawn", "撤回"),
+    ("withdrawn", "已撤回"),
+    // A match's states, asked for by [`Lang::state`].
+    ("state proposed", "待回应"),
+    ("state accepted_by_demand", "需求方已接受"),
+    ("state accepted_by_supply", "供给方已接受"),
+    ("state connected", "已对接"),
+    ("state contracted", "已签约"),
+    ("state landed", "已落地"),
+    ("state declined", "已婉拒"),
+    ("state expired", "已过期"),
+    ("state withdrawn", "已撤回"),
+    ("watching: events are printed as they come (Ctrl-C stops)", "正在关注：事件一到即显示（按 Ctrl-C 结束）"),
+    ("the node stopped", "站点已停止"),
     ("unchanged", "未变"),
     ("exported", "已导出"),
     ("wrote the template", "已生成模板"),
