@@ -449,7 +449,7 @@ fn print_records(records: &[Record], json: bool) {
         let rows: Vec<_> = records.iter().map(kechuang_types::present::record_json).collect();
         println!("{}", serde_json::Value::Array(rows));
     } else {
-        print!("{}", kechuang_types::present::records_table(records));
+        print!("{}", kechuang_types::present::records_table(records, kechuang_types::Lang::from_env()));
     }
 }
 

@@ -213,13 +213,14 @@ fn main() -> std::process::ExitCode {
     match run_cli(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}: {e:#}", Lang::from_env().say("error"));
             std::process::ExitCode::FAILURE
         }
     }
 }
 
 fn run_cli(cli: Cli) -> anyhow::Result<()> {
+    let lang = Lang::from_env();
     match cli.command {
         Command::Run { config, log_format } => {
             init_logging("warn,kechuang_node=info", log_format);
@@ -241,8 +242,8 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 run(config, api, console, shutdown).await
             })
         }
-        Command::Publish { config, files, json } => publish(&config, &files, json),
-        Command::Export { config, kind, out, own } => export(&config, kind.as_deref(), &out, own),
+        Command::Publish { config, files, json } => publish(&config, &files, json, lang),
+        Command::Export { config, kind, out, own } => export(&config, kind.as_deref(), &out, own, lang),
         Command::Watch { config, json } => watch(&config, json),
         Command::Console { config } => {
             let lang = Lang::from_env();
@@ -271,7 +272,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::List { config, kind, json, .. } if kind.as_deref().is_some_and(|k| k.trim() == "refused") => {
-            list_refused(&config, json)
+            list_refused(&config, json, lang)
         }
         Command::List { config, kind, withdrawn, json } => {
             let kind = kind.map(|k| RecordKind::parse("kind", &k)).transpose()?;
@@ -280,7 +281,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::Value::Array(records.iter().map(record_json).collect()));
             } else {
-                print!("{}", records_table(&records));
+                print!("{}", records_table(&records, lang));
             }
             Ok(())
         }
@@ -303,7 +304,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if json {
                 println!("{}", record_json(&record));
             } else {
-                print!("{}", records_table(std::slice::from_ref(&record)));
+                print!("{}", records_table(std::slice::from_ref(&record), lang));
             }
             Ok(())
         }
@@ -318,7 +319,12 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if json {
                 println!("{}", record_json(&record));
             } else {
-                println!("withdrew {} {} ({})", record.kind(), record.meta.id, record.title());
+                match lang {
+                    Lang::Zh => {
+                        println!("已撤回{} {}（{}）", lang.say(record.kind().as_str()), record.meta.id, record.title())
+                    }
+                    Lang::En => println!("withdrew {} {} ({})", record.kind(), record.meta.id, record.title()),
+                }
             }
             Ok(())
         }
@@ -333,7 +339,10 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if json {
                 println!("{}", record_json(&record));
             } else {
-                println!("bid {} submitted", record.meta.id);
+                match lang {
+                    Lang::Zh => println!("已提交揭榜方案 {}", record.meta.id),
+                    Lang::En => println!("bid {} submitted", record.meta.id),
+                }
             }
             Ok(())
         }
@@ -349,7 +358,10 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::json!({"awarded": record_json(&record), "not_chosen": not_chosen}));
             } else {
-                println!("bid {} awarded; {not_chosen} other bid(s) not chosen", record.meta.id);
+                match lang {
+                    Lang::Zh => println!("已授予方案 {}；其余 {not_chosen} 个方案未入选", record.meta.id),
+                    Lang::En => println!("bid {} awarded; {not_chosen} other bid(s) not chosen", record.meta.id),
+                }
             }
             Ok(())
         }
@@ -394,39 +406,49 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 });
                 println!("{out}");
             } else {
-                let counts = counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+                let say = |text: &str| lang.tr(text);
+                let counts = counts.iter().map(|(k, v)| format!("{} {v}", lang.say(k))).collect::<Vec<_>>().join(", ");
+                let (held_of, changes, refused_hint) = match lang {
+                    Lang::Zh => ("持有", "条修改", "条修改被中心拒绝：`kechuang-node list refused`"),
+                    Lang::En => ("holds", "changes", "change(s) refused by central: `kechuang-node list refused`"),
+                };
+                let region = kechuang_types::Region::parse("region", &s.region)
+                    .map_or_else(|_| s.region.clone(), kechuang_types::present::region_cell);
                 let rows = vec![
-                    vec!["node".into(), format!("{} ({} {})", s.node_id, s.kind, s.region)],
-                    vec!["connected".into(), s.connected.to_string()],
-                    vec!["unacked".into(), s.unacked.to_string()],
-                    vec!["records".into(), counts],
-                    vec!["digest".into(), s.digest.clone()],
+                    vec![say("node"), format!("{} ({} {region})", s.node_id, lang.say(&s.kind))],
+                    vec![say("connected"), say(&s.connected.to_string())],
+                    vec![say("unacked"), s.unacked.to_string()],
+                    vec![say("records"), counts],
+                    vec![say("digest"), s.digest.clone()],
                     vec![
-                        "central says".into(),
-                        if s.expected_digest.is_empty() { "(not known yet)".into() } else { s.expected_digest.clone() },
+                        say("central says"),
+                        if s.expected_digest.is_empty() { say("(not known yet)") } else { s.expected_digest.clone() },
                     ],
-                    vec!["converged".into(), converged.to_string()],
+                    vec![say("converged"), say(&converged.to_string())],
                     vec![
-                        "sync".into(),
+                        say("sync"),
                         match (held, expected) {
-                            _ if converged => "complete".into(),
-                            (Some(held), Some(expected)) => {
-                                format!("holds {held} of the {expected} records central says it should")
-                            }
-                            _ => "(waiting for central)".into(),
+                            _ if converged => say("complete"),
+                            (Some(held), Some(expected)) => match lang {
+                                Lang::Zh => format!("{held_of} {held} / {expected} 条（中心应有）"),
+                                Lang::En => {
+                                    format!("{held_of} {held} of the {expected} records central says it should")
+                                }
+                            },
+                            _ => say("(waiting for central)"),
                         },
                     ],
-                    vec!["received".into(), format!("{} records, {} bytes", s.feed_records, s.feed_bytes)],
-                    vec!["pushed".into(), format!("{} changes, {} bytes", s.pushed_records, s.pushed_bytes)],
-                    vec!["repaired".into(), format!("{} records in {} repairs", s.repaired_records, s.repairs)],
+                    vec![say("received"), format!("{} records, {} bytes", s.feed_records, s.feed_bytes)],
+                    vec![say("pushed"), format!("{} {changes}, {} bytes", s.pushed_records, s.pushed_bytes)],
+                    vec![say("repaired"), format!("{} records in {} repairs", s.repaired_records, s.repairs)],
                     vec![
-                        "refused".into(),
+                        say("refused"),
                         match s.refused {
-                            0 => "none".into(),
-                            n => format!("{n} change(s) refused by central: `kechuang-node list refused`"),
+                            0 => say("none"),
+                            n => format!("{n} {refused_hint}"),
                         },
                     ],
-                    vec!["clock".into(), format!("{:+} ms against central's", s.clock_offset_ms)],
+                    vec![say("clock"), format!("{:+} ms against central's", s.clock_offset_ms)],
                 ];
                 print!("{}", table(&["", ""], &rows).lines().skip(1).map(|l| format!("{l}\n")).collect::<String>());
             }
@@ -446,7 +468,7 @@ fn list(config: &Path, kind: Option<RecordKind>) -> anyhow::Result<Vec<Record>> 
 }
 
 /// `list refused`: what central refused of this node's changes, and why.
-fn list_refused(config: &Path, json: bool) -> anyhow::Result<()> {
+fn list_refused(config: &Path, json: bool, lang: Lang) -> anyhow::Result<()> {
     let refusals = runtime()?.block_on(async {
         let mut api = connect(config).await?;
         anyhow::Ok(api.refusals(pb::RefusalsRequest {}).await?.into_inner().refusals)
@@ -468,21 +490,23 @@ fn list_refused(config: &Path, json: bool) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = refusals
         .iter()
         .map(|r| {
+            let at = r.at.parse::<kechuang_types::Timestamp>().map_or_else(|_| r.at.clone(), |t| t.in_china());
             vec![
-                r.at.clone(),
-                r.kind.clone(),
+                at,
+                lang.tr(&r.kind),
                 kechuang_types::present::truncate(&r.title, 30),
                 r.field.clone(),
-                r.reason.clone(),
+                lang.tr(&r.reason),
                 id(&r.id),
             ]
         })
         .collect();
-    print!("{}", table(&["WHEN", "KIND", "TITLE", "FIELD", "REASON", "RECORD"], &rows));
+    let header = ["WHEN", "KIND", "TITLE", "FIELD", "REASON", "RECORD"].map(|h| lang.tr(h));
+    print!("{}", table(&header.iter().map(String::as_str).collect::<Vec<_>>(), &rows));
     Ok(())
 }
 
-fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::Result<()> {
+fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool, lang: Lang) -> anyhow::Result<()> {
     let kind = kind.map(|k| RecordKind::parse("kind", k)).transpose()?;
     if let Some(k) = kind
         && !matches!(k, RecordKind::Demand | RecordKind::Outcome | RecordKind::Expert)
@@ -503,33 +527,35 @@ fn export(config: &Path, kind: Option<&str>, out: &Path, own: bool) -> anyhow::R
     // Atomic: a reader never sees half a file.
     kechuang_pki::write_public(out, &write(&rows).map_err(|e| anyhow::anyhow!("--out: {e}"))?)?;
     let count = |k: RecordKind| rows.iter().filter(|(kind, _)| *kind == k).count();
-    println!(
-        "exported demands {}, outcomes {}, experts {} to {}",
-        count(RecordKind::Demand),
-        count(RecordKind::Outcome),
-        count(RecordKind::Expert),
-        out.display()
-    );
+    let (demands, outcomes, experts) =
+        (count(RecordKind::Demand), count(RecordKind::Outcome), count(RecordKind::Expert));
+    match lang {
+        Lang::Zh => println!("已导出 需求 {demands}、成果 {outcomes}、专家 {experts} 到 {}", out.display()),
+        Lang::En => println!("exported demands {demands}, outcomes {outcomes}, experts {experts} to {}", out.display()),
+    }
     Ok(())
 }
 
-fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+fn publish(config: &Path, files: &[PathBuf], json: bool, lang: Lang) -> anyhow::Result<()> {
     // Each draft with where it came from, for reporting problems.
     let mut drafts = Vec::new();
     let mut bad = 0;
     for file in files {
         let reading = import::read_file(file);
         for w in &reading.warnings {
-            eprintln!("{}: warning: {w}", file.display());
+            match lang {
+                Lang::Zh => eprintln!("{}：警告：{}", file.display(), w.zh()),
+                Lang::En => eprintln!("{}: warning: {w}", file.display()),
+            }
         }
         for e in &reading.errors {
-            eprintln!("{}: {e}", file.display());
+            eprintln!("{}: {}", file.display(), e.say(lang));
         }
         bad += reading.errors.len();
         drafts.extend(reading.drafts.into_iter().enumerate().map(|(i, d)| (file, i, d)));
     }
     if bad > 0 {
-        bail!("{bad} bad row(s): nothing was published");
+        bail!("{bad} {}", lang.say("bad row(s): nothing was published"));
     }
     let total = drafts.len();
     let started = Instant::now();
@@ -560,7 +586,7 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
             first += chunk.len();
         }
         if problems > 0 {
-            bail!("{problems} problem(s) in the rows: nothing was published");
+            bail!("{problems} {}", lang.say("problem(s) in the rows: nothing was published"));
         }
         let mut done = 0;
         for chunk in chunks {
@@ -591,10 +617,15 @@ fn publish(config: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
                 "withdrawn": withdrawn})
         );
     } else {
-        println!(
-            "{total} rows: {created} created, {updated} updated, {withdrawn} withdrawn, {unchanged} unchanged ({:.1} s)",
-            started.elapsed().as_secs_f64()
-        );
+        let secs = started.elapsed().as_secs_f64();
+        match lang {
+            Lang::Zh => println!(
+                "共 {total} 行：新增 {created}，更新 {updated}，撤回 {withdrawn}，未变 {unchanged}（{secs:.1} 秒）"
+            ),
+            Lang::En => println!(
+                "{total} rows: {created} created, {updated} updated, {withdrawn} withdrawn, {unchanged} unchanged ({secs:.1} s)"
+            ),
+        }
     }
     Ok(())
 }

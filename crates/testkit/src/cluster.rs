@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::process::{Daemon, binary, run_ok};
+use crate::process::{Daemon, command, run_ok};
 use crate::watchdog::Watchdog;
 
 /// A test network: one central and any number of nodes, in one temp dir.
@@ -134,7 +134,7 @@ pub struct Central {
 
 impl Central {
     fn start(home: &Path, edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
-        run_ok(Command::new(binary("kechuang-central")).args(["init", "--data-dir"]).arg(home).args([
+        run_ok(command("kechuang-central").args(["init", "--data-dir"]).arg(home).args([
             "--listen",
             "127.0.0.1:0",
             "--admin-listen",
@@ -202,7 +202,7 @@ impl Central {
 
     /// `kechuang-central list --json`: all records, or what `node` should hold.
     pub fn list(&self, kind: Option<&str>, node: Option<&str>) -> anyhow::Result<Vec<Value>> {
-        let mut command = Command::new(binary("kechuang-central"));
+        let mut command = command("kechuang-central");
         command.args(["list", "--json", "--config"]).arg(&self.daemon.config);
         command.args(kind);
         if let Some(node) = node {
@@ -213,7 +213,7 @@ impl Central {
 
     /// `kechuang-central revoke`: its output.
     pub fn revoke(&self, node: &str) -> anyhow::Result<String> {
-        let mut command = Command::new(binary("kechuang-central"));
+        let mut command = command("kechuang-central");
         command.args(["revoke", "--data-dir"]).arg(&self.home).args(["--node-id", node]);
         Ok(String::from_utf8_lossy(&run_ok(&mut command)?.stdout).into_owned())
     }
@@ -221,7 +221,7 @@ impl Central {
     /// `kechuang-central issue` of a node directory that is not started.
     pub fn issue(&self, id: &str, kind: &str, region: &str, out: &Path) -> anyhow::Result<()> {
         run_ok(
-            Command::new(binary("kechuang-central"))
+            command("kechuang-central")
                 .args(["issue", "--data-dir"])
                 .arg(&self.home)
                 .args(["--node-id", id, "--kind", kind, "--region", region, "--out"])
@@ -233,28 +233,28 @@ impl Central {
 
     /// `kechuang-central history --json [ID]`: the events, oldest first.
     pub fn history(&self, id: Option<&str>) -> anyhow::Result<Vec<Value>> {
-        let mut command = Command::new(binary("kechuang-central"));
+        let mut command = command("kechuang-central");
         command.args(["history", "--json", "--config"]).arg(&self.daemon.config).args(id);
         json_array(&run_ok(&mut command)?.stdout)
     }
 
     /// `kechuang-central history --since DAY --out FILE`: what it printed.
     pub fn export_history(&self, since: &str, out: &Path) -> anyhow::Result<String> {
-        let mut command = Command::new(binary("kechuang-central"));
+        let mut command = command("kechuang-central");
         command.args(["history", "--since", since, "--out"]).arg(out).arg("--config").arg(&self.daemon.config);
         Ok(String::from_utf8_lossy(&run_ok(&mut command)?.stdout).into_owned())
     }
 
     /// `kechuang-central VERB --config … ARGS…`: what it printed.
     pub fn verb(&self, args: &[&str]) -> anyhow::Result<String> {
-        let mut command = Command::new(binary("kechuang-central"));
+        let mut command = command("kechuang-central");
         command.arg(args[0]).arg("--config").arg(&self.daemon.config).args(&args[1..]);
         Ok(String::from_utf8_lossy(&run_ok(&mut command)?.stdout).into_owned())
     }
 
     /// `kechuang-central VERB --config … ARGS…`, expected to fail: its stderr.
     pub fn verb_failing(&self, args: &[&str]) -> anyhow::Result<String> {
-        let output = Command::new(binary("kechuang-central"))
+        let output = command("kechuang-central")
             .arg(args[0])
             .arg("--config")
             .arg(&self.daemon.config)
@@ -268,7 +268,7 @@ impl Central {
 
     /// `kechuang-central nodes --json`.
     pub fn nodes(&self) -> anyhow::Result<Vec<Value>> {
-        let mut command = Command::new(binary("kechuang-central"));
+        let mut command = command("kechuang-central");
         command.args(["nodes", "--json", "--config"]).arg(&self.daemon.config);
         json_array(&run_ok(&mut command)?.stdout)
     }
@@ -447,7 +447,7 @@ impl Node {
     }
 
     fn verb(&self, verb: &str) -> Command {
-        let mut command = Command::new(binary("kechuang-node"));
+        let mut command = command("kechuang-node");
         command.arg(verb).arg("--config").arg(&self.daemon.config);
         command
     }

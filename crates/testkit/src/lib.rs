@@ -16,5 +16,5 @@ mod watchdog;
 
 pub use browser::{Browser, Loaded, Page};
 pub use cluster::{Central, Cluster, Node, Watch};
-pub use process::{Daemon, binary, eventually};
+pub use process::{Daemon, binary, command, eventually};
 pub use proxy::FaultProxy;

@@ -25,6 +25,19 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// A command running one of the workspace's binaries, in English whatever
+/// the machine's locale (the scenarios read its output).
+pub fn command(name: &str) -> Command {
+    let mut command = Command::new(binary(name));
+    english(&mut command);
+    command
+}
+
+/// Makes `command` answer in English.
+fn english(command: &mut Command) {
+    command.env_remove("LC_ALL").env_remove("LC_MESSAGES").env("LANG", "C.UTF-8");
+}
+
 /// Runs a command to completion, failing with its output if it fails.
 pub fn run_ok(command: &mut Command) -> anyhow::Result<Output> {
     let output = command.stdin(Stdio::null()).output().with_context(|| format!("running {command:?}"))?;
@@ -141,6 +154,7 @@ impl Daemon {
             }
             None => Command::new(binary(self.program)),
         };
+        english(&mut command);
         match &crash_at {
             Some(at) => command.env(CRASH_ENV, at),
             None => command.env_remove(CRASH_ENV),

@@ -141,6 +141,23 @@ impl Timestamp {
     }
 }
 
+impl std::str::FromStr for Timestamp {
+    type Err = Error;
+
+    /// Parses what `Display` writes: RFC 3339 in UTC to the second.
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = || Error::invalid("time", text, "times are like 2026-11-28T05:00:00Z");
+        let (day, time) = text.trim().strip_suffix('Z').and_then(|t| t.split_once('T')).ok_or_else(bad)?;
+        let day = Date::parse("time", day)?;
+        let parts: Vec<i64> = time.split(':').map(|p| p.parse().map_err(|_| bad())).collect::<Result<_>>()?;
+        let [h, m, s] = parts[..] else { return Err(bad()) };
+        if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..61).contains(&s) {
+            return Err(bad());
+        }
+        Ok(Self((day.days_since_epoch() * 86_400 + h * 3_600 + m * 60 + s) * 1_000))
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC, to the second.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -188,6 +205,14 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_timestamp_reads_back_what_it_writes() {
+        let t = Timestamp(1_795_900_000_000);
+        assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t);
+        assert!("2026-11-28 05:00".parse::<Timestamp>().is_err());
+        assert!("2026-11-28T25:00:00Z".parse::<Timestamp>().is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::{Body, Match, MatchState, Record, Response};
+use crate::{Body, Lang, Match, MatchState, Record, Region, Response};
 
 /// The stable JSON form of a record: metadata fields (`id`, `kind`,
 /// `owner`, `version`, `external_id`, `created_at`, `updated_at`,
@@ -92,9 +92,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// A match's state in a few words: with the contract (type and amount) it
 /// carries, the reason it was declined, or the day it landed.
-pub fn state_label(m: &Match) -> String {
+pub fn state_label(m: &Match, lang: Lang) -> String {
     let state = m.state();
-    let word = serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let word = lang.state(state.as_str());
     let declined = [&m.demand_side.value, &m.supply_side.value].into_iter().find_map(|r| match r {
         Response::Declined(d) => Some(d.reason.as_str()),
         _ => None,
@@ -143,14 +143,27 @@ pub fn describe_value(json: &str) -> String {
     serde_json::from_str::<Value>(json).map_or_else(|_| json.to_owned(), |v| words(&v))
 }
 
+/// A region with its name: `440300 深圳市`.
+pub fn region_cell(region: Region) -> String {
+    format!("{region} {}", region.short_name())
+}
+
+/// How many rows a table showed, in `lang`.
+fn footer(n: usize, what: &str, lang: Lang) -> String {
+    match lang {
+        Lang::Zh => format!("（共 {n} 条）\n"),
+        Lang::En => format!("({n} {what})\n"),
+    }
+}
+
 /// A table of matches: state, score, tier, both sides and why.
-pub fn matches_table(records: &[Record]) -> String {
+pub fn matches_table(records: &[Record], lang: Lang) -> String {
     let rows: Vec<Vec<String>> = records
         .iter()
         .filter_map(|r| match &r.body {
             Body::Match(m) => Some(vec![
                 r.meta.id.to_string(),
-                state_label(m),
+                state_label(m, lang),
                 format!("{:.2}", m.score),
                 m.tier.to_string(),
                 truncate(&m.demand_title, 28),
@@ -160,27 +173,31 @@ pub fn matches_table(records: &[Record]) -> String {
             _ => None,
         })
         .collect();
-    let mut out = table(&["MATCH", "STATE", "SCORE", "TIER", "DEMAND", "SUPPLY", "WHY"], &rows);
-    out.push_str(&format!("({} matches)\n", rows.len()));
+    let header = ["MATCH", "STATE", "SCORE", "TIER", "DEMAND", "SUPPLY", "WHY"].map(|h| lang.say(h));
+    let header: Vec<&str> = header.iter().map(|h| h.as_ref()).collect();
+    let mut out = table(&header, &rows);
+    out.push_str(&footer(rows.len(), "matches", lang));
     out
 }
 
-/// A table of records with the columns that matter for their kind.
-pub fn records_table(records: &[Record]) -> String {
+/// A table of records with the columns that matter for their kind, in
+/// `lang`; regions with their names.
+pub fn records_table(records: &[Record], lang: Lang) -> String {
     if !records.is_empty() && records.iter().all(|r| matches!(r.body, Body::Match(_))) {
-        return matches_table(records);
+        return matches_table(records, lang);
     }
     let rows: Vec<Vec<String>> = records
         .iter()
         .map(|r| {
             let (region, detail) = match &r.body {
-                Body::Demand(d) => (d.region.to_string(), format!("{} TRL≥{}", d.industry, d.min_trl.get())),
-                Body::Outcome(o) => (o.region.to_string(), format!("{} TRL{}", o.industry, o.trl.get())),
-                Body::Expert(e) => (e.region.to_string(), truncate(&e.fields.join("、"), 24)),
-                Body::Match(m) => {
-                    (format!("{}→{}", m.supply_region, m.demand_region), format!("{} {}", m.tier, state_label(m)))
-                }
-                Body::Bid(b) => (String::new(), format!("{:?}", b.decision.value).to_lowercase()),
+                Body::Demand(d) => (region_cell(d.region), format!("{} TRL≥{}", d.industry, d.min_trl.get())),
+                Body::Outcome(o) => (region_cell(o.region), format!("{} TRL{}", o.industry, o.trl.get())),
+                Body::Expert(e) => (region_cell(e.region), truncate(&e.fields.join("、"), 24)),
+                Body::Match(m) => (
+                    format!("{}→{}", region_cell(m.supply_region), region_cell(m.demand_region)),
+                    format!("{} {}", m.tier, state_label(m, lang)),
+                ),
+                Body::Bid(b) => (String::new(), lang.tr(b.decision.value.as_str())),
             };
             let detail = match &r.meta.withdrawal {
                 Some(w) if r.meta.deleted => format!("{detail} 已撤回（{}）", w.reason.label()),
@@ -189,7 +206,7 @@ pub fn records_table(records: &[Record]) -> String {
             };
             vec![
                 r.meta.id.to_string(),
-                r.kind().to_string(),
+                lang.tr(r.kind().as_str()),
                 r.meta.external_id.clone().unwrap_or_else(|| "-".into()),
                 r.meta.owner.to_string(),
                 region,
@@ -198,8 +215,10 @@ pub fn records_table(records: &[Record]) -> String {
             ]
         })
         .collect();
-    let mut out = table(&["ID", "KIND", "REF", "OWNER", "REGION", "DETAIL", "TITLE"], &rows);
-    out.push_str(&format!("({} records)\n", records.len()));
+    let header = ["ID", "KIND", "REF", "OWNER", "REGION", "DETAIL", "TITLE"].map(|h| lang.say(h));
+    let header: Vec<&str> = header.iter().map(|h| h.as_ref()).collect();
+    let mut out = table(&header, &rows);
+    out.push_str(&footer(records.len(), "records", lang));
     out
 }
 
