@@ -212,10 +212,11 @@ for spec in "${NODES[@]}"; do
   read -r id _ <<<"$spec"
   echo
   echo "==> $id"
-  "$BIN/kechuang-node" status --config "$DEMO/$id/node.toml" | grep -E '^(connected|records|converged)'
+  # In English or, under a zh_* locale, in Chinese.
+  "$BIN/kechuang-node" status --config "$DEMO/$id/node.toml" | grep -E '^(connected|records|converged|已连接|记录|已一致)'
   for kind in demands outcomes experts; do
-    "$BIN/kechuang-node" list --config "$DEMO/$id/node.toml" "$kind" | grep -v '^(0 records)' | grep -q . &&
-      "$BIN/kechuang-node" list --config "$DEMO/$id/node.toml" "$kind" | grep -v '^ID ' | grep -v '^(' || true
+    "$BIN/kechuang-node" list --config "$DEMO/$id/node.toml" "$kind" | grep -v -E '^(\(0 records\)|（共 0 条）)' | grep -q . &&
+      "$BIN/kechuang-node" list --config "$DEMO/$id/node.toml" "$kind" | grep -v -E '^(ID|编号) ' | grep -v -E '^(\(|（)' || true
   done
   echo "  routed matches:"
   "$BIN/kechuang-node" list --config "$DEMO/$id/node.toml" matches
@@ -242,7 +243,15 @@ echo "==> central knows these nodes"
 echo
 echo "Central's dashboard (全国概览, 网络, 榜单, 最新对接): http://$DASHBOARD/"
 echo
+echo "Each station's console (上传, 需求, 成果, 专家, 对接, 揭榜, 导出), signed in by its link:"
+for spec in "${NODES[@]}"; do
+  read -r id _ <<<"$spec"
+  printf '  %-16s %s\n' "$id" "$(on "$id" console)"
+done
+echo
 echo "The demo network keeps running. Try:"
+echo "  $BIN/kechuang-node watch --config $DEMO/sz-city/node.toml"
+echo "  $BIN/kechuang-node template --out $DEMO/模板.xlsx"
 echo "  $BIN/kechuang-node list --config $DEMO/sz-city/node.toml matches"
 echo "  $BIN/kechuang-node respond --config $DEMO/sz-city/node.toml MATCH_ID accept"
 echo "  $BIN/kechuang-node respond --config $DEMO/sz-city/node.toml MATCH_ID decline --reason 价格"

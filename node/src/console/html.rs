@@ -32,7 +32,7 @@ const CONSOLE_STYLE: &str = ".flash{background:#dafbe1;border:1px solid #1a7f37;
 .flash.bad{background:#ffebe9;border-color:#cf222e}form.inline{display:inline}\
 .drop{border:2px dashed #8c959f;border-radius:8px;padding:32px;text-align:center;background:#fff;margin:12px 0}\
 .drop.over{background:#ddf4ff}.filters input,.filters select{margin-right:8px}\
-.bad{color:#cf222e}.good{color:#1a7f37}progress{width:320px}#events li{margin:4px 0}";
+.bad{color:#cf222e}td.nw{white-space:nowrap}.good{color:#1a7f37}progress{width:320px}#events li{margin:4px 0}";
 
 /// A whole page around `body`, with the message `msg` shown once.
 fn page(title: &str, active: &str, msg: Option<&str>, body: &str) -> String {
@@ -169,7 +169,7 @@ pub fn upload(msg: Option<&str>) -> String {
     let body = "<h1>上传需求、成果、专家</h1>\
         <p>支持 Excel/WPS 工作簿（.xlsx）、CSV（UTF-8 或 GBK 均可）和 JSON。列名可用中文（标题、需求描述、行业代码、关键词、所在地区……）；\
         所在地区可写代码（440300）或名称（广东省深圳市）。先检查全部行，<b>有任何问题都不会发布</b>；检查通过后再确认发布。\
-        没有表格？先用模板：<code>kechuang-node template --out 模板.xlsx</code>，或从「导出」下载本站现有记录改起。</p>\
+        没有表格？先<a href=\"/template.xlsx\" id=\"template\">下载模板</a>（需求、成果、专家三张表，带示例行和下拉选项），或从「导出」下载本站现有记录改起。</p>\
         <div class=\"drop\" id=\"drop\">把文件拖到这里，或 <input type=\"file\" id=\"file\" accept=\".xlsx,.csv,.json,.jsonl\"></div>\
         <div id=\"report\"></div><div id=\"confirm\"></div><div id=\"progress\"></div>\
         <script>\
@@ -584,13 +584,13 @@ pub fn matches(rows: &[Record], total: usize, f: &Filter, me: &NodeId) -> String
         let contact = [&m.demand_contact, &m.supply_contact]
             .into_iter()
             .flatten()
-            .map(|c| format!("{} {} {}", c.person, c.phone, c.email))
+            .map(|c| esc(&format!("{} {} {}", c.person, c.phone, c.email)))
             .collect::<Vec<_>>()
             .join("<br>");
         let _ = write!(
             body,
             "<tr data-id=\"{}\" data-state=\"{}\"><td>{}<br><span class=\"note\">{}</span></td><td>{}<br><span class=\"note\">{}</span></td>\
-             <td>{}</td><td class=\"state\">{}</td><td class=\"note\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td class=\"nw\">{}</td><td class=\"state nw\">{}</td><td class=\"note\">{}</td><td class=\"nw\">{}</td><td>{}</td><td>{}</td></tr>",
             r.meta.id,
             m.state().as_str(),
             esc(&m.demand_title),
@@ -601,7 +601,7 @@ pub fn matches(rows: &[Record], total: usize, f: &Filter, me: &NodeId) -> String
             esc(&Lang::Zh.state(m.state().as_str())),
             esc(&m.explanation),
             role(m, me),
-            esc(&contact),
+            contact,
             match_actions(r, m, me)
         );
     }

@@ -66,6 +66,7 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: Cancellatio
         .route("/challenges/{id}/bid", post(bid))
         .route("/bids/{id}/award", post(award))
         .route("/export/{file}", get(export))
+        .route("/template.xlsx", get(template))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|| async { Failure::NotFound("没有这个页面".into()) })
         .layer(DefaultBodyLimit::max(UPLOAD_BYTES))
@@ -451,6 +452,24 @@ async fn withdraw(State(console): State<Shared>, Path(id): Path<String>, Form(fo
     match act(&console, move |node| lifecycle::withdraw(node, &id, withdrawal)).await {
         Ok(record) => back(&to, &format!("已撤回：{}", record.title())),
         Err(message) => back(&to, &message),
+    }
+}
+
+/// The workbook to fill in (as `kechuang-node template` writes it).
+async fn template() -> Response {
+    match import::write_template() {
+        Ok(book) => (
+            [
+                (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"template.xlsx\"; filename*=UTF-8''%E6%A8%A1%E6%9D%BF.xlsx".to_owned(),
+                ),
+            ],
+            book,
+        )
+            .into_response(),
+        Err(e) => Failure::Unavailable(e).into_response(),
     }
 }
 
