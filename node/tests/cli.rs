@@ -45,6 +45,9 @@ fn verbs_say_when_the_node_is_not_running() {
     let output = node().args(["status", "--config"]).arg(config(dir.path())).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("node sz is not running"));
+    // Run from the node's directory, as an operator would.
+    let output = node().args(["status", "--config", "node.toml"]).current_dir(dir.path()).output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("node sz is not running"), "{output:?}");
 }
 
 #[test]

@@ -57,7 +57,9 @@ pub async fn stop_on_signal(shutdown: CancellationToken) {
 pub fn read_toml<T: DeserializeOwned>(path: &Path) -> anyhow::Result<(T, PathBuf)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let file = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    Ok((file, path.parent().map(Path::to_path_buf).unwrap_or_default()))
+    // `node.toml` alone lives in the current directory.
+    let home = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok((file, home.to_path_buf()))
 }
 
 /// Writes the ready file atomically (a temp file renamed over it), so a
