@@ -421,7 +421,8 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                         vec![
                             n.node_id,
                             n.kind,
-                            n.region,
+                            kechuang_types::Region::parse("region", &n.region)
+                                .map_or(n.region, kechuang_types::present::region_cell),
                             n.acked_seq.to_string(),
                             n.connected.to_string(),
                             n.connections.to_string(),
