@@ -213,7 +213,8 @@ fn main() -> std::process::ExitCode {
     match run_cli(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{}: {e:#}", Lang::from_env().say("error"));
+            let lang = Lang::from_env();
+            eprintln!("{}: {}", lang.say("error"), lang.error(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }

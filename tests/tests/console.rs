@@ -202,3 +202,56 @@ fn a_refused_notification_is_posted_again_until_the_receiver_takes_it() -> anyho
     assert!(tries[2].0 - tries[0].0 >= Duration::from_secs(2), "1 s then 2 s between tries");
     Ok(())
 }
+
+#[test]
+fn a_university_bids_from_its_console_and_the_owner_awards_from_its_own() -> anyhow::Result<()> {
+    let browser = Browser::find()?;
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    let file = cluster.write_rows(&[battery_outcome("CG-1", "440100", "岭南大学")])?;
+    cluster.node("gzu").publish(&[&file])?;
+    let mut challenge = battery_demand("JB-1", "440300");
+    challenge["is_challenge"] = true.into();
+    challenge["title"] = "揭榜挂帅：储能电站热失控早期预警".into();
+    let file = cluster.write_rows(&[challenge])?;
+    cluster.node("sz").publish(&[&file])?;
+    let demand = cluster.node("sz").list(Some("demands"))?[0]["id"].as_str().unwrap_or_default().to_owned();
+    eventually(SETTLE, "the open challenge at gzu", || {
+        Ok(cluster.node("gzu").list(Some("demands"))?.iter().any(|d| d["id"] == demand.as_str()))
+    })?;
+
+    // The university offers its outcome with a proposal, from the page.
+    let url = cluster.node("gzu").console_url()?;
+    let base = url.split("/?token=").next().unwrap_or_default().to_owned();
+    let mut page = browser.open(&url, 1280, 900)?;
+    page.goto(&format!("{base}/challenges"))?;
+    let card = format!("div.challenge[data-id=\"{demand}\"]");
+    page.eval(&format!(
+        "const f = document.querySelector('{card} form'); f.proposal.value = '以阻抗谱预警方案揭榜，六个月完成现场验证'; \
+         f.querySelector('input[name=outcome]').checked = true; f.submit(); true"
+    ))?;
+    page.wait_for("document.getElementById('flash')", SETTLE)?;
+    assert!(page.dom()?.contains("已提交揭榜方案"), "{}", page.dom()?);
+    assert!(page.dom()?.contains("本站已揭榜"), "the challenge shows the bid");
+
+    // The owner sees the bid on its 揭榜 page and awards it.
+    eventually(SETTLE, "the bid at sz", || Ok(cluster.node("sz").list(Some("bids"))?.len() == 1))?;
+    let url = cluster.node("sz").console_url()?;
+    let base = url.split("/?token=").next().unwrap_or_default().to_owned();
+    let mut page = browser.open(&url, 1280, 900)?;
+    page.goto(&format!("{base}/challenges"))?;
+    assert!(page.dom()?.contains("以阻抗谱预警方案揭榜"), "the owner reads the proposal");
+    // confirm() is the person's "yes": answered here.
+    page.eval("window.confirm = () => true; document.querySelector('table.bids form button').click(); true")?;
+    page.wait_for("document.getElementById('flash')", SETTLE)?;
+    assert!(page.dom()?.contains("已授予"), "{}", page.dom()?);
+    eventually(SETTLE, "the awarded bid and its contracted match at central", || {
+        let bids = cluster.central.list(Some("bids"), None)?;
+        let matches = cluster.central.list(Some("matches"), None)?;
+        Ok(bids.iter().any(|b| b["decision"]["value"] == "awarded")
+            && matches.iter().any(|m| m["state"] == "contracted" && m["demand"] == demand.as_str()))
+    })?;
+    assert!(page.console_errors().is_empty(), "{:#?}", page.console_errors());
+    Ok(())
+}

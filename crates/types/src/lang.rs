@@ -39,6 +39,23 @@ impl Lang {
         self.translate(english).map_or(Cow::Borrowed(english), Cow::Owned)
     }
 
+    /// An error message (`field: reason`) in this language: the whole
+    /// message if the catalogue has it, else the field and the reason each.
+    pub fn error(self, message: &str) -> String {
+        if self == Lang::En {
+            return message.to_owned();
+        }
+        if let Some(said) = self.translate(message) {
+            return said;
+        }
+        match message.split_once(": ") {
+            Some((field, reason)) if !field.contains(' ') => {
+                format!("{}：{}", self.say(&format!("field {field}")), self.error(reason))
+            }
+            _ => message.to_owned(),
+        }
+    }
+
     /// A match's state (`connected`) in this language.
     pub fn state(self, state: &str) -> String {
         self.translate(&format!("state {state}")).unwrap_or_else(|| state.to_owned())
@@ -108,6 +125,43 @@ const CATALOGUE: &[(&str, &str)] = &[
     ("only demands, outcomes and experts are published from files", "文件中只能发布需求、成果和专家"),
     ("the cell holds the spreadsheet error *", "单元格中是表格错误值 "),
     ("one of *", "应为以下之一："),
+    // Lifecycle refusals (kechuang_sync::lifecycle), and the fields they name.
+    ("field demand_side", "需求方"),
+    ("field supply_side", "供给方"),
+    ("field landing", "落地"),
+    ("field landing_date", "落地日期"),
+    ("field decision", "授予"),
+    ("field match", "对接"),
+    ("field reason", "原因"),
+    ("field type", "合同类型"),
+    ("field amount", "金额"),
+    ("field note", "说明"),
+    ("field action", "操作"),
+    ("field outcomes", "成果"),
+    ("field experts", "专家"),
+    ("field deadline", "截止日期"),
+    ("field region", "所在地区"),
+    ("declined is final", "已婉拒，不能再改"),
+    ("contracted is final", "已签约，不能再改"),
+    ("landed is final", "已落地，不能再改"),
+    ("awarded is final", "已授予，不能再改"),
+    ("not_chosen is final", "未入选，不能再改"),
+    ("the match has landed: nothing more can be recorded", "已落地，不能再记录"),
+    ("the match was withdrawn*", "对接已撤回"),
+    ("the match was expired*", "对接已过期"),
+    ("a contract is on record: the match can no longer be declined", "已有合同，不能再婉拒"),
+    ("a contract needs both sides to have accepted; this side is *", "签约须双方都已接受；本方与对方分别为 "),
+    ("this side already answered *", "本方已答复："),
+    ("only a contracted match can land; it is *", "只有已签约的对接才能落地；当前为 "),
+    ("landing is recorded by *", "落地由负责落地的城市站点记录："),
+    ("a decline needs one of *", "婉拒须选择原因之一："),
+    ("missing (万元)", "未填写（万元）"),
+    ("a bid offers at least one outcome or expert", "揭榜须至少提供一项成果或一位专家"),
+    ("a node does not bid on its own challenge", "不能揭自己发布的榜"),
+    ("only the challenge's owner awards its bids", "只有发榜方能授予方案"),
+    ("this challenge has already been awarded", "这个榜已经授予"),
+    ("this bid has already been decided", "这个方案已有决定"),
+    ("the challenge closed on *", "揭榜已截止："),
     // Operator verbs and status.
     ("node", "站点"),
     ("connected", "已连接"),
@@ -215,6 +269,17 @@ mod tests {
         assert_eq!(Lang::En.say("missing"), "missing");
         assert_eq!(Lang::Zh.say("longer than 200 characters"), "超过长度上限：200 个字");
         assert_eq!(Lang::Zh.say("something new"), "something new");
+    }
+
+    #[test]
+    fn errors_are_said_field_and_reason_each() {
+        assert_eq!(Lang::Zh.error("demand_side: declined is final"), "需求方：已婉拒，不能再改");
+        assert_eq!(
+            Lang::Zh.error("landing: only a contracted match can land; it is connected"),
+            "落地：只有已签约的对接才能落地；当前为 connected"
+        );
+        assert_eq!(Lang::Zh.error("a node does not bid on its own challenge"), "不能揭自己发布的榜");
+        assert_eq!(Lang::En.error("landing: landed is final"), "landing: landed is final");
     }
 
     #[test]

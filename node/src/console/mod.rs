@@ -145,7 +145,7 @@ fn url_encode(text: &str) -> String {
 
 /// A lifecycle refusal, said for people.
 fn refusal_text(e: &Refused) -> String {
-    format!("操作未完成：{}", Lang::Zh.say(&e.to_string()))
+    format!("操作未完成：{}", Lang::Zh.error(&e.to_string()))
 }
 
 /// 状态.
