@@ -22,7 +22,7 @@ use kechuang_types::{Clock, Draft, Hlc, Meta, NodeId, Record, RecordId, RecordKi
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use crate::codec::{decode, encode, read_u64, u64_key};
+use crate::codec::{self, decode, encode, read_u64, u64_key};
 use crate::{Error, Result};
 
 mod outbox;
@@ -341,7 +341,14 @@ impl NodeStore {
     pub fn list(&self, kind: Option<RecordKind>) -> Result<Vec<Record>> {
         let mut out = Vec::new();
         for entry in self.records.iter().values() {
-            let record: Record = decode("record", &entry?)?;
+            let bytes = entry?;
+            // Most records are of other kinds: skip them undecoded.
+            if let Some(k) = kind
+                && codec::record_is(&bytes, k.as_str()) == Some(false)
+            {
+                continue;
+            }
+            let record: Record = decode("record", &bytes)?;
             if kind.is_none_or(|k| record.kind() == k) {
                 out.push(record);
             }
