@@ -85,6 +85,13 @@ impl AdminService {
     }
 }
 
+/// Records in a page of `list` unless the request asks for fewer.
+const LIST_PAGE: usize = 5_000;
+/// Most records a request may ask for in one page.
+const LIST_PAGE_MOST: usize = 50_000;
+/// A page ends once its records take this many bytes.
+const LIST_PAGE_BYTES: usize = 8 * 1024 * 1024;
+
 #[tonic::async_trait]
 impl Admin for AdminService {
     async fn propose(&self, request: Request<pb::ProposeRequest>) -> Result<Response<pb::ProposeResponse>, Status> {
@@ -188,11 +195,32 @@ impl Admin for AdminService {
                 Some(Peer { id: entry.id, kind: entry.kind, region: entry.region })
             }
         };
-        let records = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            store.for_each(|record| {
+        let after = match request.after.as_slice() {
+            [] => None,
+            bytes => Some(
+                <[u8; 16]>::try_from(bytes)
+                    .map(RecordId::from_bytes)
+                    .map_err(|_| Status::invalid_argument("after: not a record id"))?,
+            ),
+        };
+        let limit = match request.limit {
+            0 => LIST_PAGE,
+            n => (n as usize).min(LIST_PAGE_MOST),
+        };
+        let (records, next) = tokio::task::spawn_blocking(move || {
+            let (mut out, mut bytes, mut next) = (Vec::new(), 0, Vec::new());
+            let mut scanned: Option<RecordId> = None;
+            for entry in store.records_after(after.as_ref()) {
+                let (id, record) = entry?;
+                if out.len() == limit || bytes >= LIST_PAGE_BYTES {
+                    // The page is full (so something was scanned): the next
+                    // one starts after the last record looked at.
+                    next = scanned.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
+                    break;
+                }
+                scanned = Some(id);
                 if kind.is_some_and(|k| record.kind() != k) {
-                    return;
+                    continue;
                 }
                 // The national office sees everything but contacts, which
                 // leave their owner only to the two sides of a match.
@@ -200,14 +228,17 @@ impl Admin for AdminService {
                     None => Some(without_foreign_contacts(record, &NodeId::central())),
                     Some(p) => held_by(&record, p),
                 };
-                out.extend(view.map(pb::Record::from));
-            })?;
-            Ok::<_, kechuang_store::Error>(out)
+                if let Some(view) = view.map(pb::Record::from) {
+                    bytes += prost::Message::encoded_len(&view);
+                    out.push(view);
+                }
+            }
+            Ok::<_, kechuang_store::Error>((out, next))
         })
         .await
         .map_err(error::join)?
         .map_err(error::storage)?;
-        Ok(Response::new(pb::AdminListResponse { records }))
+        Ok(Response::new(pb::AdminListResponse { records, next }))
     }
 
     async fn nodes(&self, _request: Request<pb::NodesRequest>) -> Result<Response<pb::NodesResponse>, Status> {

@@ -1,5 +1,6 @@
 //! `kechuang-central`: the national coordinator's daemon and its tools.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -297,13 +298,43 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
         }
         Command::List { config, kind, node, json } => {
             let config = Config::load(&config)?;
-            let request = pb::AdminListRequest { kind: kind.unwrap_or_default(), node_id: node.unwrap_or_default() };
-            let records = runtime()?.block_on(async {
+            let (kind, node_id) = (kind.unwrap_or_default(), node.unwrap_or_default());
+            // Page by page: JSON is written as each page arrives; a table
+            // needs every row for its column widths.
+            let mut records = Vec::new();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut first = true;
+            if json {
+                write!(out, "[")?;
+            }
+            runtime()?.block_on(async {
                 let mut client = admin(&config).await?;
-                anyhow::Ok(client.list(request).await?.into_inner().records)
+                let mut after = Vec::new();
+                loop {
+                    let request =
+                        pb::AdminListRequest { kind: kind.clone(), node_id: node_id.clone(), after, limit: 0 };
+                    let page = client.list(request).await?.into_inner();
+                    for record in page.records {
+                        let record = Record::try_from(record)?;
+                        if json {
+                            let sep = if std::mem::take(&mut first) { "" } else { "," };
+                            write!(out, "{sep}{}", kechuang_types::present::record_json(&record))?;
+                        } else {
+                            records.push(record);
+                        }
+                    }
+                    if page.next.is_empty() {
+                        return anyhow::Ok(());
+                    }
+                    after = page.next;
+                }
             })?;
-            let records: Vec<Record> = records.into_iter().map(Record::try_from).collect::<Result<_, _>>()?;
-            print_records(&records, json);
+            if json {
+                writeln!(out, "]")?;
+            } else {
+                print_records(&records, false);
+            }
+            out.flush()?;
             Ok(())
         }
         Command::Eval { dataset, json, rankings, today } => {

@@ -37,15 +37,15 @@ pub fn sync_client(channel: Channel) -> Client {
         .max_encoding_message_size(limits::MESSAGE_BYTES)
 }
 
-/// The endpoint of central, with this node's certificate.
-pub fn endpoint(node: &Node) -> anyhow::Result<Endpoint> {
+/// The endpoint of central's instance at `url`, with this node's certificate.
+pub fn endpoint(node: &Node, url: &str) -> anyhow::Result<Endpoint> {
     let c = &node.config;
     let tls = kechuang_pki::client_tls(
         &kechuang_pki::read(&c.ca_cert)?,
         &kechuang_pki::read(&c.cert)?,
         &kechuang_pki::read(&c.key)?,
     );
-    Ok(Endpoint::from_shared(c.central.clone())?
+    Ok(Endpoint::from_shared(url.to_owned())?
         .tls_config(tls)?
         .connect_timeout(Duration::from_secs(3))
         .tcp_nodelay(true)
@@ -53,13 +53,21 @@ pub fn endpoint(node: &Node) -> anyhow::Result<Endpoint> {
         .keep_alive_timeout(Duration::from_secs(5)))
 }
 
-/// Keeps a session with central up until `shutdown`.
+/// Keeps a session with central up until `shutdown`. With several central
+/// instances, a session that ends (an instance unreachable, or silent past
+/// the keep-alive timeout) moves on to the next at once; only after every
+/// instance has failed in a row does the node wait, doubling the wait up to
+/// `max_backoff`, with jitter, so that thousands of stations cut off
+/// together do not come back in step.
 pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
+    let urls = node.config.central.clone();
     let mut backoff = FIRST_BACKOFF;
+    let (mut at, mut failed_in_a_row) = (0, 0);
     loop {
+        let url = &urls[at % urls.len()];
         let started = Instant::now();
         let result = tokio::select! {
-            r = session(&node) => r,
+            r = session(&node, url) => r,
             () = shutdown.cancelled() => Ok(()),
         };
         node.stats.connected.store(false, Ordering::Relaxed);
@@ -68,21 +76,37 @@ pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
             return;
         }
         if let Err(e) = result {
-            warn!(node = %node.config.id, error = format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "sync session ended");
+            warn!(node = %node.config.id, central = %url, error = format!("{e:#}"), "sync session ended");
         }
         if started.elapsed() > Duration::from_secs(10) {
             backoff = FIRST_BACKOFF;
+            failed_in_a_row = 0;
         }
+        failed_in_a_row += 1;
+        at += 1;
+        if urls.len() > 1 && failed_in_a_row < urls.len() {
+            continue; // the next instance, at once
+        }
+        failed_in_a_row = 0;
+        let wait = jitter(backoff);
+        debug!(retry_in_ms = wait.as_millis() as u64, "every central instance failed; waiting");
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(wait) => {}
             () = shutdown.cancelled() => return,
         }
         backoff = (backoff * 2).min(node.config.max_backoff);
     }
 }
 
-async fn session(node: &Arc<Node>) -> anyhow::Result<()> {
-    let channel = endpoint(node)?.connect().await?;
+/// `wait` scaled by a random factor between ½ and 1½.
+fn jitter(wait: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    wait.mul_f64(0.5 + (random % 1_000) as f64 / 1_000.0)
+}
+
+async fn session(node: &Arc<Node>, url: &str) -> anyhow::Result<()> {
+    let channel = endpoint(node, url)?.connect().await?;
     let mut client = sync_client(channel.clone());
     let hello = client.hello(pb::HelloRequest { version: env!("CARGO_PKG_VERSION").into() }).await?.into_inner();
     let acked = hello.acked_seq;
@@ -94,7 +118,7 @@ async fn session(node: &Arc<Node>) -> anyhow::Result<()> {
     node.stats.caught_up.store(false, Ordering::Relaxed);
     node.stats.connected.store(true, Ordering::Relaxed);
     node.central.send_replace(Some(channel));
-    info!(node = %node.config.id, acked, cursor, "connected to central");
+    info!(node = %node.config.id, central = %url, acked, cursor, "connected to central");
     tokio::select! {
         r = push_loop(node, client.clone(), acked) => r,
         r = feed_loop(node, feed, cursor > 0) => r,

@@ -17,8 +17,9 @@ pub struct ConfigFile {
     pub kind: String,
     /// GB/T 2260 region code.
     pub region: String,
-    /// Central's sync URL, e.g. `http://127.0.0.1:7443`.
-    pub central: String,
+    /// Central's sync URL, e.g. `https://127.0.0.1:7443`, or a list of the
+    /// URLs of several central instances, tried in turn.
+    pub central: Centrals,
     /// The operator API's address; loopback only.
     #[serde(default = "default_api_listen")]
     pub api_listen: String,
@@ -47,6 +48,22 @@ pub struct ConfigFile {
     /// This node's private key.
     #[serde(default = "default_key")]
     pub key: PathBuf,
+}
+
+/// One central URL or several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Centrals {
+    /// `central = "https://…"`.
+    One(String),
+    /// `central = ["https://…", "https://…"]`.
+    Many(Vec<String>),
+}
+
+impl From<&str> for Centrals {
+    fn from(url: &str) -> Self {
+        Self::One(url.to_owned())
+    }
 }
 
 fn default_ca_cert() -> PathBuf {
@@ -90,8 +107,8 @@ pub struct Config {
     pub kind: NodeKind,
     /// Its region.
     pub region: Region,
-    /// Central's sync URL.
-    pub central: String,
+    /// The sync URLs of central's instances, in the order they are tried.
+    pub central: Vec<String>,
     /// The operator API's address.
     pub api_listen: SocketAddr,
     /// The web console's address, if it runs.
@@ -144,8 +161,17 @@ impl Config {
             bail!("kind: a node cannot be central");
         }
         let region = Region::parse("region", &region)?;
-        if !central.starts_with("https://") {
-            bail!("central: must be an https:// URL such as https://127.0.0.1:7443 (mutual TLS), got {central:?}");
+        let central = match central {
+            Centrals::One(url) => vec![url],
+            Centrals::Many(urls) => urls,
+        };
+        if central.is_empty() {
+            bail!("central: no URL: name at least one, such as \"https://127.0.0.1:7443\"");
+        }
+        for url in &central {
+            if !url.starts_with("https://") {
+                bail!("central: must be an https:// URL such as https://127.0.0.1:7443 (mutual TLS), got {url:?}");
+            }
         }
         let api_listen: SocketAddr =
             api_listen.parse().with_context(|| format!("api_listen: not an address: {api_listen:?}"))?;

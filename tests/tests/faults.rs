@@ -342,3 +342,34 @@ fn dir_size(dir: &std::path::Path) -> anyhow::Result<u64> {
     }
     Ok(total)
 }
+
+#[test]
+fn a_node_fails_over_between_central_addresses_and_comes_back() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    let (first, second) =
+        (FaultProxy::start(cluster.central.addr(), 41)?, FaultProxy::start(cluster.central.addr(), 42)?);
+    // An address nothing answers at comes first: the node moves past it.
+    let urls = format!("[\"https://127.0.0.1:9\", \"https://{}\", \"https://{}\"]", first.addr(), second.addr());
+    cluster.add_stopped_node("sz", "city", "440300")?.set("central", &urls)?;
+    cluster.node("sz").start()?;
+    let rows = cluster.write_rows(&sample::outcomes("A", 50, "440300", 51))?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "convergence through the first instance", || cluster.converged())?;
+    assert!(first.accepted() >= 1 && second.accepted() == 0, "the second instance was not needed yet");
+
+    // The instance in use goes silent: the keep-alive notices, the node moves on.
+    first.partition();
+    let rows = cluster.write_rows(&sample::outcomes("B", 50, "440300", 52))?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "convergence through the second instance", || cluster.converged())?;
+    assert!(second.accepted() >= 1, "the node failed over");
+
+    // It comes back to the first when the second fails in turn.
+    first.heal();
+    second.partition();
+    let rows = cluster.write_rows(&sample::outcomes("C", 50, "440300", 53))?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "convergence through the first instance again", || cluster.converged())?;
+    assert_eq!(cluster.central.list(Some("outcomes"), None)?.len(), 150, "nothing lost, nothing twice");
+    Ok(())
+}

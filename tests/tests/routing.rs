@@ -73,3 +73,25 @@ fn records_of_the_longest_allowed_text_travel_in_messages_under_the_limit() -> a
     assert!(cluster.node("gd").status()?["feed_bytes"].as_u64() > Some(10_000_000));
     Ok(())
 }
+
+#[test]
+fn central_lists_in_pages_that_together_hold_every_record_once() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    let rows = cluster.write_rows(&sample::outcomes("SZ", 25, "440300", 61))?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "the outcomes at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 25))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+
+    let (paged, pages) = runtime.block_on(common::admin::records_paged(&cluster.central, "outcome", "", 7))?;
+    assert_eq!((paged.len(), pages), (25, 4), "pages of 7, 7, 7 and 4");
+    let ids: Vec<Vec<u8>> = paged.iter().map(|r| r.meta.as_ref().map(|m| m.id.clone()).unwrap_or_default()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in id order, none twice");
+    let (none, pages) = runtime.block_on(common::admin::records_paged(&cluster.central, "demand", "", 7))?;
+    assert_eq!((none.len(), pages), (0, 1), "a kind with nothing is one empty page");
+    let (view, _) = runtime.block_on(common::admin::records_paged(&cluster.central, "", "sz", 3))?;
+    let (whole, _) = runtime.block_on(common::admin::records_paged(&cluster.central, "", "sz", 0))?;
+    assert_eq!(view, whole, "a node's view is the same in pages of 3 and in one");
+    assert_eq!(cluster.central.list(None, None)?.len(), 25, "the CLI reads every page");
+    Ok(())
+}

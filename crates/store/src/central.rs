@@ -506,6 +506,19 @@ impl CentralStore {
         self.main.scan_prefix([RECORD]).values().map(|value| Ok(decode::<Stored>("record", &value?)?.record))
     }
 
+    /// Every record after `after` in id order (all when `None`).
+    pub fn records_after(&self, after: Option<&RecordId>) -> impl Iterator<Item = Result<(RecordId, Record)>> + '_ {
+        use std::ops::Bound;
+        let start = match after {
+            Some(id) => Bound::Excluded(key(RECORD, id.as_bytes())),
+            None => Bound::Included(vec![RECORD]),
+        };
+        self.main.range((start, Bound::Excluded(vec![RECORD + 1]))).values().map(|value| {
+            let record = decode::<Stored>("record", &value?)?.record;
+            Ok((record.meta.id, record))
+        })
+    }
+
     /// Calls `f` on every record.
     pub fn for_each(&self, mut f: impl FnMut(Record)) -> Result<()> {
         for record in self.records() {

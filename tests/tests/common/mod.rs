@@ -222,10 +222,31 @@ pub mod admin {
         Ok(AdminClient::with_interceptor(channel, token).max_decoding_message_size(256 * 1024 * 1024))
     }
 
+    /// What central holds of `kind`, all or as node `node` should hold it,
+    /// read in pages of `limit` (0: central's default).
+    pub async fn records_paged(
+        central: &Central,
+        kind: &str,
+        node: &str,
+        limit: u32,
+    ) -> anyhow::Result<(Vec<pb::Record>, usize)> {
+        let mut client = client(central).await?;
+        let (mut records, mut pages, mut after) = (Vec::new(), 0, Vec::new());
+        loop {
+            let request = pb::AdminListRequest { kind: kind.into(), node_id: node.into(), after, limit };
+            let page = client.list(request).await?.into_inner();
+            records.extend(page.records);
+            pages += 1;
+            if page.next.is_empty() {
+                return Ok((records, pages));
+            }
+            after = page.next;
+        }
+    }
+
     /// What central holds of `kind`, all or as node `node` should hold it.
     pub async fn records(central: &Central, kind: &str, node: &str) -> anyhow::Result<Vec<pb::Record>> {
-        let request = pb::AdminListRequest { kind: kind.into(), node_id: node.into() };
-        Ok(client(central).await?.list(request).await?.into_inner().records)
+        Ok(records_paged(central, kind, node, 0).await?.0)
     }
 }
 
