@@ -248,6 +248,13 @@ impl Admin for AdminService {
             .map(|n| pb::NodeInfo {
                 connected: self.state.feeds.is_connected(&n.id),
                 connections: self.state.gate.open(&n.id) as u32,
+                certificate_expires: self
+                    .state
+                    .roster
+                    .get(&n.id)
+                    .certificate_expires
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
                 revoked: self.state.trust.is_revoked(&n.id),
                 last_seen: self.state.store.last_seen(&n.id).ok().flatten().map(|t| t.to_string()).unwrap_or_default(),
                 node_id: n.id.into(),

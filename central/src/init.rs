@@ -153,6 +153,36 @@ fn console_beside(api: SocketAddr) -> SocketAddr {
     }
 }
 
+/// Issues node `id` a new certificate and key for `valid_days`, in the
+/// node's directory `dir` (its `node.crt` names the node; `node.toml` is
+/// left as it is). The running node takes them at its next session;
+/// returns when the new certificate expires.
+pub fn renew(config: &Config, id: &NodeId, dir: &Path, valid_days: i64) -> anyhow::Result<kechuang_types::Timestamp> {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+
+    if valid_days < 1 {
+        bail!("valid-days: must be at least 1");
+    }
+    let current = dir.join("node.crt");
+    let pem =
+        kechuang_pki::read(&current).with_context(|| format!("--dir: no node certificate at {}", current.display()))?;
+    let der = CertificateDer::from_pem_slice(pem.as_bytes())
+        .with_context(|| format!("--dir: no certificate in {}", current.display()))?;
+    let identity = kechuang_pki::identity_of(&der).with_context(|| format!("--dir: {}", current.display()))?;
+    if identity.id != *id {
+        bail!("node-id: {} holds the certificate of node {}, not {id}", dir.display(), identity.id);
+    }
+    let ca = Ca::load(&config.ca_cert, &config.ca_key).context("loading the CA (is this central's directory?)")?;
+    let issued = ca.issue_node(&identity, Validity::days(valid_days))?;
+    // The key first: a node that reads the new certificate finds its key.
+    write_secret(&dir.join("node.key.new"), issued.key_pem.as_bytes())?;
+    write_public(&dir.join("node.crt.new"), issued.cert_pem.as_bytes())?;
+    std::fs::rename(dir.join("node.key.new"), dir.join("node.key")).context("replacing node.key")?;
+    std::fs::rename(dir.join("node.crt.new"), &current).context("replacing node.crt")?;
+    let der = CertificateDer::from_pem_slice(issued.cert_pem.as_bytes()).context("the new certificate")?;
+    Ok(kechuang_types::Timestamp(kechuang_pki::expiry_of(&der)?))
+}
+
 /// Revokes a node in central's store directly, for when central is not
 /// running (a running central is told through its admin API instead).
 pub fn revoke_offline(config: &Config, node: &NodeId) -> anyhow::Result<()> {

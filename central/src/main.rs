@@ -76,6 +76,23 @@ enum Command {
         #[arg(long, default_value_t = 825)]
         valid_days: i64,
     },
+    /// Renew a node's certificate before it expires: a new certificate and
+    /// key in the node's directory, same identity; the node takes them at
+    /// its next session.
+    Renew {
+        /// Central's directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The node's id.
+        #[arg(long)]
+        node_id: String,
+        /// The node's directory (holding node.crt and node.key).
+        #[arg(long)]
+        dir: PathBuf,
+        /// How many days the new certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        valid_days: i64,
+    },
     /// Revoke a node: its open streams close and its connections are refused.
     Revoke {
         /// Central's directory.
@@ -261,6 +278,13 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             println!("next: kechuang-node run --config {}", path.display());
             Ok(())
         }
+        Command::Renew { data_dir, node_id, dir, valid_days } => {
+            let node = NodeId::parse("node-id", &node_id)?;
+            let config = Config::load(&data_dir.join("central.toml"))?;
+            let expires = kechuang_central::init::renew(&config, &node, &dir, valid_days)?;
+            println!("renewed {node}: its certificate in {} is valid until {}", dir.display(), expires.in_china());
+            Ok(())
+        }
         Command::Revoke { data_dir, node_id } => {
             let node = NodeId::parse("node-id", &node_id)?;
             let config = Config::load(&data_dir.join("central.toml"))?;
@@ -442,7 +466,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if json {
                 let rows: Vec<_> = nodes
                     .iter()
-                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected, "connections": n.connections, "revoked": n.revoked, "last_seen": (!n.last_seen.is_empty()).then_some(&n.last_seen)}))
+                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected, "connections": n.connections, "revoked": n.revoked, "last_seen": (!n.last_seen.is_empty()).then_some(&n.last_seen), "certificate_expires": (!n.certificate_expires.is_empty()).then_some(&n.certificate_expires)}))
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
@@ -464,11 +488,24 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                             } else {
                                 n.last_seen
                             },
+                            n.certificate_expires
+                                .parse::<kechuang_types::Timestamp>()
+                                .map_or_else(|_| "-".to_owned(), |t| t.in_china()[..10].to_owned()),
                             n.revoked.to_string(),
                         ]
                     })
                     .collect();
-                let header = ["NODE", "KIND", "REGION", "ACKED", "CONNECTED", "CONNECTIONS", "LAST SEEN", "REVOKED"];
+                let header = [
+                    "NODE",
+                    "KIND",
+                    "REGION",
+                    "ACKED",
+                    "CONNECTED",
+                    "CONNECTIONS",
+                    "LAST SEEN",
+                    "CERT EXPIRES",
+                    "REVOKED",
+                ];
                 print!("{}", kechuang_types::present::table(&header, &rows));
             }
             Ok(())

@@ -233,6 +233,7 @@ impl Operator for Api {
             repaired_records: stats.repaired_records.load(Ordering::Relaxed),
             refused,
             clock_offset_ms: stats.clock_offset_ms.load(Ordering::Relaxed),
+            certificate_expires: node.certificate_expires().map(|t| t.to_string()).unwrap_or_default(),
         }))
     }
 }

@@ -104,6 +104,19 @@ impl Node {
     }
 }
 
+/// Days before its certificate expires that a node starts warning.
+pub const RENEW_WITHIN_DAYS: i64 = 30;
+
+impl Node {
+    /// When this node's certificate (as on disk now) expires.
+    pub fn certificate_expires(&self) -> anyhow::Result<Timestamp> {
+        let pem = kechuang_pki::read(&self.config.cert)?;
+        let der = tokio_rustls::rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+            .with_context(|| format!("cert: no certificate in {}", self.config.cert.display()))?;
+        Ok(Timestamp(kechuang_pki::expiry_of(&der)?))
+    }
+}
+
 /// The node's id, kind and region in `node.toml` must be what its
 /// certificate says: central believes only the certificate, so a node that
 /// thought otherwise would check its records against the wrong area.
@@ -156,6 +169,12 @@ pub async fn run(
     }
     write_ready(&node.config, api_addr, console_addr)?;
     info!(node = %node.config.id, kind = %node.config.kind, region = %node.config.region, %api_addr, console = ?console_addr, "node running");
+    if let Ok(expires) = node.certificate_expires() {
+        let days = (expires.0 - Timestamp::now().0).div_euclid(86_400_000);
+        if days <= RENEW_WITHIN_DAYS {
+            tracing::warn!(expires = %expires.in_china(), days, "this node's certificate expires soon: ask the national office to renew it (kechuang-central renew)");
+        }
+    }
 
     let (server, client) = tokio::join!(server, client);
     server.context("operator API task")??;

@@ -393,6 +393,8 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             // How far a sync has got, in records: the count each digest carries.
             let records_in = |digest: &str| digest.parse::<kechuang_sync::Digest>().ok().map(|d| d.count());
             let (held, expected) = (records_in(&s.digest), records_in(&s.expected_digest));
+            let expires = s.certificate_expires.parse::<kechuang_types::Timestamp>().ok();
+            let days_left = expires.map(|t| (t.0 - kechuang_types::Timestamp::now().0).div_euclid(86_400_000));
             if json {
                 let out = serde_json::json!({
                     "node_id": s.node_id, "kind": s.kind, "region": s.region,
@@ -404,6 +406,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     "repairs": s.repairs, "repaired_records": s.repaired_records,
                     "held_records": held, "expected_records": expected,
                     "refused": s.refused, "clock_offset_ms": s.clock_offset_ms,
+                    "certificate_expires": expires.map(|t| t.to_string()), "certificate_days_left": days_left,
                 });
                 println!("{out}");
             } else {
@@ -450,6 +453,24 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                         },
                     ],
                     vec![say("clock"), format!("{:+} ms against central's", s.clock_offset_ms)],
+                    vec![
+                        say("certificate"),
+                        match (expires, days_left) {
+                            (Some(t), Some(days)) if days <= kechuang_node::daemon::RENEW_WITHIN_DAYS => {
+                                let day = &t.in_china()[..10];
+                                match lang {
+                                    Lang::Zh => {
+                                        format!("{day}，{days} 天后到期：请全国办公室续期（kechuang-central renew）")
+                                    }
+                                    Lang::En => format!(
+                                        "{day}, in {days} days: ask the national office to renew it (kechuang-central renew)"
+                                    ),
+                                }
+                            }
+                            (Some(t), _) => t.in_china()[..10].to_owned(),
+                            _ => "-".into(),
+                        },
+                    ],
                 ];
                 print!("{}", table(&["", ""], &rows).lines().skip(1).map(|l| format!("{l}\n")).collect::<String>());
             }

@@ -219,3 +219,59 @@ fn a_flooding_node_is_rate_limited() -> anyhow::Result<()> {
     assert!(codes.iter().any(Option::is_none), "calls within the limit are served: {codes:?}");
     Ok(())
 }
+
+/// `kechuang-central renew` of node `id` in `dir` for `days`: what it printed, or its error.
+fn renew(cluster: &Cluster, id: &str, dir: &std::path::Path, days: &str) -> anyhow::Result<std::process::Output> {
+    Ok(kechuang_testkit::command("kechuang-central")
+        .args(["renew", "--data-dir"])
+        .arg(&cluster.central.home)
+        .args(["--node-id", id, "--dir"])
+        .arg(dir)
+        .args(["--valid-days", days])
+        .output()?)
+}
+
+#[test]
+fn a_certificate_near_its_end_is_warned_of_and_renewed_without_a_new_identity() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_stopped_node("sz", "city", "440300")?;
+    let dir = cluster.node_dir("sz");
+    // A certificate with ten days left.
+    let out = renew(&cluster, "sz", &dir, "10")?;
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("renewed sz"), "{out:?}");
+    cluster.node("sz").start()?;
+    eventually(SETTLE, "sz connected", || Ok(cluster.node("sz").status()?["connected"] == true))?;
+    let days = cluster.node("sz").status()?["certificate_days_left"].as_i64().unwrap_or(-1);
+    assert!((9..=10).contains(&days), "{days} days left");
+    let status = kechuang_testkit::command("kechuang-node")
+        .arg("status")
+        .arg("--config")
+        .arg(cluster.node("sz").config())
+        .output()?;
+    assert!(String::from_utf8_lossy(&status.stdout).contains("ask the national office to renew it"), "{status:?}");
+    let expiry = |cluster: &Cluster| -> anyhow::Result<String> {
+        let nodes = cluster.central.nodes()?;
+        let sz = nodes.iter().find(|n| n["node_id"] == "sz");
+        Ok(sz.and_then(|n| n["certificate_expires"].as_str()).unwrap_or_default().to_owned())
+    };
+    let short = expiry(&cluster)?;
+    assert!(short.parse::<kechuang_types::Timestamp>().is_ok(), "central shows the certificate's expiry: {short:?}");
+
+    // Renewed while the node runs: same identity, the node takes it at its next session.
+    let wrong = renew(&cluster, "gd", &dir, "825")?;
+    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("not gd"), "{wrong:?}");
+    assert!(renew(&cluster, "sz", &dir, "825")?.status.success());
+    assert!(cluster.node("sz").status()?["certificate_days_left"].as_i64().unwrap_or(0) >= 824);
+    cluster.central.terminate()?;
+    cluster.central.restart()?;
+    eventually(SETTLE, "sz back with its new certificate", || {
+        Ok(cluster.node("sz").status()?["connected"] == true
+            && expiry(&cluster)? != short
+            && !expiry(&cluster)?.is_empty())
+    })?;
+    let rows = cluster.write_rows(&[common::rows::battery_demand("XQ-1", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "a push under the new certificate", || cluster.converged())?;
+    Ok(())
+}

@@ -176,6 +176,7 @@ const CATALOGUE: &[(&str, &str)] = &[
     ("repaired", "已修复"),
     ("refused", "被拒绝"),
     ("clock", "时钟"),
+    ("certificate", "证书到期"),
     ("complete", "完成"),
     ("none", "无"),
     ("true", "是"),
