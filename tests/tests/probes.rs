@@ -137,3 +137,30 @@ fn metrics_count_the_network_and_logs_can_be_json() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn the_systemd_units_verify_clean_with_their_hardening() -> anyhow::Result<()> {
+    let units = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/systemd");
+    let dir = tempfile::tempdir()?;
+    let mut checked = Vec::new();
+    for (file, instance) in [("kechuang-central.service", None), ("kechuang-node@.service", Some("sz-city"))] {
+        let text = std::fs::read_to_string(units.join(file))?;
+        for hardening in ["NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=", "SystemCallFilter="]
+        {
+            assert!(text.contains(hardening), "{file} has {hardening}");
+        }
+        // The built binaries stand in for the installed ones.
+        let binaries = kechuang_testkit::binary("kechuang-central").parent().map(|p| p.to_owned()).unwrap_or_default();
+        let text = text.replace("/usr/local/bin/", &format!("{}/", binaries.display()));
+        let name = match instance {
+            Some(i) => file.replace("@.", &format!("@{i}.")),
+            None => file.to_owned(),
+        };
+        std::fs::write(dir.path().join(&name), text)?;
+        checked.push(dir.path().join(name));
+    }
+    let out = std::process::Command::new("systemd-analyze").arg("verify").args(&checked).output()?;
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "systemd-analyze verify: {said}");
+    Ok(())
+}
