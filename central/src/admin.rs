@@ -177,6 +177,34 @@ impl Admin for AdminService {
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
+    type BackupStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::BackupProgress, Status>> + Send>>;
+
+    async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<Self::BackupStream>, Status> {
+        let out = std::path::PathBuf::from(request.into_inner().out);
+        if !out.is_absolute() {
+            return Err(Status::invalid_argument("out: must be an absolute path on central's machine"));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let store = self.state.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let progress = |records| {
+                let _ = tx.try_send(Ok(pb::BackupProgress { records, manifest_json: String::new() }));
+            };
+            let answer = match store.backup(&out, progress) {
+                Ok(manifest) => {
+                    info!(out = %out.display(), records = manifest.records, head = manifest.head, "backup written");
+                    Ok(pb::BackupProgress {
+                        records: manifest.records,
+                        manifest_json: serde_json::to_string(&manifest).unwrap_or_default(),
+                    })
+                }
+                Err(e) => Err(Status::failed_precondition(format!("backup: {e}"))),
+            };
+            let _ = tx.blocking_send(answer);
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
     async fn list(&self, request: Request<pb::AdminListRequest>) -> Result<Response<pb::AdminListResponse>, Status> {
         let request = request.into_inner();
         let kind = match request.kind.as_str() {

@@ -6,6 +6,7 @@
 //! contract in `kechuang-proto`.
 
 mod admin;
+pub mod backup;
 pub mod config;
 mod dashboard;
 mod durability;

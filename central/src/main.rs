@@ -5,15 +5,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kechuang_central::backup::admin;
 use kechuang_central::init::{self, NodeSpec};
 use kechuang_central::{Config, Listeners, run};
 use kechuang_daemon::{LogFormat, init_logging, runtime, stop_on_signal};
-use kechuang_pki::PresentToken;
 use kechuang_proto::pb;
-use kechuang_proto::pb::admin_client::AdminClient;
 use kechuang_types::{NodeId, NodeKind, Record, RecordId, Region};
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
 
 /// mimalloc rather than glibc's malloc: glibc keeps a heap arena per busy
 /// thread and returns little of it, ~140 MB of central's RSS after a burst
@@ -201,6 +199,28 @@ enum Command {
         #[arg(long)]
         operator: Option<String>,
     },
+    /// Write a backup while central runs (or while it is stopped): a
+    /// consistent copy of the store in a format of its own (records, nodes,
+    /// revocations, history, routing), with central's CA, keys, token and
+    /// configuration. `restore` loads it.
+    Backup {
+        /// Path to central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The backup's directory; created, and must not exist or be empty.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Make a new central directory from a backup: its configuration, CA
+    /// and keys, and its store loaded from the copy.
+    Restore {
+        /// The backup's directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// The new central directory; must not hold a central.toml.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
     /// List the nodes central knows.
     Nodes {
         /// Path to central.toml.
@@ -278,6 +298,8 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             println!("next: kechuang-node run --config {}", path.display());
             Ok(())
         }
+        Command::Backup { config, out } => kechuang_central::backup::backup(&Config::load(&config)?, &out),
+        Command::Restore { from, data_dir } => kechuang_central::backup::restore(&from, &data_dir),
         Command::Renew { data_dir, node_id, dir, valid_days } => {
             let node = NodeId::parse("node-id", &node_id)?;
             let config = Config::load(&data_dir.join("central.toml"))?;
@@ -601,23 +623,6 @@ fn history(
         print!("{}", kechuang_types::present::table(&["SEQ", "AT", "RECORD", "PART", "FROM", "TO", "BY"], &rows));
     }
     Ok(())
-}
-
-type Admin = AdminClient<InterceptedService<tonic::transport::Channel, PresentToken>>;
-
-/// A client of the running central's admin API, presenting its token.
-async fn admin(config: &Config) -> anyhow::Result<Admin> {
-    let ready: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(config.ready_file()).context("central is not running (no ready.json)")?,
-    )?;
-    let addr = ready["admin"].as_str().context("ready.json has no admin address")?;
-    let token =
-        PresentToken::read(&config.admin_token).context("reading central's admin token (run as central's operator)")?;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await
-        .with_context(|| format!("connecting to central's admin API at {addr}"))?;
-    Ok(AdminClient::with_interceptor(channel, token).max_decoding_message_size(256 * 1024 * 1024))
 }
 
 /// Central holds one connection per node: lift the soft open-file limit to the hard one.

@@ -31,6 +31,10 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{decode, encode, read_u64, u64_key};
 use crate::{Error, Result};
 
+mod backup;
+
+pub use backup::Manifest;
+
 /// A node as central's registry holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeEntry {
@@ -696,5 +700,122 @@ mod tests {
         let store = crate::testing::reopen(|| CentralStore::open(dir.path()));
         assert_eq!(store.head(), 1);
         assert_eq!(store.node(&sz().id).unwrap().unwrap().acked_seq, 1);
+    }
+
+    #[test]
+    fn a_backup_restores_into_an_empty_store_as_the_same_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_with_sz(dir.path());
+        let node = sz().id;
+        let mut clock = Clock::resume(Hlc::ZERO);
+        let ids: Vec<RecordId> = (0..5).map(|_| RecordId::new()).collect();
+        for (seq, id) in ids.iter().enumerate() {
+            let batch = vec![(seq as u64 + 1, Incoming::Record(record(&mut clock, &node, *id, "甲").into()))];
+            applied(store.apply_push(&sz(), &batch, &bounds()).unwrap());
+        }
+        // One record moves to a later position; a match brings an event, routing and a pair.
+        let batch = vec![(6, Incoming::Record(record(&mut clock, &node, ids[0], "甲改").into()))];
+        applied(store.apply_push(&sz(), &batch, &bounds()).unwrap());
+        let mut m = kechuang_types::testing::proposed_match();
+        m.demand_owner = node.clone();
+        let mut proposal = kechuang_types::testing::demand("对接");
+        proposal.meta.owner = NodeId::central();
+        proposal.meta.version = m.version();
+        let (demand, supply) = (m.demand, m.supply);
+        proposal.body = kechuang_types::Body::Match(Box::new(m));
+        store
+            .apply_matching(&[proposal.clone()], &[(demand, vec![1, 2, 255])], &[(demand, supply, proposal.meta.id)])
+            .unwrap();
+        store.set_matched_upto(store.head()).unwrap();
+        store.note_seen(&node, Timestamp(1_800_000_000_000)).unwrap();
+        store.revoke(&NodeId::parse("n", "gone").unwrap()).unwrap();
+
+        let copy = dir.path().join("backup");
+        let manifest = store.backup(&copy, |_| {}).unwrap();
+        assert_eq!((manifest.records, manifest.head, manifest.nodes, manifest.revoked), (6, store.head(), 1, 1));
+        assert!(store.backup(&copy, |_| {}).is_err(), "a backup never writes over another");
+
+        let other = tempfile::tempdir().unwrap();
+        let restored = CentralStore::open(other.path()).unwrap();
+        restored.restore(&copy, |_| {}).unwrap();
+        let all = |s: &CentralStore| {
+            let mut records = Vec::new();
+            s.for_each(|r| records.push(r)).unwrap();
+            records.sort_by_key(|r| r.meta.id);
+            records
+        };
+        assert_eq!(all(&restored), all(&store));
+        assert_eq!(restored.head(), store.head());
+        assert_eq!(restored.nodes().unwrap(), store.nodes().unwrap());
+        assert_eq!(restored.revoked().unwrap(), store.revoked().unwrap());
+        assert_eq!(restored.last_seen(&node).unwrap(), store.last_seen(&node).unwrap());
+        assert_eq!(restored.routing_all().unwrap(), store.routing_all().unwrap());
+        assert_eq!(restored.pairs_of(&demand).unwrap(), store.pairs_of(&demand).unwrap());
+        assert_eq!(restored.pairs_of_supply(&supply).unwrap(), store.pairs_of_supply(&supply).unwrap());
+        assert_eq!(restored.matched_upto().unwrap(), store.matched_upto().unwrap());
+        assert_eq!(restored.history_of(&proposal.meta.id).unwrap(), store.history_of(&proposal.meta.id).unwrap());
+        let feed = |s: &CentralStore| {
+            let mut ids: Vec<RecordId> =
+                s.log_after(0, s.head(), usize::MAX).unwrap().0.iter().map(|r| r.meta.id).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(feed(&restored), feed(&store), "a feed from the start reads the same records");
+        assert!(restored.restore(&copy, |_| {}).is_err(), "restore wants an empty store");
+        drop(restored);
+        let reopened = CentralStore::open(other.path()).unwrap();
+        assert_eq!(reopened.head(), store.head(), "the head survives reopening");
+    }
+
+    #[test]
+    fn a_backup_taken_under_writes_is_the_store_at_one_instant() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(open_with_sz(dir.path()));
+        let node = sz().id;
+        // Push k writes a new record and retitles the record of push k / 2.
+        let ids: Vec<RecordId> = (0..=3_000).map(|_| RecordId::new()).collect();
+        let title = |k: usize, of: usize| format!("{of}@{k}");
+        let writer = {
+            let (store, ids, node) = (store.clone(), ids.clone(), node.clone());
+            std::thread::spawn(move || {
+                let mut clock = Clock::resume(Hlc::ZERO);
+                for k in 1..=3_000usize {
+                    let mut batch = vec![(0, Incoming::Record(record(&mut clock, &node, ids[k], &title(k, k)).into()))];
+                    batch.push((0, Incoming::Record(record(&mut clock, &node, ids[k / 2], &title(k, k / 2)).into())));
+                    let batch: Vec<_> = batch
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (_, c))| ((k as u64 - 1) * 2 + i as u64 + 1, c))
+                        .collect();
+                    applied(store.apply_push(&sz(), &batch, &bounds()).unwrap());
+                }
+            })
+        };
+        while store.head() < 200 {
+            std::thread::yield_now();
+        }
+        let copy = dir.path().join("backup");
+        store.backup(&copy, |_| {}).unwrap();
+        writer.join().unwrap();
+
+        let other = tempfile::tempdir().unwrap();
+        let restored = CentralStore::open(other.path()).unwrap();
+        restored.restore(&copy, |_| {}).unwrap();
+        let acked = restored.node(&node).unwrap().unwrap().acked_seq;
+        let pushes = (acked / 2) as usize;
+        assert!(pushes >= 200, "the copy was taken while pushes went on: {pushes} pushes in it");
+        // What the store held after exactly `pushes` pushes.
+        let mut expected = std::collections::BTreeMap::new();
+        for k in 1..=pushes {
+            expected.insert(ids[k], title(k, k));
+            expected.insert(ids[k / 2], title(k, k / 2));
+        }
+        let mut held = std::collections::BTreeMap::new();
+        restored
+            .for_each(|r| {
+                held.insert(r.meta.id, r.title());
+            })
+            .unwrap();
+        assert_eq!(held, expected, "every acknowledged push, nothing after, each record as of the same instant");
     }
 }

@@ -15,7 +15,7 @@ mod node;
 #[cfg(test)]
 mod testing;
 
-pub use central::{CentralStore, NodeEntry, PushOutcome, Pushed};
+pub use central::{CentralStore, Manifest, NodeEntry, PushOutcome, Pushed};
 pub use error::{Error, Result};
 pub use node::{Change, NodeStore, PublishReport, RepairReport};
 pub use node::{Refusal, RefusedChange};
