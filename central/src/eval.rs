@@ -22,9 +22,36 @@ pub struct Ranking {
     pub proposals: Vec<(String, SupplyKind, f64, kechuang_types::Tier)>,
 }
 
+/// `text` with every `"today+N"` (a JSON string) replaced by the day N days
+/// after `today`: a dataset's deadlines and availability then stay ahead of
+/// the evaluation day whenever it runs.
+fn relative_dates(text: &str, today: Date) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\"today+") {
+        let after = &rest[at + 7..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..at]);
+        match (after[..digits].parse::<i64>(), after[digits..].starts_with('"')) {
+            (Ok(days), true) => {
+                let day = Date::from_days_since_epoch(today.days_since_epoch() + days);
+                out.push_str(&format!("\"{day}\""));
+                rest = &after[digits + 1..];
+            }
+            _ => {
+                out.push_str("\"today+");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Runs the pipeline over `dataset`; writes rankings to `rankings` if given.
 pub fn run(dataset: &Path, rankings: Option<&Path>, today: Date) -> anyhow::Result<(Metrics, Vec<Ranking>)> {
     let text = std::fs::read_to_string(dataset).with_context(|| format!("reading {}", dataset.display()))?;
+    let text = relative_dates(&text, today);
     let drafts = kechuang_interchange::parse_json(&text).map_err(|errors| {
         let shown: Vec<String> = errors.iter().take(5).map(ToString::to_string).collect();
         anyhow::anyhow!("{}: {} bad row(s): {}", dataset.display(), errors.len(), shown.join("; "))
@@ -118,4 +145,16 @@ fn write_rankings(path: &Path, rankings: &[Ranking]) -> anyhow::Result<()> {
     }
     file.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_dates_are_counted_from_the_evaluation_day() {
+        let today = Date::parse("today", "2026-11-28").unwrap();
+        let text = r#"{"deadline": "today+34", "note": "today+x", "to": "today+398"}"#;
+        assert_eq!(relative_dates(text, today), r#"{"deadline": "2027-01-01", "note": "today+x", "to": "2027-12-31"}"#);
+    }
 }
