@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::SETTLE;
-use common::rows::{battery_demand, battery_outcome, demand};
+use common::rows::{battery_challenge, battery_demand, battery_outcome, demand};
 use kechuang_testkit::{Browser, Cluster, Page, eventually};
 use kechuang_types::RecordKind;
 use serde_json::{Value, json};
@@ -26,6 +26,13 @@ use serde_json::{Value, json};
 fn workbook(rows: &[Value]) -> Vec<u8> {
     let rows: Vec<_> = rows.iter().map(|r| (RecordKind::Demand, r.as_object().cloned().unwrap_or_default())).collect();
     kechuang_interchange::write_xlsx(&rows).expect("a workbook")
+}
+
+/// Node `id`'s console: the sign-in link, and the address it serves pages at.
+fn console(cluster: &mut Cluster, id: &str) -> anyhow::Result<(String, String)> {
+    let url = cluster.node(id).console_url()?;
+    let base = url.split("/?token=").next().unwrap_or_default().to_owned();
+    Ok((url, base))
 }
 
 /// Uploads `bytes` as `name` from the page's own upload script and waits for the report.
@@ -91,8 +98,7 @@ fn staff_upload_fix_publish_and_accept_from_the_console_and_are_told() -> anyhow
     let watch = cluster.node("sz").watch()?;
 
     // Only with the operator token.
-    let url = cluster.node("sz").console_url()?;
-    let base = url.split("/?token=").next().unwrap_or_default().to_owned();
+    let (url, base) = console(&mut cluster, "sz")?;
     let refused = browser.load(&format!("{base}/upload"))?;
     assert!(refused.dom.contains("需要本站的操作令牌"), "{}", refused.dom);
     let mut page = browser.open(&url, 1280, 900)?;
@@ -211,10 +217,7 @@ fn a_university_bids_from_its_console_and_the_owner_awards_from_its_own() -> any
     cluster.add_node("gzu", "university", "440100")?;
     let file = cluster.write_rows(&[battery_outcome("CG-1", "440100", "岭南大学")])?;
     cluster.node("gzu").publish(&[&file])?;
-    let mut challenge = battery_demand("JB-1", "440300");
-    challenge["is_challenge"] = true.into();
-    challenge["title"] = "揭榜挂帅：储能电站热失控早期预警".into();
-    let file = cluster.write_rows(&[challenge])?;
+    let file = cluster.write_rows(&[battery_challenge("JB-1", "440300")])?;
     cluster.node("sz").publish(&[&file])?;
     let demand = cluster.node("sz").list(Some("demands"))?[0]["id"].as_str().unwrap_or_default().to_owned();
     eventually(SETTLE, "the open challenge at gzu", || {
@@ -222,8 +225,7 @@ fn a_university_bids_from_its_console_and_the_owner_awards_from_its_own() -> any
     })?;
 
     // The university offers its outcome with a proposal, from the page.
-    let url = cluster.node("gzu").console_url()?;
-    let base = url.split("/?token=").next().unwrap_or_default().to_owned();
+    let (url, base) = console(&mut cluster, "gzu")?;
     let mut page = browser.open(&url, 1280, 900)?;
     page.goto(&format!("{base}/challenges"))?;
     let card = format!("div.challenge[data-id=\"{demand}\"]");
@@ -237,8 +239,7 @@ fn a_university_bids_from_its_console_and_the_owner_awards_from_its_own() -> any
 
     // The owner sees the bid on its 揭榜 page and awards it.
     eventually(SETTLE, "the bid at sz", || Ok(cluster.node("sz").list(Some("bids"))?.len() == 1))?;
-    let url = cluster.node("sz").console_url()?;
-    let base = url.split("/?token=").next().unwrap_or_default().to_owned();
+    let (url, base) = console(&mut cluster, "sz")?;
     let mut page = browser.open(&url, 1280, 900)?;
     page.goto(&format!("{base}/challenges"))?;
     assert!(page.dom()?.contains("以阻抗谱预警方案揭榜"), "the owner reads the proposal");

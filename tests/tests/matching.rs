@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::SETTLE;
-use common::rows::{battery_demand, battery_outcome};
+use common::rows::{battery_challenge, battery_demand, battery_outcome};
 use kechuang_testkit::{Cluster, eventually};
 use serde_json::Value;
 
@@ -170,10 +170,7 @@ fn a_challenge_takes_bids_and_the_award_becomes_a_contracted_match_for_each_offe
     second["title"] = "储能电池簇产气在线监测装置".into();
     let file = cluster.write_rows(&[second])?;
     cluster.node("gzu").publish(&[&file])?;
-    let mut challenge = battery_demand("JB-1", "440300");
-    challenge["is_challenge"] = true.into();
-    challenge["title"] = "揭榜挂帅：储能电站热失控早期预警".into();
-    let file = cluster.write_rows(&[challenge])?;
+    let file = cluster.write_rows(&[battery_challenge("JB-1", "440300")])?;
     cluster.node("sz").publish(&[&file])?;
     let demand_id = cluster.node("sz").list(Some("demands"))?[0]["id"].as_str().unwrap_or_default().to_owned();
 

@@ -78,8 +78,7 @@ impl IntoResponse for Failure {
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             Self::Forbidden => (StatusCode::UNAUTHORIZED, "需要中央的 admin_token：在地址后加 ?token=…".into()),
         };
-        (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html::problem(status.as_u16(), &message))
-            .into_response()
+        web::html(status, html::problem(status.as_u16(), &message))
     }
 }
 
@@ -91,7 +90,7 @@ impl From<kechuang_store::Error> for Failure {
 }
 
 fn page(text: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], text).into_response()
+    web::html(StatusCode::OK, text)
 }
 
 fn json<T: Serialize>(value: &T) -> Response {

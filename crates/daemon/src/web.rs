@@ -3,9 +3,9 @@
 //! cookie; or `Authorization: Bearer`).
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 /// Escapes text for HTML.
 pub fn esc(text: &str) -> String {
@@ -32,6 +32,42 @@ table{border-collapse:collapse;background:#fff;margin:8px 0}th,td{border:1px sol
 th{background:#eef2f6}td.n{text-align:right}.cards{display:flex;flex-wrap:wrap;gap:12px}\
 .card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px 16px;min-width:120px}\
 .card b{display:block;font-size:22px}.off{color:#cf222e}.on-line{color:#1a7f37}.note{color:#57606a;font-size:13px}";
+
+/// An HTML page as the answer, with `status`.
+pub fn html(status: StatusCode, text: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], text).into_response()
+}
+
+/// `text` percent-encoded for a query value.
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A query value with `%XX` and `+` decoded.
+pub fn url_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (b'+', _) => out.push(b' '),
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
 
 /// The value of `key` in a query string.
 pub fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
@@ -88,5 +124,17 @@ pub async fn require_token(
             }
             response
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_encoded_and_decoded() {
+        assert_eq!(url_decode("%E9%9C%80%E6%B1%82.xlsx"), "需求.xlsx");
+        assert_eq!(url_decode("a+b%2"), "a b%2");
+        assert_eq!(url_decode(&url_encode("储能 芯片&x=1")), "储能 芯片&x=1");
     }
 }

@@ -354,7 +354,7 @@ fn pager(action: &str, f: &Filter, total: usize) -> String {
         let mut q: String = pairs
             .iter()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}&", super::url_encode(v)))
+            .map(|(k, v)| format!("{k}={}&", kechuang_daemon::web::url_encode(v)))
             .collect();
         let _ = write!(q, "page={page}");
         format!("{action}?{q}")

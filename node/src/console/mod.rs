@@ -101,8 +101,7 @@ impl IntoResponse for Failure {
                 "需要本站的操作令牌：请用 `kechuang-node console --config node.toml` 给出的地址打开".into(),
             ),
         };
-        (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html::problem(status.as_u16(), &message))
-            .into_response()
+        web::html(status, html::problem(status.as_u16(), &message))
     }
 }
 
@@ -114,7 +113,7 @@ impl From<kechuang_store::Error> for Failure {
 }
 
 fn page(text: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], text).into_response()
+    web::html(StatusCode::OK, text)
 }
 
 /// Runs `f` on the blocking pool.
@@ -131,16 +130,7 @@ async fn blocking<T: Send + 'static>(
 /// Back to `to` with a message for the person (shown once on the page).
 fn back(to: &str, message: &str) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{to}{sep}msg={}", url_encode(message))).into_response()
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    Redirect::to(&format!("{to}{sep}msg={}", web::url_encode(message))).into_response()
 }
 
 /// A lifecycle refusal, said for people.
@@ -200,7 +190,7 @@ async fn upload_page(Query(q): Query<HashMap<String, String>>) -> Response {
 
 /// Reads and checks an uploaded file; publishes nothing.
 async fn upload_check(State(console): State<Shared>, RawQuery(query): RawQuery, body: axum::body::Bytes) -> Response {
-    let name = web::query_value(query.as_deref(), "name").map(upload::url_decode).unwrap_or_default();
+    let name = web::query_value(query.as_deref(), "name").map(web::url_decode).unwrap_or_default();
     let node = console.node.clone();
     let checked = tokio::task::spawn_blocking(move || upload::check(&node, &name, &body)).await;
     match checked {

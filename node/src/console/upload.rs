@@ -160,39 +160,3 @@ pub fn publish(uploads: &Uploads, node: Arc<Node>, id: u64) -> Result<(), String
     });
     Ok(())
 }
-
-/// Decodes `%XX` and `+` in a query value.
-pub fn url_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_are_decoded() {
-        assert_eq!(url_decode("%E9%9C%80%E6%B1%82.xlsx"), "需求.xlsx");
-        assert_eq!(url_decode("a+b%2"), "a b%2");
-    }
-}

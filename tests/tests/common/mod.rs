@@ -62,6 +62,14 @@ pub mod rows {
         )
     }
 
+    /// [`battery_demand`] as a challenge (揭榜挂帅).
+    pub fn battery_challenge(id: &str, region: &str) -> Value {
+        let mut challenge = battery_demand(id, region);
+        challenge["is_challenge"] = true.into();
+        challenge["title"] = "揭榜挂帅：储能电站热失控早期预警".into();
+        challenge
+    }
+
     /// The outcome that answers [`battery_demand`].
     pub fn battery_outcome(id: &str, region: &str, owner: &str) -> Value {
         json!({
