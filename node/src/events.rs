@@ -49,6 +49,14 @@ impl Event {
         lang.tr(english)
     }
 
+    /// The event as `watch --json` prints it and `notify_url` receives it:
+    /// its fields and the node's id.
+    pub fn json(&self, node: &NodeId) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        value["node"] = node.as_str().into();
+        value
+    }
+
     /// The event on one line for people: time, what, title, state, detail.
     pub fn line(&self, lang: Lang) -> String {
         let mut line = format!("{}  {}  {}", self.at, self.label(lang), self.title);

@@ -662,20 +662,18 @@ fn watch(config: &Path, json: bool) -> anyhow::Result<()> {
             api.watch(pb::WatchRequest {}).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner();
         eprintln!("{}", lang.say("watching: events are printed as they come (Ctrl-C stops)"));
         while let Some(e) = events.message().await? {
+            let event = kechuang_node::events::Event {
+                seq: e.seq,
+                kind: kechuang_node::events::kind_of(&e.kind),
+                at: e.at,
+                record: e.record,
+                title: e.title,
+                state: e.state,
+                detail: e.detail,
+            };
             if json {
-                let line = serde_json::json!({"node": node.as_str(), "seq": e.seq, "kind": e.kind, "at": e.at,
-                    "record": e.record, "title": e.title, "state": e.state, "detail": e.detail});
-                println!("{line}");
+                println!("{}", event.json(&node));
             } else {
-                let event = kechuang_node::events::Event {
-                    seq: e.seq,
-                    kind: kechuang_node::events::kind_of(&e.kind),
-                    at: e.at,
-                    record: e.record,
-                    title: e.title,
-                    state: e.state,
-                    detail: e.detail,
-                };
                 println!("{}", event.line(lang));
             }
         }

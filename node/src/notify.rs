@@ -17,7 +17,6 @@ use tracing::{debug, warn};
 
 use crate::config::NotifyUrl;
 use crate::daemon::Node;
-use crate::events::Event;
 
 /// Longest wait for one POST.
 const POST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,7 +39,7 @@ pub async fn run(node: Arc<Node>, url: NotifyUrl, shutdown: CancellationToken) {
             }
             Err(RecvError::Closed) => return,
         };
-        let body = json(&node, &event).to_string();
+        let body = event.json(&node.config.id).to_string();
         let mut wait = Duration::from_secs(1);
         for attempt in 1..=ATTEMPTS {
             match post(&url, body.clone()).await {
@@ -66,13 +65,6 @@ pub async fn run(node: Arc<Node>, url: NotifyUrl, shutdown: CancellationToken) {
             }
         }
     }
-}
-
-/// An event as `watch --json` prints it and `notify_url` receives it.
-pub fn json(node: &Node, event: &Event) -> serde_json::Value {
-    let mut value = serde_json::to_value(event).unwrap_or_default();
-    value["node"] = node.config.id.to_string().into();
-    value
 }
 
 /// One POST; a 2xx answer is success.

@@ -285,8 +285,9 @@ impl CentralStore {
         batch.insert(MATCHED, &manifest.matched_upto.to_be_bytes());
         // The head is the copy's, so every node's feed cursor still points
         // into the same log (a position never read again is not reused).
-        let top = log.keys().next_back().copied().unwrap_or(0).max(manifest.head);
-        if top > log.keys().next_back().copied().unwrap_or(0) {
+        let last = log.keys().next_back().copied().unwrap_or(0);
+        let top = last.max(manifest.head);
+        if top > last {
             batch.insert(&log_key(top), Vec::<u8>::new());
         }
         self.main.apply_batch(batch)?;
