@@ -10,6 +10,10 @@ pub enum Error {
     /// nothing of it was applied.
     #[error("{0}")]
     Sequence(String),
+    /// A write of matching's was refused: this instance does not hold the
+    /// matching lease (any more); another instance matches.
+    #[error("matching lease: {0}")]
+    LeaseLost(String),
     /// The clock cannot version another change.
     #[error(transparent)]
     Clock(#[from] kechuang_types::Exhausted),

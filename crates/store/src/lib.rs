@@ -1,6 +1,6 @@
-//! Everything Kechuang keeps on disk, over sled. sled types never leave this
-//! crate, so the engine can be swapped (central's store is meant to gain a
-//! PostgreSQL backend) without touching node or central logic.
+//! Everything Kechuang keeps: a station's store on sled, central's over
+//! sled or PostgreSQL. Engine types never leave this crate, so node and
+//! central logic is the same whichever engine holds the data.
 //!
 //! Two stores: [`NodeStore`] (a station's records, its outbox of local
 //! changes, its feed cursor and clock) and [`CentralStore`] (all records,
@@ -15,7 +15,7 @@ mod node;
 #[cfg(test)]
 mod testing;
 
-pub use central::{CentralStore, Manifest, NodeEntry, PushOutcome, Pushed};
+pub use central::{Backing, CentralStore, MATCHING, Manifest, NodeEntry, PushOutcome, Pushed};
 pub use error::{Error, Result};
 pub use node::{Change, NodeStore, PublishReport, RepairReport};
 pub use node::{Refusal, RefusedChange};

@@ -9,6 +9,7 @@
 
 mod browser;
 mod cluster;
+mod postgres;
 mod process;
 mod proxy;
 pub mod sample;
@@ -16,5 +17,6 @@ mod watchdog;
 
 pub use browser::{Browser, Loaded, Page};
 pub use cluster::{Central, Cluster, Node, Watch};
+pub use postgres::{Postgres, server_binaries};
 pub use process::{Daemon, binary, command, eventually};
 pub use proxy::FaultProxy;
