@@ -77,8 +77,8 @@ pub fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
         Some(manifest) => manifest?,
         None => {
             eprintln!("central is not running: copying its store directly");
-            let store = CentralStore::open(&config.data_dir)
-                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+            let store =
+                CentralStore::open_backing(&config.store).with_context(|| format!("opening the {}", config.store))?;
             store.backup(&store_dir, |n| progress("copied", n))?
         }
     };
@@ -114,8 +114,20 @@ async fn by_central(mut client: Admin, dir: &Path) -> anyhow::Result<Manifest> {
     bail!("central ended the backup without its manifest")
 }
 
-/// Makes a new central directory `data_dir` from the backup in `from`.
-pub fn restore(from: &Path, data_dir: &Path) -> anyhow::Result<()> {
+/// Which store a restore loads into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The one the backup's central.toml names.
+    AsBackedUp,
+    /// The embedded store in the new directory.
+    Embedded,
+    /// This PostgreSQL database, which must be empty.
+    Postgres(String),
+}
+
+/// Makes a new central directory `data_dir` from the backup in `from`,
+/// its store loaded into `target`.
+pub fn restore(from: &Path, data_dir: &Path, target: Target) -> anyhow::Result<()> {
     let files_dir = from.join("central");
     if !from.join("store/manifest.json").exists() {
         bail!("from: {} is not a finished backup (no store/manifest.json)", from.display());
@@ -124,8 +136,9 @@ pub fn restore(from: &Path, data_dir: &Path) -> anyhow::Result<()> {
         bail!("data-dir: {} already holds a central; restore into a new directory", data_dir.display());
     }
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let toml = std::fs::read(files_dir.join("central.toml")).context("the backup's central.toml")?;
-    write_public(&data_dir.join("central.toml"), &toml)?;
+    let toml = std::fs::read_to_string(files_dir.join("central.toml")).context("the backup's central.toml")?;
+    let toml = with_store(&toml, &target)?;
+    write_public(&data_dir.join("central.toml"), toml.as_bytes())?;
     let config = Config::load(&data_dir.join("central.toml"))?;
     for (name, path, secret) in files(&config) {
         if !path.starts_with(data_dir) {
@@ -137,15 +150,15 @@ pub fn restore(from: &Path, data_dir: &Path) -> anyhow::Result<()> {
         let bytes = std::fs::read(files_dir.join(name)).with_context(|| format!("the backup's {name}"))?;
         if secret { write_secret(path, &bytes)? } else { write_public(path, &bytes)? }
     }
-    let store = CentralStore::open(&config.data_dir)
-        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let store = CentralStore::open_backing(&config.store).with_context(|| format!("opening the {}", config.store))?;
     let manifest = store.restore(&from.join("store"), |n| progress("loaded", n))?;
     eprintln!();
     println!(
-        "restored central at log position {} into {}: {} records, {} events, {} nodes, {} revoked; start it with \
+        "restored central at log position {} into {} ({}): {} records, {} events, {} nodes, {} revoked; start it with \
          `kechuang-central run --config {}`",
         manifest.head,
         data_dir.display(),
+        config.store,
         manifest.records,
         manifest.events,
         manifest.nodes,
@@ -153,4 +166,21 @@ pub fn restore(from: &Path, data_dir: &Path) -> anyhow::Result<()> {
         data_dir.join("central.toml").display()
     );
     Ok(())
+}
+
+/// `central.toml` with its `[store] url` set as `target` says.
+fn with_store(toml: &str, target: &Target) -> anyhow::Result<String> {
+    let mut table: toml::Table = toml::from_str(toml).context("the backup's central.toml")?;
+    match target {
+        Target::AsBackedUp => return Ok(toml.to_owned()),
+        Target::Embedded => {
+            table.remove("store");
+        }
+        Target::Postgres(url) => {
+            let mut store = toml::Table::new();
+            store.insert("url".into(), toml::Value::String(url.clone()));
+            table.insert("store".into(), toml::Value::Table(store));
+        }
+    }
+    Ok(toml::to_string(&table)?)
 }

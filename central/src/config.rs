@@ -71,6 +71,26 @@ pub struct ConfigFile {
     /// call must present it.
     #[serde(default = "default_admin_token")]
     pub admin_token: PathBuf,
+    /// Where records live: the embedded store in `data_dir` unless a
+    /// database is named.
+    #[serde(default, skip_serializing_if = "StoreFile::is_embedded")]
+    pub store: StoreFile,
+}
+
+impl StoreFile {
+    fn is_embedded(&self) -> bool {
+        self.url.is_none()
+    }
+}
+
+/// `[store]` in `central.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFile {
+    /// A PostgreSQL database (`postgres://user:password@host:port/db`)
+    /// shared by every central instance; unset, the embedded sled store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 fn default_ttl() -> f64 {
@@ -152,6 +172,7 @@ impl Default for ConfigFile {
             feed_stall_secs: default_feed_stall(),
             scanned_records_per_node_per_minute: default_scans(),
             admin_token: default_admin_token(),
+            store: StoreFile::default(),
         }
     }
 }
@@ -167,8 +188,10 @@ pub struct Config {
     pub dashboard_listen: SocketAddr,
     /// Whether every dashboard request must carry the admin token.
     pub dashboard_token_required: bool,
-    /// The store's directory.
+    /// The store's directory (the embedded store; the CA's serials).
     pub data_dir: PathBuf,
+    /// Where records live.
+    pub store: kechuang_store::Backing,
     /// The CA certificate.
     pub ca_cert: PathBuf,
     /// The CA private key.
@@ -230,6 +253,7 @@ impl Config {
             feed_stall_secs,
             scanned_records_per_node_per_minute,
             admin_token,
+            store,
         } = file;
         if !(escalation_secs.is_finite() && escalation_secs > 0.0) {
             bail!("escalation_secs: must be a positive number of seconds, got {escalation_secs}");
@@ -259,7 +283,17 @@ impl Config {
             bail!("rate_per_node and burst_per_node: must be positive");
         }
         let home = std::path::absolute(home).context("resolving the config directory")?;
+        let store = match store.url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                kechuang_store::Backing::Postgres(url)
+            }
+            Some(url) => {
+                bail!("store.url: must be a postgres:// URL, got {:?}", url.split('@').next_back().unwrap_or_default())
+            }
+            None => kechuang_store::Backing::Sled(home.join(&data_dir)),
+        };
         Ok(Self {
+            store,
             listen,
             admin_listen,
             dashboard_listen,
@@ -306,6 +340,18 @@ mod tests {
         let file = ConfigFile { admin_listen: "0.0.0.0:7444".into(), ..ConfigFile::default() };
         let err = Config::from_file(file, Path::new("/tmp")).unwrap_err();
         assert!(err.to_string().contains("admin_listen"), "{err}");
+    }
+
+    #[test]
+    fn a_store_url_names_a_postgres_database() {
+        let file: ConfigFile = toml::from_str("[store]\nurl = \"postgres://kc@127.0.0.1:5432/kechuang\"").unwrap();
+        let config = Config::from_file(file, Path::new("/tmp")).unwrap();
+        assert_eq!(config.store, kechuang_store::Backing::Postgres("postgres://kc@127.0.0.1:5432/kechuang".into()));
+        let file: ConfigFile = toml::from_str("[store]\nurl = \"mysql://h/db\"").unwrap();
+        let err = Config::from_file(file, Path::new("/tmp")).unwrap_err();
+        assert!(err.to_string().contains("store.url"), "{err}");
+        let config = Config::from_file(ConfigFile::default(), Path::new("/tmp")).unwrap();
+        assert_eq!(config.store, kechuang_store::Backing::Sled("/tmp/store".into()));
     }
 
     #[test]

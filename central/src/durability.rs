@@ -43,6 +43,16 @@ impl Durability {
             .map_err(|e| kechuang_store::Error::Storage(e.to_string()))?
     }
 
+    /// Publishes `head` as durable: a position another central instance
+    /// committed to the shared store.
+    pub fn advance(&self, head: u64) {
+        self.inner.head.send_if_modified(|h| {
+            let moved = head > *h;
+            *h = (*h).max(head);
+            moved
+        });
+    }
+
     /// Follows the durable log head.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.inner.head.subscribe()

@@ -186,8 +186,8 @@ pub fn renew(config: &Config, id: &NodeId, dir: &Path, valid_days: i64) -> anyho
 /// Revokes a node in central's store directly, for when central is not
 /// running (a running central is told through its admin API instead).
 pub fn revoke_offline(config: &Config, node: &NodeId) -> anyhow::Result<()> {
-    let store = kechuang_store::CentralStore::open(&config.data_dir)
-        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let store = kechuang_store::CentralStore::open_backing(&config.store)
+        .with_context(|| format!("opening the {}", config.store))?;
     store.revoke(node)?;
     Ok(())
 }

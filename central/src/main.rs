@@ -212,7 +212,9 @@ enum Command {
         out: PathBuf,
     },
     /// Make a new central directory from a backup: its configuration, CA
-    /// and keys, and its store loaded from the copy.
+    /// and keys, and its store loaded from the copy — into the embedded
+    /// store, or into an empty PostgreSQL database (sled → PostgreSQL is a
+    /// backup and a restore).
     Restore {
         /// The backup's directory.
         #[arg(long)]
@@ -220,6 +222,14 @@ enum Command {
         /// The new central directory; must not hold a central.toml.
         #[arg(long)]
         data_dir: PathBuf,
+        /// Load into this (empty) PostgreSQL database and name it in the new
+        /// central.toml's `[store] url`.
+        #[arg(long, conflicts_with = "embedded")]
+        store_url: Option<String>,
+        /// Load into the embedded store even if the backup's central.toml
+        /// names a database.
+        #[arg(long)]
+        embedded: bool,
     },
     /// List the nodes central knows.
     Nodes {
@@ -299,7 +309,14 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { config, out } => kechuang_central::backup::backup(&Config::load(&config)?, &out),
-        Command::Restore { from, data_dir } => kechuang_central::backup::restore(&from, &data_dir),
+        Command::Restore { from, data_dir, store_url, embedded } => {
+            let store = match (store_url, embedded) {
+                (Some(url), _) => kechuang_central::backup::Target::Postgres(url),
+                (None, true) => kechuang_central::backup::Target::Embedded,
+                (None, false) => kechuang_central::backup::Target::AsBackedUp,
+            };
+            kechuang_central::backup::restore(&from, &data_dir, store)
+        }
         Command::Renew { data_dir, node_id, dir, valid_days } => {
             let node = NodeId::parse("node-id", &node_id)?;
             let config = Config::load(&data_dir.join("central.toml"))?;

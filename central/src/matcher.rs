@@ -163,10 +163,10 @@ impl Matcher {
         engine.commit()?;
         let (outcomes, experts, demands) = engine.sizes();
         info!(rebuilt = rebuild, records = count, outcomes, experts, demands, "matching index ready");
-        match indexed {
-            Some(at) => Ok(Some(at)),
-            None => Ok(Some(store.matched_upto()?.min(head))),
-        }
+        // Another instance sharing the store may have matched further
+        // than this index's marker: its cursor is then the one to follow.
+        let matched = store.matched_upto()?.min(head);
+        Ok(Some(indexed.map_or(matched, |at| at.max(matched))))
     }
 
     /// Notes that the index reflects the log up to `cursor` (on clean shutdown).
@@ -689,9 +689,50 @@ fn lifetime(ttl: Duration) -> String {
     format!("{} {unit}", (amount * 10.0).round() / 10.0)
 }
 
-/// The matching loop: loads the index, then follows the durable log,
-/// matching what changed, and escalates on a timer until shutdown.
+/// How often an instance without the matching lease tries to take it.
+const LEASE_RETRY: Duration = Duration::from_secs(1);
+
+/// Matching on whichever instance holds the store's lease (always, on an
+/// embedded store): takes the lease, matches until shutdown or until the
+/// lease is lost, and stands by while another instance holds it.
 pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
+    let mut standing_by = false;
+    while !shutdown.is_cancelled() {
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.hold_lease()).await {
+            Ok(Ok(true)) => {
+                info!("this central instance runs matching");
+                standing_by = false;
+                leased(state.clone(), shutdown.clone()).await;
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                warn!("the matching lease was lost; another instance takes over");
+            }
+            Ok(Ok(false)) if !standing_by => {
+                info!("another central instance runs matching; standing by");
+                standing_by = true;
+            }
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => warn!(error = %e, "taking the matching lease failed"),
+            Err(e) => warn!(error = %e, "taking the matching lease failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(LEASE_RETRY) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Whether `e` says another instance holds the matching lease.
+fn lease_lost(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| matches!(c.downcast_ref::<kechuang_store::Error>(), Some(kechuang_store::Error::LeaseLost(_))))
+}
+
+/// The matching loop: loads the index, then follows the durable log,
+/// matching what changed, and escalates on a timer until shutdown or
+/// until the lease is lost.
+async fn leased(state: Arc<State>, shutdown: CancellationToken) {
     let matcher = state.matcher.clone();
     let store = state.store.clone();
     let loaded = {
@@ -750,6 +791,9 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
         }
         let (m, s, stop) = (matcher.clone(), store.clone(), shutdown.clone());
         let result = tokio::task::spawn_blocking(move || {
+            if escalate && !s.hold_lease()? {
+                return Err(kechuang_store::Error::LeaseLost("another instance holds it".into()).into());
+            }
             let mut pass = Ingested { written: Vec::new(), complete: true };
             let mut matched_upto = None;
             if let Some((records, upto)) = work {
@@ -781,6 +825,7 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
                     error!(error = %e, "flushing matches failed");
                 }
             }
+            Err(e) if lease_lost(&e) => return,
             Err(e) => {
                 error!(error = format!("{e:#}"), "matching failed; retrying the chunk");
                 tokio::select! {

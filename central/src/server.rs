@@ -115,10 +115,8 @@ impl Listeners {
 
 /// Runs central until `shutdown` is cancelled, then drains and flushes.
 pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let store = Arc::new(
-        CentralStore::open(&config.data_dir)
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-    );
+    let store =
+        Arc::new(CentralStore::open_backing(&config.store).with_context(|| format!("opening the {}", config.store))?);
     let tls = kechuang_pki::server_config(
         &kechuang_pki::read(&config.ca_cert)?,
         &kechuang_pki::read(&config.cert)?,
@@ -147,6 +145,12 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     });
     state.tasks.spawn(crate::matcher::run(state.clone(), shutdown.clone()));
     state.tasks.spawn(crate::tail::follow(state.clone(), shutdown.clone()));
+    if let Some(changes) = store.changes() {
+        state.tasks.spawn(follow_other_instances(state.clone(), changes, shutdown.clone()));
+    }
+    if let Some(revocations) = store.revocations() {
+        state.tasks.spawn(follow_revocations(state.clone(), revocations, shutdown.clone()));
+    }
     // Read the figures' ledger now, so the first question does not wait for it.
     let warm = state.clone();
     state.tasks.spawn_blocking(move || {
@@ -182,7 +186,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.admin), shutdown.clone().cancelled_owned());
 
     write_ready(&config, sync_addr, admin_addr, dashboard_addr)?;
-    info!(%sync_addr, %admin_addr, %dashboard_addr, records_log = store.head(), "central listening");
+    info!(%sync_addr, %admin_addr, %dashboard_addr, records_log = store.head(), store = %config.store, "central listening");
     let (sync, admin, dashboard) = tokio::join!(sync, admin, dashboard);
     sync.context("sync server")?;
     admin.context("admin server")?;
@@ -190,10 +194,57 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
 
     state.tasks.close();
     state.tasks.wait().await;
+    store.release_lease();
     store.flush().context("final flush")?;
     let _ = std::fs::remove_file(config.ready_file());
     info!("central stopped");
     Ok(())
+}
+
+/// Publishes what other central instances commit to the shared store, so
+/// this instance's feeds and matching see it as soon as it is committed.
+async fn follow_other_instances(
+    state: Arc<State>,
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let head = *changes.borrow_and_update();
+        state.durability.advance(head);
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Applies revocations made through other central instances: their nodes
+/// are refused, and their open streams cut, within seconds.
+async fn follow_revocations(
+    state: Arc<State>,
+    mut revocations: tokio::sync::watch::Receiver<u64>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        revocations.mark_unchanged();
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.revoked()).await {
+            Ok(Ok(revoked)) => {
+                for node in revoked {
+                    if !state.trust.is_revoked(&node) {
+                        tracing::warn!(%node, "revoked through another central instance");
+                        state.trust.revoke(node);
+                    }
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "reading revocations failed"),
+            Err(e) => tracing::warn!(error = %e, "reading revocations failed"),
+        }
+        tokio::select! {
+            changed = revocations.changed() => if changed.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 fn write_ready(

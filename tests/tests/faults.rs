@@ -28,10 +28,11 @@ fn seeds() -> anyhow::Result<Vec<u64>> {
     Ok(out)
 }
 
-/// A fresh network: central, two city nodes and their provincial node,
-/// reconnecting quickly, with digest repair out of the way.
-fn network() -> anyhow::Result<Cluster> {
-    let mut cluster = Cluster::start()?;
+/// A fresh network: central (on the embedded store, or on PostgreSQL),
+/// two city nodes and their provincial node, reconnecting quickly, with
+/// digest repair out of the way.
+fn network(on_postgres: bool) -> anyhow::Result<Cluster> {
+    let mut cluster = if on_postgres { Cluster::start_shared(1)? } else { Cluster::start()? };
     for (id, kind, region) in [("gd", "provincial", "440000"), ("sz", "city", "440300"), ("gz", "city", "440100")] {
         let node = cluster.add_stopped_node(id, kind, region)?;
         node.set("max_backoff_ms", "400")?;
@@ -78,9 +79,9 @@ impl Victim {
 /// is one the test published) at both cities; each round one process is
 /// crashed, either at a crash point the seed picks or by `kill -9` after a
 /// delay the seed picks.
-fn run_seed(seed: u64) -> anyhow::Result<()> {
+fn run_seed(seed: u64, on_postgres: bool) -> anyhow::Result<()> {
     let mut rng = Rng::new(seed);
-    let mut cluster = network()?;
+    let mut cluster = network(on_postgres)?;
     let mut published = 0;
     for round in 0..3 {
         let victim = match rng.below(3) {
@@ -144,15 +145,31 @@ fn run_seed(seed: u64) -> anyhow::Result<()> {
 #[test]
 fn seeded_crashes_during_a_large_sync_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     for seed in seeds()? {
-        run_seed(seed).with_context(|| format!("seed {seed}; rerun with KECHUANG_FAULT_SEEDS={seed}"))?;
+        run_seed(seed, false).with_context(|| format!("seed {seed}; rerun with KECHUANG_FAULT_SEEDS={seed}"))?;
         eprintln!("seed {seed}: converged, nothing lost, nothing duplicated");
+    }
+    Ok(())
+}
+
+/// The same crashes with central's store on PostgreSQL (the first two of
+/// the seeds; all of them with `KECHUANG_FAULT_SEEDS`).
+#[test]
+fn seeded_crashes_on_the_postgresql_backend_lose_and_duplicate_nothing() -> anyhow::Result<()> {
+    let seeds = match std::env::var("KECHUANG_FAULT_SEEDS") {
+        Ok(_) => seeds()?,
+        Err(_) => vec![1, 2],
+    };
+    for seed in seeds {
+        run_seed(seed, true)
+            .with_context(|| format!("seed {seed} on PostgreSQL; rerun with KECHUANG_FAULT_SEEDS={seed}"))?;
+        eprintln!("seed {seed} on PostgreSQL: converged, nothing lost, nothing duplicated");
     }
     Ok(())
 }
 
 #[test]
 fn a_network_that_delays_drops_and_cuts_connections_still_converges() -> anyhow::Result<()> {
-    let mut cluster = network()?;
+    let mut cluster = network(false)?;
     let proxy = FaultProxy::start(cluster.central.addr(), 7)?;
     for id in ["sz", "gd"] {
         cluster.node(id).terminate()?;
@@ -179,7 +196,7 @@ fn a_network_that_delays_drops_and_cuts_connections_still_converges() -> anyhow:
 
 #[test]
 fn a_partitioned_node_with_writes_on_both_sides_converges_after_healing() -> anyhow::Result<()> {
-    let mut cluster = network()?;
+    let mut cluster = network(false)?;
     let proxy = FaultProxy::start(cluster.central.addr(), 8)?;
     cluster.node("gd").terminate()?;
     cluster.node("gd").set_central(proxy.addr())?;
@@ -206,7 +223,7 @@ fn a_partitioned_node_with_writes_on_both_sides_converges_after_healing() -> any
 
 #[test]
 fn central_restarted_mid_stream_and_a_node_offline_receives_only_what_it_missed() -> anyhow::Result<()> {
-    let mut cluster = network()?;
+    let mut cluster = network(false)?;
     // Killed after its fourth feed batch to gd.
     cluster.node("gd").terminate()?;
     let rows = cluster.write_rows(&sample::outcomes("SZA", 6_000, "440300", 41))?;

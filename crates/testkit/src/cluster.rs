@@ -11,10 +11,15 @@ use crate::process::{Daemon, command, run_ok};
 use crate::watchdog::Watchdog;
 
 /// A test network: one central and any number of nodes, in one temp dir.
+/// On a shared store, central may run as several instances over one
+/// PostgreSQL cluster of the test's own.
 pub struct Cluster {
     dir: Option<tempfile::TempDir>,
-    /// The central coordinator.
+    /// The central coordinator (the first instance, on a shared store).
     pub central: Central,
+    /// Further central instances over the same database.
+    instances: Vec<Central>,
+    postgres: Option<crate::Postgres>,
     nodes: BTreeMap<String, Node>,
     files: usize,
     _watchdog: Watchdog,
@@ -48,7 +53,68 @@ impl Cluster {
         let dir = tempfile::Builder::new().prefix("kechuang-test-").tempdir()?;
         let watchdog = Watchdog::start(dir.path());
         let central = Central::start(&dir.path().join("central"), edit)?;
-        Ok(Self { dir: Some(dir), central, nodes: BTreeMap::new(), files: 0, _watchdog: watchdog })
+        let nodes = BTreeMap::new();
+        Ok(Self {
+            dir: Some(dir),
+            central,
+            instances: Vec::new(),
+            postgres: None,
+            nodes,
+            files: 0,
+            _watchdog: watchdog,
+        })
+    }
+
+    /// Starts a PostgreSQL cluster and `instances` central instances over
+    /// it, sharing one CA and one server certificate; nodes added later list
+    /// every instance's URL, the first instance first.
+    pub fn start_shared(instances: usize) -> anyhow::Result<Self> {
+        let postgres = crate::Postgres::start_with(&["fsync = off"])?;
+        let url = postgres.database("kechuang")?;
+        let mut cluster = Self::start_with(|toml| format!("{toml}\n[store]\nurl = \"{url}\"\n"))?;
+        cluster.postgres = Some(postgres);
+        for n in 1..instances {
+            let home = cluster.path().join(format!("central-{n}"));
+            let instance = Central::instance_of(&cluster.central, &home)?;
+            cluster.instances.push(instance);
+        }
+        Ok(cluster)
+    }
+
+    /// Central instance `n` (0 is [`Cluster::central`]).
+    pub fn instance(&mut self, n: usize) -> &mut Central {
+        match n {
+            0 => &mut self.central,
+            n => &mut self.instances[n - 1],
+        }
+    }
+
+    /// How many central instances there are.
+    pub fn instance_count(&self) -> usize {
+        1 + self.instances.len()
+    }
+
+    /// The PostgreSQL server of a shared cluster.
+    pub fn postgres(&mut self) -> &mut crate::Postgres {
+        self.postgres.as_mut().expect("a cluster started with start_shared")
+    }
+
+    /// `kechuang-central list --json` through the first instance that answers.
+    pub fn list_any(&mut self, kind: Option<&str>) -> anyhow::Result<Vec<Value>> {
+        let mut last = None;
+        for n in 0..self.instance_count() {
+            match self.instance(n).list(kind, None) {
+                Ok(records) => return Ok(records),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("no central instance")))
+    }
+
+    /// A TOML array of the instances' URLs in `order`, for a node's `central`.
+    pub fn central_urls(&mut self, order: &[usize]) -> String {
+        let urls: Vec<String> = order.iter().map(|n| format!("\"{}\"", self.instance(*n).url())).collect();
+        format!("[{}]", urls.join(", "))
     }
 
     /// The cluster's directory.
@@ -68,6 +134,10 @@ impl Cluster {
         let home = self.path().join(id);
         self.central.issue(id, kind, region, &home)?;
         let node = Node { id: id.to_owned(), daemon: Daemon::new("kechuang-node", home.join("node.toml")) };
+        if !self.instances.is_empty() {
+            let order: Vec<usize> = (0..self.instance_count()).collect();
+            node.set("central", &self.central_urls(&order))?;
+        }
         self.nodes.insert(id.to_owned(), node);
         Ok(self.node(id))
     }
@@ -106,6 +176,12 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if std::thread::panicking() || crate::process::WAIT_FAILED.with(std::cell::Cell::get) {
             eprintln!("===== central log =====\n{}", self.central.daemon.log_text());
+            for (n, instance) in self.instances.iter().enumerate() {
+                eprintln!("===== central instance {} log =====\n{}", n + 1, instance.daemon.log_text());
+            }
+            if let Some(postgres) = &self.postgres {
+                eprintln!("===== postgres log =====\n{}", postgres.log());
+            }
             for (id, node) in &self.nodes {
                 eprintln!("===== node {id} log =====\n{}", node.daemon.log_text());
                 if node.daemon.is_running() {
@@ -144,6 +220,35 @@ impl Central {
         ]))?;
         let config = home.join("central.toml");
         std::fs::write(&config, edit(std::fs::read_to_string(&config)?))?;
+        Self::launch(home)
+    }
+
+    /// Another instance of `first` in `home`: its CA, certificate, keys and
+    /// token, the same store, ports of its own.
+    fn instance_of(first: &Central, home: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(home)?;
+        for entry in std::fs::read_dir(&first.home)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let skip = ["central.toml", "ready.json", "log.txt"].iter().any(|n| name == *n);
+            if entry.file_type()?.is_file() && !skip {
+                std::fs::copy(entry.path(), home.join(&name))?;
+            }
+        }
+        let text = std::fs::read_to_string(first.home.join("central.toml"))?;
+        let text: Vec<String> = text
+            .lines()
+            .map(|line| match line.split('=').next().unwrap_or("").trim() {
+                key @ ("listen" | "admin_listen" | "dashboard_listen") => format!("{key} = \"127.0.0.1:0\""),
+                _ => line.to_owned(),
+            })
+            .collect();
+        std::fs::write(home.join("central.toml"), text.join("\n") + "\n")?;
+        Self::launch(home)
+    }
+
+    fn launch(home: &Path) -> anyhow::Result<Self> {
+        let config = home.join("central.toml");
         let mut daemon = Daemon::new("kechuang-central", config.clone());
         let ready = daemon.start()?;
         // Pin the ports it got, so a restart comes back where nodes look for it.
@@ -151,7 +256,7 @@ impl Central {
         let admin = ready["admin"].as_str().context("ready.json: admin")?;
         let dashboard = ready["dashboard"].as_str().context("ready.json: dashboard")?;
         let text = std::fs::read_to_string(&config)?
-            .replace("\"127.0.0.1:0\"\nadmin", &format!("\"{listen}\"\nadmin"))
+            .replace("listen = \"127.0.0.1:0\"\nadmin", &format!("listen = \"{listen}\"\nadmin"))
             .replace("admin_listen = \"127.0.0.1:0\"", &format!("admin_listen = \"{admin}\""))
             .replace("dashboard_listen = \"127.0.0.1:0\"", &format!("dashboard_listen = \"{dashboard}\""));
         std::fs::write(&config, text)?;

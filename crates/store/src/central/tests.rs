@@ -208,7 +208,11 @@ fn a_backup_restores_into_an_empty_store_as_the_same_store(open: Open) {
     let (demand, supply) = (m.demand, m.supply);
     proposal.body = kechuang_types::Body::Match(Box::new(m));
     store
-        .apply_matching(std::slice::from_ref(&proposal), &[(demand, vec![1, 2, 255])], &[(demand, supply, proposal.meta.id)])
+        .apply_matching(
+            std::slice::from_ref(&proposal),
+            &[(demand, vec![1, 2, 255])],
+            &[(demand, supply, proposal.meta.id)],
+        )
         .unwrap();
     store.set_matched_upto(store.head()).unwrap();
     store.note_seen(&node, Timestamp(1_800_000_000_000)).unwrap();

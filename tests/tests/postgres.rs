@@ -1,0 +1,147 @@
+//! Central as several instances over one PostgreSQL database: a node fails
+//! over when the instance it pushes to dies mid-push, another instance
+//! takes matching over when the one matching dies, and every instance goes
+//! on after PostgreSQL restarts. Each test starts its own PostgreSQL
+//! cluster (`initdb` in a temp dir, a loopback port).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use common::{SETTLE, ids_versions};
+use kechuang_testkit::{Cluster, eventually, sample};
+
+/// Every node holds exactly central's view of it, and central holds
+/// `published` records, each once.
+fn assert_consistent(cluster: &mut Cluster, nodes: &[&str], published: usize) -> anyhow::Result<()> {
+    let all = ids_versions(&cluster.central.list(None, None)?)?;
+    assert_eq!(all.len(), published, "central holds every published record once");
+    for id in nodes {
+        let held = ids_versions(&cluster.node(id).list(None)?)?;
+        let view = ids_versions(&cluster.central.list(None, Some(id))?)?;
+        assert_eq!(held, view, "{id} holds exactly central's view of it");
+    }
+    Ok(())
+}
+
+/// Adds the nodes, each listing the instances in its own order.
+fn add_nodes(cluster: &mut Cluster, nodes: &[(&str, &str, &str, &[usize])]) -> anyhow::Result<()> {
+    for (id, kind, region, order) in nodes {
+        let urls = cluster.central_urls(order);
+        let node = cluster.add_stopped_node(id, kind, region)?;
+        node.set("central", &urls)?;
+        node.set("max_backoff_ms", "400")?;
+        node.set("repair_secs", "3600")?;
+        node.start()?;
+    }
+    Ok(())
+}
+
+#[test]
+fn killing_the_instance_a_node_pushes_to_mid_push_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start_shared(3)?;
+    // Instance 1 dies before committing sz's second push batch (its first
+    // pass is sz's registration).
+    cluster.instance(1).terminate()?;
+    cluster.instance(1).process().arm_crash("central-before-commit", 3);
+    cluster.instance(1).restart()?;
+    add_nodes(
+        &mut cluster,
+        &[
+            ("gd", "provincial", "440000", &[0, 1, 2]),
+            ("sz", "city", "440300", &[1, 2, 0]),
+            ("gz", "city", "440100", &[2, 0, 1]),
+        ],
+    )?;
+    let sz = cluster.write_rows(&sample::outcomes("SZ", 3_000, "440300", 7))?;
+    let gz = cluster.write_rows(&sample::outcomes("GZ", 500, "440100", 8))?;
+    cluster.node("sz").publish(&[&sz])?;
+    cluster.node("gz").publish(&[&gz])?;
+    cluster.instance(1).process().wait_crashed()?;
+    let crashed = Instant::now();
+    eventually(SETTLE, "convergence through the other instances", || cluster.converged())?;
+    eprintln!("converged {:?} after the instance died", crashed.elapsed());
+    assert_consistent(&mut cluster, &["gd", "sz", "gz"], 3_500)?;
+
+    // The dead instance comes back and serves the same log.
+    cluster.instance(1).restart()?;
+    let more = cluster.write_rows(&sample::outcomes("SZ2", 100, "440300", 9))?;
+    cluster.node("sz").publish(&[&more])?;
+    eventually(SETTLE, "convergence with the instance back", || cluster.converged())?;
+    assert_consistent(&mut cluster, &["gd", "sz", "gz"], 3_600)
+}
+
+#[test]
+fn when_the_matching_instance_dies_another_takes_over_and_proposes_each_pair_once() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start_shared(3)?;
+    // Instance 0 alone first, so it holds the lease; it dies part-way
+    // through routing the demands, before recording how far it matched.
+    for n in 0..3 {
+        cluster.instance(n).terminate()?;
+    }
+    let taken = |cluster: &mut Cluster, n: usize| {
+        cluster.instance(n).process().log_text().matches("this central instance runs matching").count()
+    };
+    let before: Vec<usize> = (0..3).map(|n| taken(&mut cluster, n)).collect();
+    cluster.instance(0).process().arm_crash("matching-routed", 40);
+    cluster.instance(0).restart()?;
+    eventually(SETTLE, "instance 0 holding the lease", || Ok(taken(&mut cluster, 0) > before[0]))?;
+    cluster.instance(1).restart()?;
+    cluster.instance(2).restart()?;
+    add_nodes(
+        &mut cluster,
+        &[
+            ("gd", "provincial", "440000", &[1, 2, 0]),
+            ("sz", "city", "440300", &[2, 1, 0]),
+            ("szu", "university", "440300", &[1, 2, 0]),
+        ],
+    )?;
+    let outcomes = cluster.write_rows(&sample::outcomes("CG", 60, "440300", 11))?;
+    cluster.node("szu").publish(&[&outcomes])?;
+    eventually(SETTLE, "the outcomes at central", || Ok(cluster.central.list(Some("outcomes"), None)?.len() == 60))?;
+    let demands = cluster.write_rows(&sample::demands("XQ", 80, "440300", 12))?;
+    cluster.node("sz").publish(&[&demands])?;
+    cluster.instance(0).process().wait_crashed()?;
+    let died = Instant::now();
+
+    let proposed = |cluster: &mut Cluster| -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+        let mut by_demand: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for m in cluster.list_any(Some("matches"))? {
+            let demand = m["demand"].as_str().unwrap_or_default().to_owned();
+            by_demand.entry(demand).or_default().push(m["supply"].as_str().unwrap_or_default().to_owned());
+        }
+        Ok(by_demand)
+    };
+    eventually(SETTLE, "every demand proposed", || Ok(proposed(&mut cluster)?.len() == 80))?;
+    eprintln!("matching resumed and finished {:?} after the matching instance died", died.elapsed());
+    let took_over = (1..3).filter(|n| taken(&mut cluster, *n) > before[*n]).count();
+    assert_eq!(took_over, 1, "exactly one other instance took matching over");
+    for (demand, supplies) in proposed(&mut cluster)? {
+        let distinct: BTreeSet<&String> = supplies.iter().collect();
+        assert_eq!(distinct.len(), supplies.len(), "{demand}: a pair was proposed twice: {supplies:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn central_instances_go_on_after_postgresql_restarts_under_load() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start_shared(2)?;
+    add_nodes(
+        &mut cluster,
+        &[
+            ("gd", "provincial", "440000", &[0, 1]),
+            ("sz", "city", "440300", &[0, 1]),
+            ("gz", "city", "440100", &[1, 0]),
+        ],
+    )?;
+    let sz = cluster.write_rows(&sample::outcomes("SZ", 2_000, "440300", 21))?;
+    cluster.node("sz").publish(&[&sz])?;
+    cluster.postgres().restart()?;
+    let gz = cluster.write_rows(&sample::outcomes("GZ", 500, "440100", 22))?;
+    cluster.node("gz").publish(&[&gz])?;
+    eventually(SETTLE, "convergence after PostgreSQL's restart", || cluster.converged())?;
+    assert_consistent(&mut cluster, &["gd", "sz", "gz"], 2_500)?;
+    assert!(cluster.instance(0).process().is_running() && cluster.instance(1).process().is_running());
+    Ok(())
+}
