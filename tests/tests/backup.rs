@@ -66,3 +66,41 @@ fn a_backup_taken_while_a_node_pushes_restores_a_central_the_network_converges_w
     assert_eq!(cluster.central.history(Some(&proposal))?, history, "the history came back whole");
     Ok(())
 }
+
+#[test]
+fn moving_central_from_sled_to_postgresql_is_a_backup_and_a_restore() -> anyhow::Result<()> {
+    let postgres = kechuang_testkit::Postgres::start_with(&["fsync = off"])?;
+    let url = postgres.database("moved")?;
+    let mut cluster = Cluster::start()?;
+    cluster.add_stopped_node("sz", "city", "440300")?.set("repair_secs", "1.0")?;
+    cluster.node("sz").start()?;
+    let file = cluster.write_rows(&sample::demands("MV", 500, "440300", 31))?;
+    cluster.node("sz").publish(&[&file])?;
+    eventually(SETTLE, "the demands at central", || cluster.converged())?;
+    let demands = ids_versions(&cluster.central.list(Some("demands"), None)?)?;
+    assert_eq!(demands.len(), 500);
+
+    let out = cluster.path().join("backup");
+    cluster.central.verb(&["backup", "--out", &out.to_string_lossy()])?;
+    cluster.central.terminate()?;
+    let home = cluster.central.home.clone();
+    std::fs::rename(&home, home.with_extension("sled"))?;
+    let restored = kechuang_testkit::command("kechuang-central")
+        .args(["restore", "--from"])
+        .arg(&out)
+        .arg("--data-dir")
+        .arg(&home)
+        .args(["--store-url", &url])
+        .output()?;
+    assert!(restored.status.success(), "{restored:?}");
+    assert!(String::from_utf8_lossy(&restored.stdout).contains("PostgreSQL at"), "{restored:?}");
+    assert!(std::fs::read_to_string(home.join("central.toml"))?.contains(&url), "central.toml names the database");
+    cluster.central.restart()?;
+    let file = cluster.write_rows(&sample::demands("PG", 50, "440300", 32))?;
+    cluster.node("sz").publish(&[&file])?;
+    eventually(SETTLE, "convergence with central on PostgreSQL", || cluster.converged())?;
+    let now = ids_versions(&cluster.central.list(Some("demands"), None)?)?;
+    assert_eq!(now.len(), 550);
+    assert!(demands.iter().all(|(id, version)| now.get(id) == Some(version)), "every record moved as it was");
+    Ok(())
+}
