@@ -32,6 +32,15 @@ struct Cli {
     scenario: Scenario,
 }
 
+/// Central's store in a push run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    /// The embedded sled store.
+    Sled,
+    /// PostgreSQL.
+    Postgres,
+}
+
 #[derive(Subcommand)]
 enum Scenario {
     /// Bulk push of N records from one node until durable and acknowledged,
@@ -43,6 +52,11 @@ enum Scenario {
         /// Changes per push batch.
         #[arg(long, default_value_t = 2_000)]
         batch: usize,
+        /// Central's store: the embedded sled store, or a PostgreSQL cluster
+        /// the bench starts itself (initdb in a temp dir, a loopback port,
+        /// durable settings).
+        #[arg(long, value_enum, default_value_t = Backend::Sled)]
+        backend: Backend,
     },
     /// The same records written straight into sled in the same batches.
     Floor {
@@ -109,7 +123,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.scenario {
-        Scenario::Push { records, batch } => rt.block_on(push(records, batch)).map(drop),
+        Scenario::Push { records, batch, backend } => rt.block_on(push(records, batch, backend)).map(drop),
         Scenario::Floor { records, batch } => floor(records, batch),
         Scenario::Match { outcomes, demands } => match_latency(outcomes, demands),
         Scenario::Propagation { nodes, demands } => rt.block_on(propagation(nodes, demands)),
@@ -118,7 +132,11 @@ fn main() -> anyhow::Result<()> {
         Scenario::Stats { events, nodes, requests } => stats::stats(nodes, events, requests),
         Scenario::All => {
             floor(100_000, 2_000)?;
-            rt.block_on(push(100_000, 2_000))?;
+            rt.block_on(push(100_000, 2_000, Backend::Sled))?;
+            match kechuang_testkit::server_binaries() {
+                Ok(_) => drop(rt.block_on(push(100_000, 2_000, Backend::Postgres))?),
+                Err(e) => eprintln!("push (postgres): skipped: {e}"),
+            }
             rt.block_on(propagation(100, 1_000))?;
             match_latency(100_000, 300)?;
             rt.block_on(footprint(100_000))?;
@@ -170,8 +188,17 @@ fn floor(records: usize, batch: usize) -> anyhow::Result<()> {
 }
 
 /// Push, incremental and no-op over real mTLS to a real central.
-async fn push(records: usize, batch: usize) -> anyhow::Result<procs::Central> {
-    let central = procs::Central::start()?;
+async fn push(records: usize, batch: usize, backend: Backend) -> anyhow::Result<procs::Central> {
+    let postgres = match backend {
+        Backend::Sled => None,
+        Backend::Postgres => Some(kechuang_testkit::Postgres::start()?),
+    };
+    let home = procs::Central::init()?;
+    if let Some(postgres) = &postgres {
+        home.use_store(&postgres.database("bench")?)?;
+    }
+    let central = home.start()?;
+    let backend_name = format!("{backend:?}").to_lowercase();
     let node = central.issue("bench-node", "city", "440300")?;
     let mut client = procs::client(&central, &node).await?;
     let mut acked = client.hello(pb::HelloRequest::default()).await?.into_inner().acked_seq;
@@ -187,10 +214,10 @@ async fn push(records: usize, batch: usize) -> anyhow::Result<procs::Central> {
     let secs = started.elapsed().as_secs_f64();
     let rate = records as f64 / secs;
     report(
-        json!({"scenario": "push", "records": records, "batch": batch, "seconds": secs, "records_per_sec": rate,
-               "mb_per_sec": bytes as f64 / secs / 1e6, "record_bytes": bytes / records.max(1)}),
+        json!({"scenario": "push", "backend": backend_name, "records": records, "batch": batch, "seconds": secs,
+               "records_per_sec": rate, "mb_per_sec": bytes as f64 / secs / 1e6, "record_bytes": bytes / records.max(1)}),
         format!(
-            "push: {records} records durable and acknowledged in {secs:.2} s = {rate:.0} records/s, {:.1} MB/s",
+            "push ({backend_name}): {records} records durable and acknowledged in {secs:.2} s = {rate:.0} records/s, {:.1} MB/s",
             bytes as f64 / secs / 1e6
         ),
     );
@@ -382,7 +409,7 @@ async fn footprint(records: usize) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let empty_rss = procs::rss_kib(empty.pid())?;
     drop(empty);
-    let central = push(records, 2_000).await?;
+    let central = push(records, 2_000, Backend::Sled).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let central_rss = procs::rss_kib(central.pid())?;
     let (anon, file) = procs::rss_split_kib(central.pid())?;

@@ -56,6 +56,14 @@ impl Home {
         self.dir.path().join("central/store")
     }
 
+    /// Makes central keep its records in the PostgreSQL database at `url`.
+    pub fn use_store(&self, url: &str) -> anyhow::Result<()> {
+        let config = self.dir.path().join("central/central.toml");
+        let text = std::fs::read_to_string(&config)?;
+        std::fs::write(&config, format!("{text}\n[store]\nurl = \"{url}\"\n"))?;
+        Ok(())
+    }
+
     /// Starts central over whatever its store holds.
     pub fn start(self) -> anyhow::Result<Central> {
         let dir = self.dir;
