@@ -56,6 +56,65 @@ pub fn init(
     Ok(path)
 }
 
+/// Writes the directory of another central instance over the same
+/// PostgreSQL store into `out`: its central.toml (the first one's, with
+/// addresses of its own), the CA's certificate, the admin token, and a
+/// server certificate of its own for `kechuang-central` from the same CA.
+/// The CA's key stays with the first instance: nodes are issued there.
+pub fn instance(
+    config: &Config,
+    out: &Path,
+    listen: Option<String>,
+    admin_listen: Option<String>,
+    dashboard_listen: Option<String>,
+    names: &[String],
+) -> anyhow::Result<PathBuf> {
+    if !matches!(config.store, kechuang_store::Backing::Postgres(_)) {
+        bail!("store.url: another instance needs a shared PostgreSQL store; the embedded store belongs to one process");
+    }
+    let path = out.join("central.toml");
+    if path.exists() {
+        bail!("{} already exists: a central is set up there", path.display());
+    }
+    let (first, _): (ConfigFile, _) = kechuang_daemon::read_toml(&config.home.join("central.toml"))?;
+    let file = ConfigFile {
+        listen: listen.unwrap_or(first.listen.clone()),
+        admin_listen: admin_listen.unwrap_or(first.admin_listen.clone()),
+        dashboard_listen: dashboard_listen.unwrap_or(first.dashboard_listen.clone()),
+        data_dir: default_of(&first.data_dir),
+        ca_cert: "ca.crt".into(),
+        ca_key: "ca.key".into(),
+        cert: "central.crt".into(),
+        key: "central.key".into(),
+        index_dir: "index".into(),
+        admin_token: "admin.token".into(),
+        ..first
+    };
+    let new = Config::from_file(file.clone(), out)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let ca = Ca::load(&config.ca_cert, &config.ca_key).context("loading the CA (is this central's directory?)")?;
+    let mut names = names.to_vec();
+    if !new.listen.ip().is_unspecified() {
+        names.push(new.listen.ip().to_string());
+    }
+    let server = ca.issue_server(&names, Validity::days(CENTRAL_CERT_DAYS))?;
+    write_public(&new.ca_cert, ca.cert_pem().as_bytes())?;
+    write_public(&new.cert, server.cert_pem.as_bytes())?;
+    write_secret(&new.key, server.key_pem.as_bytes())?;
+    let token = std::fs::read(&config.admin_token).context("reading the admin token")?;
+    write_secret(&new.admin_token, &token)?;
+    let text = toml::to_string(&file).context("encoding central.toml")?;
+    std::fs::write(&path, format!("# Kechuang central instance, written by `kechuang-central instance`.\n{text}"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// A relative path as is; an absolute one (the first instance's own
+/// directory) replaced by the default name.
+fn default_of(path: &Path) -> PathBuf {
+    if path.is_absolute() { "store".into() } else { path.to_owned() }
+}
+
 /// What `issue` needs to know about the node it sets up.
 #[derive(Debug, Clone)]
 pub struct NodeSpec {

@@ -47,6 +47,29 @@ enum Command {
         #[arg(long = "name")]
         names: Vec<String>,
     },
+    /// Write the directory of another central instance over the same
+    /// PostgreSQL store (for another machine): configuration, the CA's
+    /// certificate, the admin token and a server certificate of its own.
+    Instance {
+        /// Path to the first instance's central.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The new instance's directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where nodes connect to it [default: as the first instance].
+        #[arg(long)]
+        listen: Option<String>,
+        /// Its loopback admin API [default: as the first instance].
+        #[arg(long)]
+        admin_listen: Option<String>,
+        /// Its dashboard [default: as the first instance].
+        #[arg(long)]
+        dashboard_listen: Option<String>,
+        /// A DNS name or IP address nodes reach it at (repeatable).
+        #[arg(long = "name")]
+        names: Vec<String>,
+    },
     /// Write a ready-to-run node directory (DIR/node.toml).
     Issue {
         /// Central's directory.
@@ -289,6 +312,14 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             let path = init::init(&data_dir, listen, admin_listen, dashboard_listen, &names)?;
             println!("initialised central: {}", path.display());
             println!("next: kechuang-central run --config {}", path.display());
+            Ok(())
+        }
+        Command::Instance { config, out, listen, admin_listen, dashboard_listen, names } => {
+            let config = Config::load(&config)?;
+            let path = init::instance(&config, &out, listen, admin_listen, dashboard_listen, &names)?;
+            println!("another central instance: {}", path.display());
+            println!("next: kechuang-central run --config {}", path.display());
+            println!("and add its URL to every node's `central` list");
             Ok(())
         }
         Command::Issue { data_dir, node_id, kind, region, out, api_listen, central_url, valid_days } => {

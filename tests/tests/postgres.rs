@@ -145,3 +145,31 @@ fn central_instances_go_on_after_postgresql_restarts_under_load() -> anyhow::Res
     assert!(cluster.instance(0).process().is_running() && cluster.instance(1).process().is_running());
     Ok(())
 }
+
+#[test]
+fn a_revocation_made_at_one_instance_cuts_the_node_off_at_every_instance() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start_shared(2)?;
+    // sz syncs through instance 1; the national office revokes it at instance 0.
+    add_nodes(&mut cluster, &[("sz", "city", "440300", &[1, 0]), ("gz", "city", "440100", &[1, 0])])?;
+    eventually(SETTLE, "both nodes connected", || {
+        Ok(cluster.node("sz").status()?["connected"] == true && cluster.node("gz").status()?["connected"] == true)
+    })?;
+    let said = cluster.central.revoke("sz")?;
+    assert!(said.contains("revoked node sz"), "{said}");
+    let revoked = Instant::now();
+    eventually(std::time::Duration::from_secs(10), "sz cut off by instance 1", || {
+        Ok(cluster.node("sz").status()?["connected"] == false)
+    })?;
+    eprintln!("sz cut off {:?} after its revocation at the other instance", revoked.elapsed());
+    assert!(cluster.instance(1).process().log_text().contains("revoked through another central instance"));
+
+    // Nothing of sz's is taken any more; gz goes on.
+    let rows = cluster.write_rows(&sample::outcomes("SZ", 5, "440300", 41))?;
+    cluster.node("sz").publish(&[&rows])?;
+    let rows = cluster.write_rows(&sample::outcomes("GZ", 5, "440100", 42))?;
+    cluster.node("gz").publish(&[&rows])?;
+    eventually(SETTLE, "gz's outcomes at central", || Ok(cluster.list_any(Some("outcomes"))?.len() >= 5))?;
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(cluster.list_any(Some("outcomes"))?.len(), 5, "nothing of the revoked node was accepted");
+    Ok(())
+}

@@ -223,27 +223,25 @@ impl Central {
         Self::launch(home)
     }
 
-    /// Another instance of `first` in `home`: its CA, certificate, keys and
-    /// token, the same store, ports of its own.
+    /// Another instance of `first` in `home`, set up by
+    /// `kechuang-central instance`: the same store and CA, a certificate
+    /// and ports of its own.
     fn instance_of(first: &Central, home: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(home)?;
-        for entry in std::fs::read_dir(&first.home)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            let skip = ["central.toml", "ready.json", "log.txt"].iter().any(|n| name == *n);
-            if entry.file_type()?.is_file() && !skip {
-                std::fs::copy(entry.path(), home.join(&name))?;
-            }
-        }
-        let text = std::fs::read_to_string(first.home.join("central.toml"))?;
-        let text: Vec<String> = text
-            .lines()
-            .map(|line| match line.split('=').next().unwrap_or("").trim() {
-                key @ ("listen" | "admin_listen" | "dashboard_listen") => format!("{key} = \"127.0.0.1:0\""),
-                _ => line.to_owned(),
-            })
-            .collect();
-        std::fs::write(home.join("central.toml"), text.join("\n") + "\n")?;
+        run_ok(
+            command("kechuang-central")
+                .args(["instance", "--config"])
+                .arg(first.home.join("central.toml"))
+                .arg("--out")
+                .arg(home)
+                .args([
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--admin-listen",
+                    "127.0.0.1:0",
+                    "--dashboard-listen",
+                    "127.0.0.1:0",
+                ]),
+        )?;
         Self::launch(home)
     }
 
