@@ -57,6 +57,18 @@ enum Scenario {
         /// durable settings).
         #[arg(long, value_enum, default_value_t = Backend::Sled)]
         backend: Backend,
+        /// Central instances over the PostgreSQL store, each taking half the
+        /// records from a node of its own at the same time (1 or 2).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        instances: u8,
+    },
+    /// A real node pushing to one of two central instances over PostgreSQL:
+    /// that instance is killed mid-push; prints how long until the other
+    /// acknowledges the node's next push, and until everything is acknowledged.
+    Failover {
+        /// Records the node publishes.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
     },
     /// The same records written straight into sled in the same batches.
     Floor {
@@ -123,7 +135,12 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.scenario {
-        Scenario::Push { records, batch, backend } => rt.block_on(push(records, batch, backend)).map(drop),
+        Scenario::Push { records, batch, backend, instances: 2 } => {
+            anyhow::ensure!(backend == Backend::Postgres, "--instances 2 needs --backend postgres");
+            rt.block_on(push_two_instances(records, batch))
+        }
+        Scenario::Push { records, batch, backend, .. } => rt.block_on(push(records, batch, backend)).map(drop),
+        Scenario::Failover { records } => failover(records),
         Scenario::Floor { records, batch } => floor(records, batch),
         Scenario::Match { outcomes, demands } => match_latency(outcomes, demands),
         Scenario::Propagation { nodes, demands } => rt.block_on(propagation(nodes, demands)),
@@ -134,7 +151,11 @@ fn main() -> anyhow::Result<()> {
             floor(100_000, 2_000)?;
             rt.block_on(push(100_000, 2_000, Backend::Sled))?;
             match kechuang_testkit::server_binaries() {
-                Ok(_) => drop(rt.block_on(push(100_000, 2_000, Backend::Postgres))?),
+                Ok(_) => {
+                    drop(rt.block_on(push(100_000, 2_000, Backend::Postgres))?);
+                    rt.block_on(push_two_instances(100_000, 2_000))?;
+                    failover(100_000)?;
+                }
                 Err(e) => eprintln!("push (postgres): skipped: {e}"),
             }
             rt.block_on(propagation(100, 1_000))?;
@@ -278,6 +299,99 @@ async fn push(records: usize, batch: usize, backend: Backend) -> anyhow::Result<
         ),
     );
     Ok(central)
+}
+
+/// Two central instances over one PostgreSQL store, each taking half the
+/// records from a node of its own at the same time.
+async fn push_two_instances(records: usize, batch: usize) -> anyhow::Result<()> {
+    let postgres = kechuang_testkit::Postgres::start()?;
+    let home = procs::Central::init()?;
+    home.use_store(&postgres.database("bench")?)?;
+    let central = home.start()?;
+    let second = central.start_instance()?;
+    let mut pushes = Vec::new();
+    for (n, url) in [central.url(), second.url()].into_iter().enumerate() {
+        let id = format!("bench-node-{n}");
+        let node = central.issue(&id, "city", "440300")?;
+        let mut client = procs::client_to(url, &node).await?;
+        let rows = sample::records(&id, records / 2, 2 + n as u64);
+        pushes.push(async move {
+            let mut acked = client.hello(pb::HelloRequest::default()).await?.into_inner().acked_seq;
+            for chunk in rows.chunks(batch) {
+                acked = procs::acked(client.push(procs::push_request(acked + 1, chunk)).await?)?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut pushes = pushes.into_iter();
+    let (first, second_push) = (pushes.next().context("a push")?, pushes.next().context("a push")?);
+    let (a, b) = tokio::join!(first, second_push);
+    a?;
+    b?;
+    let secs = started.elapsed().as_secs_f64();
+    let rate = (records / 2 * 2) as f64 / secs;
+    report(
+        json!({"scenario": "push", "backend": "postgres", "instances": 2, "records": records / 2 * 2, "batch": batch,
+               "seconds": secs, "records_per_sec": rate}),
+        format!(
+            "push (postgres, 2 instances, a node each): {} records durable and acknowledged in {secs:.2} s = {rate:.0} records/s",
+            records / 2 * 2
+        ),
+    );
+    Ok(())
+}
+
+/// A real node pushing to one of two instances, which is killed mid-push.
+fn failover(records: usize) -> anyhow::Result<()> {
+    let postgres = kechuang_testkit::Postgres::start()?;
+    let home = procs::Central::init()?;
+    home.use_store(&postgres.database("failover")?)?;
+    let central = home.start()?;
+    let mut second = central.start_instance()?;
+    let node =
+        procs::IdleNode::start_listing(&central, "failover-node", "city", "440300", &[second.url(), central.url()])?;
+    let file = node.dir().join("rows.jsonl");
+    let rows: String =
+        kechuang_testkit::sample::outcomes("FO", records, "440300", 5).iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&file, rows)?;
+    node.publish(&file)?;
+    let acked = |node: &procs::IdleNode| -> anyhow::Result<(u64, u64)> {
+        let status = node.status()?;
+        Ok((status["acked_seq"].as_u64().unwrap_or(0), status["unacked"].as_u64().unwrap_or(0)))
+    };
+    // Mid-push: once a fifth is acknowledged.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acked(&node)?.0 < records as u64 / 5 {
+        anyhow::ensure!(Instant::now() < deadline, "the node never got a fifth of its records acknowledged");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (at_kill, _) = acked(&node)?;
+    second.kill();
+    let killed = Instant::now();
+    let mut next_ack = None;
+    loop {
+        let (now, unacked) = acked(&node)?;
+        if next_ack.is_none() && now > at_kill {
+            next_ack = Some(killed.elapsed());
+        }
+        if unacked == 0 && next_ack.is_some() {
+            break;
+        }
+        anyhow::ensure!(killed.elapsed() < Duration::from_secs(120), "the node did not fail over in 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (next_ack, all) = (next_ack.unwrap_or_default(), killed.elapsed());
+    report(
+        json!({"scenario": "failover", "records": records, "acked_at_kill": at_kill,
+               "next_ack_ms": next_ack.as_secs_f64() * 1e3, "all_acked_ms": all.as_secs_f64() * 1e3}),
+        format!(
+            "failover: instance killed with {at_kill} of {records} records acknowledged; the other acknowledged the node's next push {:.0} ms later, everything {:.2} s later",
+            next_ack.as_secs_f64() * 1e3,
+            all.as_secs_f64()
+        ),
+    );
+    Ok(())
 }
 
 /// Demand at a city node → proposal at the university node, with `nodes` connected.

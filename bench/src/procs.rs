@@ -152,6 +152,61 @@ impl Central {
     }
 }
 
+impl Central {
+    /// Starts another central instance over the same PostgreSQL store
+    /// (`kechuang-central instance`), on ports of its own.
+    pub fn start_instance(&self) -> anyhow::Result<Instance> {
+        let home = self.dir.path().join("central-2");
+        let status = Command::new(binary("kechuang-central"))
+            .args(["instance", "--config"])
+            .arg(self.home().join("central.toml"))
+            .arg("--out")
+            .arg(&home)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--dashboard-listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("kechuang-central instance failed");
+        }
+        let log = std::fs::File::create(home.join("log.txt"))?;
+        let mut child = Command::new(binary("kechuang-central"))
+            .args(["run", "--config"])
+            .arg(home.join("central.toml"))
+            .env("KECHUANG_LOG", "warn")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let ready = wait_ready(&home.join("ready.json"), &mut child)?;
+        let url = format!("https://{}", ready["listen"].as_str().context("listen")?);
+        Ok(Instance { child, url })
+    }
+}
+
+/// Another central instance over the same store.
+pub struct Instance {
+    child: Child,
+    url: String,
+}
+
+impl Instance {
+    /// The URL nodes reach it at.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 impl Drop for Central {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -161,12 +216,17 @@ impl Drop for Central {
 
 /// A sync client presenting the certificate of the node issued into `node`.
 pub async fn client(central: &Central, node: &Path) -> anyhow::Result<SyncClient<Channel>> {
+    client_to(&central.url, node).await
+}
+
+/// Like [`client`], to the central instance at `url`.
+pub async fn client_to(url: &str, node: &Path) -> anyhow::Result<SyncClient<Channel>> {
     let read = |f: &str| std::fs::read_to_string(node.join(f)).with_context(|| format!("reading {f}"));
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(read("ca.crt")?))
         .identity(Identity::from_pem(read("node.crt")?, read("node.key")?))
         .domain_name("kechuang-central");
-    let channel = Endpoint::from_shared(central.url.clone())?.tls_config(tls)?.tcp_nodelay(true).connect().await?;
+    let channel = Endpoint::from_shared(url.to_owned())?.tls_config(tls)?.tcp_nodelay(true).connect().await?;
     Ok(SyncClient::new(channel).max_encoding_message_size(64 << 20).max_decoding_message_size(64 << 20))
 }
 
@@ -201,7 +261,29 @@ impl IdleNode {
 
     /// Issues and starts a node of `central` of the given identity.
     pub fn start_as(central: &Central, id: &str, kind: &str, region: &str) -> anyhow::Result<Self> {
+        Self::start_listing(central, id, kind, region, &[])
+    }
+
+    /// Like [`IdleNode::start_as`], reaching central at `urls` in turn
+    /// (several instances) instead of at the one it was issued for.
+    pub fn start_listing(central: &Central, id: &str, kind: &str, region: &str, urls: &[&str]) -> anyhow::Result<Self> {
         let dir = central.issue(id, kind, region)?;
+        if !urls.is_empty() {
+            let config = dir.join("node.toml");
+            let list: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
+            let text: Vec<String> =
+                std::fs::read_to_string(&config)?
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("central =") {
+                            format!("central = [{}]", list.join(", "))
+                        } else {
+                            l.to_owned()
+                        }
+                    })
+                    .collect();
+            std::fs::write(&config, text.join("\n") + "\n")?;
+        }
         let log = std::fs::File::create(dir.join("log.txt"))?;
         let mut child = Command::new(binary("kechuang-node"))
             .args(["run", "--config"])
@@ -217,6 +299,22 @@ impl IdleNode {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Publishes the rows in `file` (`kechuang-node publish`).
+    pub fn publish(&self, file: &Path) -> anyhow::Result<()> {
+        let out = Command::new(binary("kechuang-node"))
+            .args(["publish", "--config"])
+            .arg(self.dir.join("node.toml"))
+            .arg(file)
+            .output()?;
+        anyhow::ensure!(out.status.success(), "publish: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(())
+    }
+
+    /// The node's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// What `kechuang-node status --json` prints.
