@@ -164,3 +164,36 @@ fn the_systemd_units_verify_clean_with_their_hardening() -> anyhow::Result<()> {
     assert!(out.status.success() && said.trim().is_empty(), "systemd-analyze verify: {said}");
     Ok(())
 }
+
+/// The script `deploy/compose.yaml` sets its directories up with writes
+/// two central instances over one store and nodes listing both, with the
+/// same binaries' verbs (no Docker engine needed to check it).
+#[test]
+fn the_compose_setup_writes_two_instances_and_nodes_that_list_both() -> anyhow::Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir()?;
+    let bin = kechuang_testkit::binary("kechuang-central").parent().map(|p| p.to_owned()).unwrap_or_default();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let run = || {
+        std::process::Command::new(root.join("deploy/compose/setup.sh"))
+            .env("PATH", &path)
+            .env("KECHUANG_COMPOSE_DIR", dir.path())
+            .env("KECHUANG_STORE_URL", "postgres://kechuang:secret@postgres:5432/kechuang")
+            .output()
+    };
+    let out = run()?;
+    assert!(out.status.success(), "setup: {}", String::from_utf8_lossy(&out.stderr));
+    for instance in ["central-1", "central-2"] {
+        let toml = std::fs::read_to_string(dir.path().join(instance).join("central.toml"))?;
+        assert!(toml.contains("url = \"postgres://kechuang:secret@postgres:5432/kechuang\""), "{instance}: {toml}");
+        assert!(dir.path().join(instance).join("central.crt").exists());
+    }
+    assert!(!dir.path().join("central-2/ca.key").exists(), "the CA's key stays with the first instance");
+    for node in ["gd", "sz", "gz"] {
+        let toml = std::fs::read_to_string(dir.path().join(node).join("node.toml"))?;
+        assert!(toml.contains(r#"central = ["https://central-1:7443", "https://central-2:7443"]"#), "{node}: {toml}");
+    }
+    let again = run()?;
+    assert!(again.status.success(), "a second run leaves what exists: {}", String::from_utf8_lossy(&again.stderr));
+    Ok(())
+}
