@@ -92,7 +92,7 @@ pub fn instance(
     };
     let new = Config::from_file(file.clone(), out)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let ca = Ca::load(&config.ca_cert, &config.ca_key).context("loading the CA (is this central's directory?)")?;
+    let ca = load_ca(config)?;
     let mut names = names.to_vec();
     if !new.listen.ip().is_unspecified() {
         names.push(new.listen.ip().to_string());
@@ -107,6 +107,18 @@ pub fn instance(
     std::fs::write(&path, format!("# Kechuang central instance, written by `kechuang-central instance`.\n{text}"))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+/// The CA, from the instance that holds its key.
+fn load_ca(config: &Config) -> anyhow::Result<Ca> {
+    if !config.ca_key.exists() && config.ca_cert.exists() {
+        bail!(
+            "ca_key: {} is missing: issue and renew on the central instance that holds the CA's key \
+             (`kechuang-central instance` writes the others without it)",
+            config.ca_key.display()
+        );
+    }
+    Ca::load(&config.ca_cert, &config.ca_key).context("loading the CA (is this central's directory?)")
 }
 
 /// A relative path as is; an absolute one (the first instance's own
@@ -172,7 +184,7 @@ pub fn issue(config: &Config, spec: &NodeSpec, out: &Path) -> anyhow::Result<Pat
     if path.exists() {
         bail!("{} already exists", path.display());
     }
-    let ca = Ca::load(&config.ca_cert, &config.ca_key).context("loading the CA (is this central's directory?)")?;
+    let ca = load_ca(config)?;
     let identity = Identity { id: spec.id.clone(), kind: spec.kind, region: spec.region };
     let issued = ca.issue_node(&identity, Validity::days(spec.valid_days))?;
 
@@ -231,7 +243,7 @@ pub fn renew(config: &Config, id: &NodeId, dir: &Path, valid_days: i64) -> anyho
     if identity.id != *id {
         bail!("node-id: {} holds the certificate of node {}, not {id}", dir.display(), identity.id);
     }
-    let ca = Ca::load(&config.ca_cert, &config.ca_key).context("loading the CA (is this central's directory?)")?;
+    let ca = load_ca(config)?;
     let issued = ca.issue_node(&identity, Validity::days(valid_days))?;
     // The key first: a node that reads the new certificate finds its key.
     write_secret(&dir.join("node.key.new"), issued.key_pem.as_bytes())?;

@@ -195,5 +195,13 @@ fn the_compose_setup_writes_two_instances_and_nodes_that_list_both() -> anyhow::
     }
     let again = run()?;
     assert!(again.status.success(), "a second run leaves what exists: {}", String::from_utf8_lossy(&again.stderr));
+    let issued_at_second = kechuang_testkit::command("kechuang-central")
+        .args(["issue", "--data-dir"])
+        .arg(dir.path().join("central-2"))
+        .args(["--node-id", "cd", "--kind", "city", "--region", "510100", "--out"])
+        .arg(dir.path().join("cd"))
+        .output()?;
+    let said = String::from_utf8_lossy(&issued_at_second.stderr);
+    assert!(!issued_at_second.status.success() && said.contains("ca_key"), "issue at the second instance: {said}");
     Ok(())
 }
