@@ -173,3 +173,65 @@ fn a_revocation_made_at_one_instance_cuts_the_node_off_at_every_instance() -> an
     assert_eq!(cluster.list_any(Some("outcomes"))?.len(), 5, "nothing of the revoked node was accepted");
     Ok(())
 }
+
+/// A free loopback port (bound and released).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `deploy/compose.yaml`'s network without Docker: the same setup script and
+/// the same commands as its services, on loopback ports, over a PostgreSQL
+/// cluster of the test's own.
+#[test]
+fn the_compose_network_converges_when_run_as_its_services_run() -> anyhow::Result<()> {
+    let postgres = kechuang_testkit::Postgres::start_with(&["fsync = off"])?;
+    let dir = tempfile::tempdir()?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = kechuang_testkit::binary("kechuang-central").parent().map(|p| p.to_owned()).unwrap_or_default();
+    let (sync_1, sync_2) = (free_port()?, free_port()?);
+    let setup = std::process::Command::new(root.join("deploy/compose/setup.sh"))
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+        .env("KECHUANG_COMPOSE_DIR", dir.path())
+        .env("KECHUANG_STORE_URL", postgres.database("kechuang")?)
+        .env("KECHUANG_LISTEN_1", format!("127.0.0.1:{sync_1}"))
+        .env("KECHUANG_LISTEN_2", format!("127.0.0.1:{sync_2}"))
+        .env("KECHUANG_URL_1", format!("https://127.0.0.1:{sync_1}"))
+        .env("KECHUANG_URL_2", format!("https://127.0.0.1:{sync_2}"))
+        .envs([("KECHUANG_ADMIN_1", "127.0.0.1:0"), ("KECHUANG_ADMIN_2", "127.0.0.1:0")])
+        .envs([("KECHUANG_DASHBOARD_1", "127.0.0.1:0"), ("KECHUANG_DASHBOARD_2", "127.0.0.1:0")])
+        .env("KECHUANG_NODE_API", "127.0.0.1:0")
+        .output()?;
+    assert!(setup.status.success(), "setup: {}", String::from_utf8_lossy(&setup.stderr));
+
+    let mut centrals: Vec<kechuang_testkit::Daemon> = ["central-1", "central-2"]
+        .iter()
+        .map(|c| kechuang_testkit::Daemon::new("kechuang-central", dir.path().join(c).join("central.toml")))
+        .collect();
+    for central in &mut centrals {
+        central.start()?;
+    }
+    let mut nodes: Vec<kechuang_testkit::Node> =
+        ["gd", "sz", "gz"].iter().map(|id| kechuang_testkit::Node::in_dir(id, &dir.path().join(id))).collect();
+    for node in &mut nodes {
+        node.set("repair_secs", "3600")?;
+        node.start()?;
+    }
+    let rows = dir.path().join("rows.jsonl");
+    let text: String = sample::outcomes("SZ", 300, "440300", 51).iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&rows, text)?;
+    nodes[1].publish(&[&rows])?;
+    eventually(SETTLE, "the compose network converged", || {
+        Ok(nodes.iter().all(|n| n.converged().unwrap_or(false)) && nodes[0].list(Some("outcomes"))?.len() == 300)
+    })?;
+
+    // Losing the first instance, as `docker compose kill central-1` does.
+    centrals[0].kill();
+    let rows = dir.path().join("more.jsonl");
+    let text: String = sample::outcomes("GZ", 100, "440100", 52).iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&rows, text)?;
+    nodes[2].publish(&[&rows])?;
+    eventually(SETTLE, "convergence through central-2", || {
+        Ok(nodes.iter().all(|n| n.converged().unwrap_or(false)) && nodes[0].list(Some("outcomes"))?.len() == 400)
+    })?;
+    Ok(())
+}

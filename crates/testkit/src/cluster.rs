@@ -385,6 +385,11 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node from a directory set up some other way (not yet started).
+    pub fn in_dir(id: &str, dir: &Path) -> Self {
+        Self { id: id.to_owned(), daemon: Daemon::new("kechuang-node", dir.join("node.toml")) }
+    }
+
     /// The node's config file.
     pub fn config(&self) -> &Path {
         &self.daemon.config
