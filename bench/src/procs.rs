@@ -36,6 +36,20 @@ fn wait_ready(path: &Path, child: &mut Child) -> anyhow::Result<serde_json::Valu
     }
 }
 
+/// Runs `kechuang-central run` on the directory `home` until it is ready.
+fn run_central(home: &Path) -> anyhow::Result<(Child, serde_json::Value)> {
+    let log = std::fs::File::create(home.join("log.txt"))?;
+    let mut child = Command::new(binary("kechuang-central"))
+        .args(["run", "--config"])
+        .arg(home.join("central.toml"))
+        .env("KECHUANG_LOG", "warn")
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
+    let ready = wait_ready(&home.join("ready.json"), &mut child)?;
+    Ok((child, ready))
+}
+
 /// A running central in a temp dir.
 pub struct Central {
     dir: tempfile::TempDir,
@@ -67,16 +81,7 @@ impl Home {
     /// Starts central over whatever its store holds.
     pub fn start(self) -> anyhow::Result<Central> {
         let dir = self.dir;
-        let home = dir.path().join("central");
-        let log = std::fs::File::create(home.join("log.txt"))?;
-        let mut child = Command::new(binary("kechuang-central"))
-            .args(["run", "--config"])
-            .arg(home.join("central.toml"))
-            .env("KECHUANG_LOG", "warn")
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
-        let ready = wait_ready(&home.join("ready.json"), &mut child)?;
+        let (child, ready) = run_central(&dir.path().join("central"))?;
         let url = format!("https://{}", ready["listen"].as_str().context("listen")?);
         let admin = format!("http://{}", ready["admin"].as_str().context("admin")?);
         let dashboard = format!("http://{}", ready["dashboard"].as_str().context("dashboard")?);
@@ -168,15 +173,7 @@ impl Central {
         if !status.success() {
             bail!("kechuang-central instance failed");
         }
-        let log = std::fs::File::create(home.join("log.txt"))?;
-        let mut child = Command::new(binary("kechuang-central"))
-            .args(["run", "--config"])
-            .arg(home.join("central.toml"))
-            .env("KECHUANG_LOG", "warn")
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
-        let ready = wait_ready(&home.join("ready.json"), &mut child)?;
+        let (child, ready) = run_central(&home)?;
         let url = format!("https://{}", ready["listen"].as_str().context("listen")?);
         Ok(Instance { child, url })
     }

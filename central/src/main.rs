@@ -27,6 +27,23 @@ struct Cli {
     command: Command,
 }
 
+/// Where a central listens, and the names its certificate carries.
+#[derive(clap::Args)]
+struct Addresses {
+    /// Where nodes connect [default: 127.0.0.1:7443; for an instance, the first one's].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Where the loopback admin API listens [default: 127.0.0.1:7444; for an instance, the first one's].
+    #[arg(long)]
+    admin_listen: Option<String>,
+    /// Where the dashboard listens [default: 127.0.0.1:7480; for an instance, the first one's].
+    #[arg(long)]
+    dashboard_listen: Option<String>,
+    /// A DNS name or IP address nodes reach central at (repeatable).
+    #[arg(long = "name")]
+    names: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create central's directory and D/central.toml.
@@ -34,18 +51,8 @@ enum Command {
         /// Central's directory.
         #[arg(long)]
         data_dir: PathBuf,
-        /// Where nodes connect [default: 127.0.0.1:7443].
-        #[arg(long)]
-        listen: Option<String>,
-        /// Where the loopback admin API listens [default: 127.0.0.1:7444].
-        #[arg(long)]
-        admin_listen: Option<String>,
-        /// Where the dashboard listens [default: 127.0.0.1:7480].
-        #[arg(long)]
-        dashboard_listen: Option<String>,
-        /// A DNS name or IP address nodes reach central at (repeatable).
-        #[arg(long = "name")]
-        names: Vec<String>,
+        #[command(flatten)]
+        addresses: Addresses,
     },
     /// Write the directory of another central instance over the same
     /// PostgreSQL store (for another machine): configuration, the CA's
@@ -57,18 +64,8 @@ enum Command {
         /// The new instance's directory.
         #[arg(long)]
         out: PathBuf,
-        /// Where nodes connect to it [default: as the first instance].
-        #[arg(long)]
-        listen: Option<String>,
-        /// Its loopback admin API [default: as the first instance].
-        #[arg(long)]
-        admin_listen: Option<String>,
-        /// Its dashboard [default: as the first instance].
-        #[arg(long)]
-        dashboard_listen: Option<String>,
-        /// A DNS name or IP address nodes reach it at (repeatable).
-        #[arg(long = "name")]
-        names: Vec<String>,
+        #[command(flatten)]
+        addresses: Addresses,
     },
     /// Write a ready-to-run node directory (DIR/node.toml).
     Issue {
@@ -308,13 +305,13 @@ fn main() -> std::process::ExitCode {
 
 fn run_cli(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init { data_dir, listen, admin_listen, dashboard_listen, names } => {
+        Command::Init { data_dir, addresses: Addresses { listen, admin_listen, dashboard_listen, names } } => {
             let path = init::init(&data_dir, listen, admin_listen, dashboard_listen, &names)?;
             println!("initialised central: {}", path.display());
             println!("next: kechuang-central run --config {}", path.display());
             Ok(())
         }
-        Command::Instance { config, out, listen, admin_listen, dashboard_listen, names } => {
+        Command::Instance { config, out, addresses: Addresses { listen, admin_listen, dashboard_listen, names } } => {
             let config = Config::load(&config)?;
             let path = init::instance(&config, &out, listen, admin_listen, dashboard_listen, &names)?;
             println!("another central instance: {}", path.display());

@@ -200,6 +200,10 @@ impl Drop for Cluster {
     }
 }
 
+/// Central's three listening addresses, each on any free loopback port.
+const EPHEMERAL: [&str; 6] =
+    ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--dashboard-listen", "127.0.0.1:0"];
+
 /// The central process.
 pub struct Central {
     /// Central's directory (holds central.toml).
@@ -210,14 +214,7 @@ pub struct Central {
 
 impl Central {
     fn start(home: &Path, edit: impl FnOnce(String) -> String) -> anyhow::Result<Self> {
-        run_ok(command("kechuang-central").args(["init", "--data-dir"]).arg(home).args([
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--dashboard-listen",
-            "127.0.0.1:0",
-        ]))?;
+        run_ok(command("kechuang-central").args(["init", "--data-dir"]).arg(home).args(EPHEMERAL))?;
         let config = home.join("central.toml");
         std::fs::write(&config, edit(std::fs::read_to_string(&config)?))?;
         Self::launch(home)
@@ -233,14 +230,7 @@ impl Central {
                 .arg(first.home.join("central.toml"))
                 .arg("--out")
                 .arg(home)
-                .args([
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--admin-listen",
-                    "127.0.0.1:0",
-                    "--dashboard-listen",
-                    "127.0.0.1:0",
-                ]),
+                .args(EPHEMERAL),
         )?;
         Self::launch(home)
     }
