@@ -94,7 +94,8 @@ pub fn demands(prefix: &str, n: usize, region: &str, seed: u64) -> Vec<Value> {
                 "keywords": [subject, problem],
                 "region": region,
                 "budget_wan": 10 + rng.below(490),
-                "deadline": format!("2027-{:02}-{:02}", 1 + rng.below(12), 1 + rng.below(28)),
+                // Two draws, as when the dates were fixed, so the rows after stay the same.
+                "deadline": days_from_today(60 + (rng.below(12) * 28 + rng.below(28)) as i64),
                 "is_challenge": false,
                 "min_trl": 3 + rng.below(5),
                 "enterprise": format!("{subject}科技有限公司"),
@@ -125,4 +126,32 @@ pub fn outcomes(prefix: &str, n: usize, region: &str, seed: u64) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// The date `days` from today (UTC), as `YYYY-MM-DD`: sample deadlines stay
+/// ahead whenever the tests run.
+pub fn days_from_today(days: i64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = (now / 86_400) as i64 + days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_date_from_today_is_a_calendar_date() {
+        let today = super::days_from_today(0);
+        let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%d"]).output().unwrap();
+        assert_eq!(today, String::from_utf8_lossy(&out.stdout).trim());
+        assert!(super::days_from_today(400) > today);
+    }
 }
