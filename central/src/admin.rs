@@ -60,16 +60,6 @@ fn by(operator: &str) -> Result<String, Status> {
     Ok(format!("central:{operator}"))
 }
 
-fn act_status(e: Act) -> Status {
-    match e {
-        Act::Refused(reason) => Status::failed_precondition(reason),
-        Act::Failed(e) => {
-            tracing::error!(error = format!("{e:#}"), "an act of the national office failed");
-            Status::unavailable(format!("central: {e:#}"))
-        }
-    }
-}
-
 impl AdminService {
     /// Runs an act of the national office on the matcher, then makes what it
     /// wrote durable, so the feeds deliver it.
@@ -79,7 +69,7 @@ impl AdminService {
     ) -> Result<T, Status> {
         let (matcher, store) = (self.state.matcher.clone(), self.state.store.clone());
         let done = tokio::task::spawn_blocking(move || f(&matcher, &store)).await.map_err(error::join)?;
-        let done = done.map_err(act_status)?;
+        let done = done.map_err(error::act)?;
         self.state.durability.wait().await.map_err(error::storage)?;
         Ok(done)
     }

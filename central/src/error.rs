@@ -18,3 +18,15 @@ pub fn join(e: tokio::task::JoinError) -> Status {
     tracing::error!(error = %e, "blocking task failed");
     Status::internal("central task failed")
 }
+
+/// An act on the records (the national office's, or a node's interest):
+/// FAILED_PRECONDITION with the reason when the records do not allow it.
+pub fn act(e: crate::matcher::Act) -> Status {
+    match e {
+        crate::matcher::Act::Refused(reason) => Status::failed_precondition(reason),
+        crate::matcher::Act::Failed(e) => {
+            tracing::error!(error = format!("{e:#}"), "an act on the records failed");
+            Status::unavailable(format!("central: {e:#}"))
+        }
+    }
+}

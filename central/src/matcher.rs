@@ -16,14 +16,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kechuang_matching::{
-    Candidate, DemandProfile, Engine, Escalation, LAST_STAGE, Params, Proposal, SupplyProfile, escalation, plan,
-    takes_proposals, unanswered,
+    Candidate, Catalogue, DemandProfile, Engine, Escalation, LAST_STAGE, Params, Proposal, SupplyProfile, escalation,
+    plan, takes_proposals, unanswered,
 };
 use kechuang_store::{CentralStore, NodeEntry};
-use kechuang_sync::contacts_released;
+use kechuang_sync::{Peer, contacts_released};
 use kechuang_types::{
     BidState, Body, Clock, Contact, Date, Hlc, Landing, Match, MatchState, Meta, NodeId, NodeKind, Part, Record,
-    RecordId, Response, Timestamp,
+    RecordId, Region, Response, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -167,6 +167,17 @@ impl Matcher {
         // than this index's marker: its cursor is then the one to follow.
         let matched = store.matched_upto()?.min(head);
         Ok(Some(indexed.map_or(matched, |at| at.max(matched))))
+    }
+
+    /// Indexes `records` without matching them (an instance standing by).
+    fn index(&self, records: &[Record]) -> anyhow::Result<()> {
+        let mut engine = self.engine();
+        for record in records {
+            self.observe(record.meta.version);
+            engine.upsert(record, true)?;
+        }
+        engine.commit()?;
+        Ok(())
     }
 
     /// Notes that the index reflects the log up to `cursor` (on clean shutdown).
@@ -444,6 +455,49 @@ impl Matcher {
         note: &str,
         by: &str,
     ) -> Result<Record, Act> {
+        let record = self.propose_pair(store, demand_id, supply_id, format!("人工推荐：{note}"), by)?;
+        info!(demand = %demand_id, supply = %supply_id, %by, "proposed by hand");
+        Ok(record)
+    }
+
+    /// A supply node offers its own outcome or expert for a demand it may
+    /// see (主动对接, EEN's expression of interest): a match like any other,
+    /// credited to the node in the history.
+    pub fn interest(
+        &self,
+        store: &CentralStore,
+        peer: &Peer,
+        demand_id: RecordId,
+        supply_id: RecordId,
+        note: &str,
+    ) -> Result<Record, Act> {
+        let supply =
+            store.get(&supply_id)?.ok_or_else(|| Act::refused(format!("supply: no outcome or expert {supply_id}")))?;
+        if supply.meta.owner != peer.id {
+            return Err(Act::refused(format!("supply: {supply_id} is not this node's own outcome or expert")));
+        }
+        let demand = store.get(&demand_id)?.ok_or_else(|| Act::refused(format!("demand_id: no demand {demand_id}")))?;
+        if !matches!(demand.body, Body::Demand(_)) || !may_find(peer, &demand) {
+            return Err(Act::refused(format!("demand_id: {demand_id} is not a demand this node may see")));
+        }
+        if demand.meta.owner == peer.id {
+            return Err(Act::refused("demand_id: a node does not offer for its own demand"));
+        }
+        let said = if note.is_empty() { "能够解决这一需求".to_owned() } else { note.to_owned() };
+        let record = self.propose_pair(store, demand_id, supply_id, format!("主动对接：{said}"), peer.id.as_str())?;
+        info!(demand = %demand_id, supply = %supply_id, node = %peer.id, "interest registered");
+        Ok(record)
+    }
+
+    /// Proposes `supply` for `demand` outside matching, explained by `explanation`.
+    fn propose_pair(
+        &self,
+        store: &CentralStore,
+        demand_id: RecordId,
+        supply_id: RecordId,
+        explanation: String,
+        by: &str,
+    ) -> Result<Record, Act> {
         let demand = store.get(&demand_id)?.ok_or_else(|| Act::refused(format!("no demand {demand_id}")))?;
         if !matches!(demand.body, Body::Demand(_)) {
             return Err(Act::refused(format!("{demand_id} is a {}, not a demand", demand.kind())));
@@ -462,11 +516,36 @@ impl Matcher {
             return Err(Act::refused(format!("already proposed: match {}", record.meta.id)));
         };
         if let Body::Match(m) = &mut record.body {
-            m.explanation = format!("人工推荐：{note}");
+            m.explanation = explanation;
         }
         let written = store.apply_central(by, &[record], &[], &[pair])?;
-        info!(demand = %demand_id, supply = %supply_id, %by, "proposed by hand");
-        written.into_iter().next().ok_or_else(|| Act::refused("nothing was written"))
+        // Another writer may have proposed the pair meanwhile: the store keeps the first.
+        written.into_iter().next().ok_or_else(|| Act::refused("already proposed: the pair was proposed meanwhile"))
+    }
+
+    /// The national catalogue searched as `peer` may see it ([`may_find`]),
+    /// contacts removed, best first.
+    pub fn search(&self, store: &CentralStore, peer: &Peer, query: &SearchQuery) -> Result<Vec<(Record, f64)>, Act> {
+        let fetch = (query.limit * 10).clamp(50, 1_000);
+        let hits = self.engine().search(query.catalogue, &query.text, fetch).context("searching the index")?;
+        let today = Date::today();
+        let mut out = Vec::new();
+        for (id, score) in hits {
+            let Some(mut record) = store.get(&id)? else { continue };
+            let open = match &record.body {
+                Body::Demand(d) => d.deadline.is_none_or(|deadline| deadline >= today),
+                _ => true,
+            };
+            if record.meta.deleted || !open || !may_find(peer, &record) || !query.admits(&record) {
+                continue;
+            }
+            record.redact_contacts();
+            out.push((record, score));
+            if out.len() == query.limit {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The national office withdraws an open match, for `reason`.
@@ -662,6 +741,65 @@ fn contacts_for(store: &CentralStore, m: &Match) -> anyhow::Result<Option<(Optio
     Ok(Some((contact(&m.demand, &m.demand_owner)?, contact(&m.supply, &m.supply_owner)?)))
 }
 
+/// What a node searches for, checked.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    /// The words.
+    pub text: String,
+    /// The catalogue.
+    pub catalogue: Catalogue,
+    /// An industry code or its prefix; empty for any.
+    pub industry: String,
+    /// The region the records must lie in.
+    pub region: Option<RegionFilter>,
+    /// At most this many hits.
+    pub limit: usize,
+}
+
+/// A region a search is narrowed to: a code prefix (`44`, `4403`) or a
+/// named province or city.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionFilter {
+    /// Codes starting with these digits.
+    Prefix(String),
+    /// Within this province or city.
+    Within(Region),
+}
+
+impl SearchQuery {
+    fn admits(&self, record: &Record) -> bool {
+        let industry = match &record.body {
+            Body::Demand(d) => Some(d.industry.as_str()),
+            Body::Outcome(o) => Some(o.industry.as_str()),
+            _ => None,
+        };
+        let industry_ok = self.industry.is_empty() || industry.is_some_and(|i| i.starts_with(&self.industry));
+        let region_ok = match (&self.region, record.region()) {
+            (None, _) => true,
+            (Some(RegionFilter::Prefix(p)), Some(r)) => r.to_string().starts_with(p.as_str()),
+            (Some(RegionFilter::Within(within)), Some(r)) => within.contains(r),
+            (Some(_), None) => false,
+        };
+        industry_ok && region_ok
+    }
+}
+
+/// Whether `peer` may find `record` by searching: open demands nationally
+/// for a university or society (the supply side looks for work), its own
+/// area's for a provincial or city station; outcomes and experts for every
+/// station (the programme's public catalogue). Contacts never.
+pub fn may_find(peer: &Peer, record: &Record) -> bool {
+    match &record.body {
+        Body::Demand(d) => match peer.kind {
+            NodeKind::University | NodeKind::Society | NodeKind::Central => true,
+            NodeKind::Provincial => peer.region.same_province(d.region),
+            NodeKind::City => peer.region.same_city(d.region),
+        },
+        Body::Outcome(_) | Body::Expert(_) => true,
+        Body::Match(_) | Body::Bid(_) => false,
+    }
+}
+
 /// The city node responsible for landing a demand's matches: its owner if
 /// that is a city node, else the city node of the demand's city, else its owner.
 fn landing_node(demand: &DemandProfile, nodes: &[NodeEntry]) -> NodeId {
@@ -697,23 +835,31 @@ const LEASE_RETRY: Duration = Duration::from_secs(1);
 /// lease is lost, and stands by while another instance holds it.
 pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
     let mut standing_by = false;
+    // Where this instance's index reaches while it stands by: every
+    // instance keeps one, so each can answer searches and interest.
+    let mut indexed: Option<u64> = None;
     while !shutdown.is_cancelled() {
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.hold_lease()).await {
             Ok(Ok(true)) => {
                 info!("this central instance runs matching");
                 standing_by = false;
-                leased(state.clone(), shutdown.clone()).await;
+                leased(state.clone(), shutdown.clone(), indexed.take()).await;
                 if shutdown.is_cancelled() {
                     return;
                 }
                 warn!("the matching lease was lost; another instance takes over");
             }
-            Ok(Ok(false)) if !standing_by => {
-                info!("another central instance runs matching; standing by");
-                standing_by = true;
+            Ok(Ok(false)) => {
+                if !standing_by {
+                    info!("another central instance runs matching; standing by");
+                    standing_by = true;
+                }
+                match follow_index(&state, &shutdown, indexed).await {
+                    Ok(reached) => indexed = reached,
+                    Err(e) => warn!(error = format!("{e:#}"), "keeping the index current failed; retrying"),
+                }
             }
-            Ok(Ok(false)) => {}
             Ok(Err(e)) => warn!(error = %e, "taking the matching lease failed"),
             Err(e) => warn!(error = %e, "taking the matching lease failed"),
         }
@@ -724,20 +870,51 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
     }
 }
 
+/// Brings a standing-by instance's index up to the log's head: loaded from
+/// the store the first time (`indexed` is `None`), then what the log added.
+/// Returns where the index reaches (`None` if stopped while loading).
+async fn follow_index(
+    state: &Arc<State>,
+    shutdown: &CancellationToken,
+    indexed: Option<u64>,
+) -> anyhow::Result<Option<u64>> {
+    let (m, s, stop) = (state.matcher.clone(), state.store.clone(), shutdown.clone());
+    let Some(mut cursor) = indexed else {
+        let head = s.head();
+        let loaded = tokio::task::spawn_blocking(move || m.load(&s, &stop)).await??;
+        return Ok(loaded.map(|_| head));
+    };
+    let head = state.store.head();
+    while cursor < head && !shutdown.is_cancelled() {
+        let (records, next) = read_log(state, cursor, head).await?;
+        let m = state.matcher.clone();
+        tokio::task::spawn_blocking(move || m.index(&records)).await??;
+        cursor = next;
+    }
+    Ok(Some(cursor))
+}
+
 /// Whether `e` says another instance holds the matching lease.
 fn lease_lost(e: &anyhow::Error) -> bool {
     e.chain().any(|c| matches!(c.downcast_ref::<kechuang_store::Error>(), Some(kechuang_store::Error::LeaseLost(_))))
 }
 
-/// The matching loop: loads the index, then follows the durable log,
-/// matching what changed, and escalates on a timer until shutdown or
-/// until the lease is lost.
-async fn leased(state: Arc<State>, shutdown: CancellationToken) {
+/// The matching loop: loads the index (unless it was kept current while
+/// standing by, up to `indexed`), then follows the durable log, matching
+/// what changed, and escalates on a timer until shutdown or until the
+/// lease is lost.
+async fn leased(state: Arc<State>, shutdown: CancellationToken, indexed: Option<u64>) {
     let matcher = state.matcher.clone();
     let store = state.store.clone();
     let loaded = {
         let (m, s, stop) = (matcher.clone(), store.clone(), shutdown.clone());
-        tokio::task::spawn_blocking(move || m.load(&s, &stop)).await
+        tokio::task::spawn_blocking(move || match indexed {
+            // Matching resumes where the last holder recorded it, and never
+            // after what this index holds (re-matching is idempotent).
+            Some(reached) => Ok(Some(s.matched_upto()?.min(reached))),
+            None => m.load(&s, &stop),
+        })
+        .await
     };
     let mut cursor = match loaded.map_err(anyhow::Error::from).and_then(|r| r) {
         Ok(Some(cursor)) => cursor,

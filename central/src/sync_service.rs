@@ -213,6 +213,42 @@ impl Sync for SyncService {
         Ok(Response::new(crate::stats::response(&report)?))
     }
 
+    async fn search(&self, request: Request<pb::SearchRequest>) -> Result<Response<pb::SearchResponse>, Status> {
+        let peer = self.admit(&request)?;
+        let query = search_query(request.get_ref())?;
+        let matcher = self.state.matcher.clone();
+        let store = self.state.store.clone();
+        let hits = tokio::task::spawn_blocking(move || matcher.search(&store, &peer, &query))
+            .await
+            .map_err(error::join)?
+            .map_err(error::act)?;
+        let hits =
+            hits.into_iter().map(|(record, score)| pb::SearchHit { record: Some(record.into()), score }).collect();
+        Ok(Response::new(pb::SearchResponse { hits }))
+    }
+
+    async fn interest(&self, request: Request<pb::InterestRequest>) -> Result<Response<pb::InterestResponse>, Status> {
+        let peer = self.admit(&request)?;
+        let r = request.into_inner();
+        let id = |field: &str, text: &str| {
+            text.trim()
+                .parse::<RecordId>()
+                .map_err(|_| Status::invalid_argument(format!("{field}: not a record id: {text:?}")))
+        };
+        let (demand, supply) = (id("demand_id", &r.demand_id)?, id("supply", &r.supply)?);
+        let note = r.note.trim().to_owned();
+        kechuang_types::check_text("note", &note, kechuang_types::limits::SHORT_TEXT * 5, false)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let (matcher, store) = (self.state.matcher.clone(), self.state.store.clone());
+        let record = tokio::task::spawn_blocking(move || matcher.interest(&store, &peer, demand, supply, &note))
+            .await
+            .map_err(error::join)?
+            .map_err(error::act)?;
+        // Acknowledged once durable, so the feeds deliver it.
+        self.state.durability.wait().await.map_err(error::storage)?;
+        Ok(Response::new(pb::InterestResponse { r#match: Some(record.into()) }))
+    }
+
     async fn digest(&self, request: Request<pb::DigestRequest>) -> Result<Response<pb::DigestResponse>, Status> {
         let peer = self.admit(&request)?;
         let digests = self.digests(peer).await?;
@@ -291,4 +327,49 @@ fn incoming(index: usize, wire: Option<pb::Record>) -> Result<Incoming, Status> 
         (Err(e), Some(id)) => Ok(Incoming::Invalid { id, refusal: Refusal::new(e.field(), e.reason()) }),
         (Err(e), None) => Err(error::invalid(&format!("changes[{index}]"), e)),
     }
+}
+
+/// Most hits one search returns.
+const SEARCH_MOST: u32 = 100;
+
+/// A search request checked field by field.
+fn search_query(r: &pb::SearchRequest) -> Result<crate::matcher::SearchQuery, Status> {
+    use crate::matcher::{RegionFilter, SearchQuery};
+    use kechuang_matching::Catalogue;
+    let invalid = |field: &str, why: String| Status::invalid_argument(format!("{field}: {why}"));
+    let text = r.text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > 200 {
+        return Err(invalid("text", "say what to look for, in at most 200 characters".into()));
+    }
+    let catalogue = match r.kind.as_str() {
+        "demands" | "demand" => Catalogue::Demands,
+        "outcomes" | "outcome" => Catalogue::Outcomes,
+        "experts" | "expert" => Catalogue::Experts,
+        other => return Err(invalid("kind", format!("demands, outcomes or experts, not {other:?}"))),
+    };
+    let industry = r.industry.trim().to_ascii_uppercase();
+    let mut chars = industry.chars();
+    let industry_ok = industry.is_empty()
+        || (industry.len() <= 5
+            && chars.next().is_some_and(|c| c.is_ascii_uppercase())
+            && chars.all(|c| c.is_ascii_digit()));
+    if !industry_ok {
+        return Err(invalid("industry", format!("a GB/T 4754 code or its prefix (C38, C), not {:?}", r.industry)));
+    }
+    let region = r.region.trim();
+    let region = match region {
+        "" => None,
+        digits if digits.len() < 6 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(RegionFilter::Prefix(digits.into()))
+        }
+        text => Some(RegionFilter::Within(
+            kechuang_types::Region::lookup("region", text).map_err(|e| Status::invalid_argument(e.to_string()))?,
+        )),
+    };
+    let limit = match r.limit {
+        0 => 20,
+        n if n <= SEARCH_MOST => n,
+        n => return Err(invalid("limit", format!("at most {SEARCH_MOST}, not {n}"))),
+    };
+    Ok(SearchQuery { text, catalogue, industry, region, limit: limit as usize })
 }

@@ -2,7 +2,8 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = "../../proto";
-    let files = ["records", "stats", "sync", "operator", "admin"].map(|f| format!("{root}/kechuang/v1/{f}.proto"));
+    let files =
+        ["records", "stats", "search", "sync", "operator", "admin"].map(|f| format!("{root}/kechuang/v1/{f}.proto"));
     let fds = protox::compile(&files, [root])?;
     // The descriptors themselves, for gRPC reflection (grpcurl without proto files).
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);

@@ -191,6 +191,24 @@ impl Operator for Api {
         }
     }
 
+    async fn search(&self, request: Request<pb::SearchRequest>) -> Result<Response<pb::SearchResponse>, Status> {
+        let offline = || Status::unavailable("central is not reachable: the national catalogue is searched at central");
+        let channel = self.node.central.borrow().clone().ok_or_else(offline)?;
+        sync_client(channel).search(request.into_inner()).await
+    }
+
+    async fn interest(&self, request: Request<pb::InterestRequest>) -> Result<Response<pb::InterestResponse>, Status> {
+        let mut r = request.into_inner();
+        let supply = r.supply.clone();
+        let record = self.act(move |node| lifecycle::own_supply(node, &supply)).await?;
+        r.supply = record.meta.id.to_string();
+        let offline = || Status::unavailable("central is not reachable: an offer is made at central");
+        let channel = self.node.central.borrow().clone().ok_or_else(offline)?;
+        let answer = sync_client(channel).interest(r).await?;
+        info!(supply = %record.meta.id, "interest registered at central");
+        Ok(answer)
+    }
+
     async fn status(&self, _request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
         let node = &self.node;
         let store = node.store.clone();

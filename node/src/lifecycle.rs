@@ -110,6 +110,19 @@ fn find(node: &Node, text: &str, kinds: &[RecordKind]) -> Result<Record, Refused
     }
 }
 
+/// This node's own outcome or expert named `text` (its id or reference),
+/// on offer: what it may offer for a demand.
+pub fn own_supply(node: &Node, text: &str) -> Result<Record, Refused> {
+    let record = find(node, text, &[RecordKind::Outcome, RecordKind::Expert])?;
+    if record.meta.owner != node.config.id {
+        return Err(Refused::Invalid(format!("supply: {text} is not this node's own outcome or expert")));
+    }
+    if record.meta.deleted {
+        return Err(Refused::Invalid(format!("supply: {text} was withdrawn")));
+    }
+    Ok(record)
+}
+
 /// Answers match `match_id` for this node's part, if the lifecycle allows
 /// it (the same rules central applies).
 pub fn respond(node: &Node, match_id: &str, action: Action) -> Result<Record, Refused> {

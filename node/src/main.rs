@@ -137,6 +137,53 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Search the national catalogue at central, as this node may see it:
+    /// open demands (universities and societies: nationwide), outcomes and
+    /// experts; never contacts.
+    Search {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The words to look for.
+        text: String,
+        /// demands, outcomes or experts [default: demands for a university
+        /// or society, outcomes otherwise].
+        kind: Option<String>,
+        /// An industry code or its prefix (C38, C).
+        #[arg(long)]
+        industry: Option<String>,
+        /// A region: a code or its prefix (44, 4403), or a name (广东, 深圳市).
+        #[arg(long)]
+        region: Option<String>,
+        /// At most this many hits.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Stable JSON lines ({"score", "record"}) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Offer this node's outcome or expert for a demand (主动对接): central
+    /// proposes the match to the demand's owner, its city and both
+    /// provincial stations, and it follows the usual lifecycle.
+    Interest {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The demand's id (from `search`).
+        demand_id: String,
+        /// This node's outcome: its id or reference.
+        #[arg(long, conflicts_with = "expert", required_unless_present = "expert")]
+        outcome: Option<String>,
+        /// This node's expert: id or reference.
+        #[arg(long)]
+        expert: Option<String>,
+        /// Why this node can solve it, for the demand's side.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Stable JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Award a bid on one of this node's challenges; the other bids are not chosen.
     Award {
         /// Path to node.toml.
@@ -343,6 +390,59 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 match lang {
                     Lang::Zh => println!("已提交揭榜方案 {}", record.meta.id),
                     Lang::En => println!("bid {} submitted", record.meta.id),
+                }
+            }
+            Ok(())
+        }
+        Command::Search { config, text, kind, industry, region, limit, json } => {
+            let hits = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                let kind = match kind {
+                    Some(kind) => kind,
+                    None => {
+                        let status = api.status(pb::StatusRequest {}).await?.into_inner();
+                        let supply_side = matches!(status.kind.as_str(), "university" | "society");
+                        (if supply_side { "demands" } else { "outcomes" }).to_owned()
+                    }
+                };
+                let request = pb::SearchRequest {
+                    text,
+                    kind,
+                    industry: industry.unwrap_or_default(),
+                    region: region.unwrap_or_default(),
+                    limit,
+                };
+                let response = api.search(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+                anyhow::Ok(response.into_inner().hits)
+            })?;
+            let hits = hits
+                .into_iter()
+                .map(|h| Ok((Record::try_from(h.record.context("a hit without its record")?)?, h.score)))
+                .collect::<anyhow::Result<Vec<(Record, f64)>>>()?;
+            if json {
+                for (record, score) in &hits {
+                    println!("{}", serde_json::json!({"score": score, "record": record_json(record)}));
+                }
+            } else {
+                print!("{}", kechuang_types::present::hits_table(&hits, lang));
+            }
+            Ok(())
+        }
+        Command::Interest { config, demand_id, outcome, expert, note, json } => {
+            let supply = outcome.or(expert).context("--outcome or --expert: the outcome or expert offered")?;
+            let record = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                let request = pb::InterestRequest { demand_id, supply, note };
+                let response = api.interest(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+                anyhow::Ok(response.into_inner().r#match.context("no match in the answer")?)
+            })?;
+            let record = Record::try_from(record)?;
+            if json {
+                println!("{}", record_json(&record));
+            } else {
+                match lang {
+                    Lang::Zh => println!("已提出主动对接：对接 {}", record.meta.id),
+                    Lang::En => println!("interest registered: match {} proposed", record.meta.id),
                 }
             }
             Ok(())

@@ -235,3 +235,31 @@ fn the_compose_network_converges_when_run_as_its_services_run() -> anyhow::Resul
     })?;
     Ok(())
 }
+
+#[test]
+fn an_instance_standing_by_answers_searches_and_offers_from_its_own_index() -> anyhow::Result<()> {
+    use common::rows::battery_demand;
+    let mut cluster = Cluster::start_shared(2)?;
+    // Instance 0 matches; the university and the city talk to instance 1 only.
+    let only_1 = cluster.central_urls(&[1]);
+    for (id, kind, region) in [("sz", "city", "440300"), ("scu", "university", "510100")] {
+        cluster.add_stopped_node(id, kind, region)?.set("central", &only_1)?;
+        cluster.node(id).start()?;
+    }
+    let rows = cluster.write_rows(&[battery_demand("XQ-SZ", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    let rows = cluster.write_rows(&sample::outcomes("CG", 3, "510100", 61))?;
+    cluster.node("scu").publish(&[&rows])?;
+    eventually(SETTLE, "instance 1 finds the demand", || {
+        Ok(!cluster.node("scu").search("储能电池热失控预警", "demands", &[])?.is_empty())
+    })?;
+    let hits = cluster.node("scu").search("储能电池热失控预警", "demands", &[])?;
+    let demand = hits[0]["record"]["id"].as_str().unwrap_or_default().to_owned();
+    let offered = cluster.node("scu").interest(&demand, "CG-000001", "")?;
+    assert!(offered["explanation"].as_str().is_some_and(|e| e.starts_with("主动对接")), "{offered}");
+    assert!(
+        cluster.instance(1).process().log_text().contains("another central instance runs matching"),
+        "instance 1 was standing by"
+    );
+    Ok(())
+}

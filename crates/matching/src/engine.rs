@@ -92,6 +92,17 @@ pub struct Candidate {
     pub linked: bool,
 }
 
+/// What a search reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catalogue {
+    /// Open demands.
+    Demands,
+    /// Outcomes on offer.
+    Outcomes,
+    /// Experts on offer.
+    Experts,
+}
+
 /// The index and profiles of every open demand and available supply.
 #[derive(Debug)]
 pub struct Engine {
@@ -228,6 +239,24 @@ impl Engine {
         let refs: Vec<(&str, u32)> = parts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
         let (hits, _) = self.demands_index.search(&self.analyzer.weighted(&refs), limit)?;
         Ok(hits.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Records of `catalogue` whose text is closest to `text`, best first,
+    /// with their relevance relative to the best (1.0): the same analysis
+    /// of the words as matching's.
+    pub fn search(&self, catalogue: Catalogue, text: &str, limit: usize) -> Result<Vec<(RecordId, f64)>> {
+        let query = self.analyzer.weighted(&[(text, 1)]);
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let index = match catalogue {
+            Catalogue::Demands => &self.demands_index,
+            Catalogue::Outcomes => &self.outcomes,
+            Catalogue::Experts => &self.experts,
+        };
+        let (hits, _) = index.search(&query, limit)?;
+        let best = hits.first().map_or(1.0, |(_, s)| *s).max(f32::EPSILON);
+        Ok(hits.into_iter().map(|(id, s)| (id, f64::from(s / best))).collect())
     }
 
     /// How much of `query` each of `hits` covers (its share of a perfect

@@ -18,7 +18,7 @@ mod plan;
 mod text;
 
 pub use catalog::{DemandProfile, SupplyProfile};
-pub use engine::{Candidate, Engine, Params, tier};
+pub use engine::{Candidate, Catalogue, Engine, Params, tier};
 pub use error::{Error, Result};
 pub use plan::{Escalation, LAST_STAGE, Proposal, Stage, escalation, plan, takes_proposals, unanswered};
 pub use text::Analyzer;

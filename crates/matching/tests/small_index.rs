@@ -116,3 +116,30 @@ fn unrelated_outcomes_beside_them_come_after_them() {
     first.sort();
     assert_eq!(first, alone, "{among:?}");
 }
+
+/// A search reads one catalogue with matching's analysis of the words.
+#[test]
+fn a_search_finds_the_closest_records_of_one_catalogue() {
+    use kechuang_matching::Catalogue;
+    let mut engine = Engine::in_memory(Params::default()).unwrap();
+    let outcomes = battery_outcomes();
+    for record in &outcomes {
+        engine.upsert(record, true).unwrap();
+    }
+    let mut tea = kechuang_types::testing::demand("名优绿茶连续化杀青");
+    if let Body::Demand(d) = &mut tea.body {
+        d.description = "茶叶加工企业需要绿茶杀青理条的连续化生产线。".into();
+    }
+    engine.upsert(&tea, true).unwrap();
+    engine.commit().unwrap();
+
+    let hits = engine.search(Catalogue::Outcomes, "锂电池低温加热", 3).unwrap();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(hits[0].0, outcomes[2].meta.id, "the heating system answers best: {hits:?}");
+    assert_eq!(hits[0].1, 1.0);
+    assert!(hits.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+    let demands = engine.search(Catalogue::Demands, "绿茶杀青", 5).unwrap();
+    assert_eq!(demands.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [tea.meta.id], "only the demands' catalogue");
+    assert!(engine.search(Catalogue::Experts, "锂电池", 5).unwrap().is_empty());
+    assert!(engine.search(Catalogue::Outcomes, "  ", 5).unwrap().is_empty(), "no words, nothing found");
+}

@@ -142,6 +142,8 @@ pub(crate) trait Txn {
     fn get(&mut self, id: &RecordId) -> Result<Option<Record>>;
     /// A registry entry.
     fn node(&mut self, id: &NodeId) -> Result<Option<NodeEntry>>;
+    /// The match proposed for (demand, supply), if any.
+    fn pair(&mut self, demand: &RecordId, supply: &RecordId) -> Result<Option<RecordId>>;
 }
 
 /// One piece of a backup being restored, in file order.
@@ -425,13 +427,25 @@ impl CentralStore {
         let ids: Vec<RecordId> = matches.iter().map(|r| r.meta.id).collect();
         let committed = self.backend.transact(by == MATCHING, &mut |tx| {
             tx.prefetch(&ids)?;
+            // A pair is proposed once: a new match for a pair another writer
+            // proposed meanwhile is dropped, whoever wrote first.
+            let mut new_pairs = Vec::with_capacity(pairs.len());
+            let mut dropped = std::collections::HashSet::new();
+            for &(demand, supply, id) in pairs {
+                match tx.pair(&demand, &supply)? {
+                    Some(held) if held != id => {
+                        dropped.insert(id);
+                    }
+                    _ => new_pairs.push((demand, supply, id)),
+                }
+            }
             let mut write = Write::new();
-            for record in matches {
+            for record in matches.iter().filter(|r| !dropped.contains(&r.meta.id)) {
                 write.merge(tx, record)?;
             }
             let mut batch = write.into_batch(by);
             batch.routing = routing.to_vec();
-            batch.pairs = pairs.to_vec();
+            batch.pairs = new_pairs;
             Ok(Some(batch))
         })?;
         Ok(committed.map(|(batch, _)| batch.records).unwrap_or_default())

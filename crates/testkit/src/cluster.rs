@@ -488,6 +488,22 @@ impl Node {
         Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
     }
 
+    /// `kechuang-node search --json TEXT KIND` plus `extra` options: the hits
+    /// (`{"score", "record"}`), best first.
+    pub fn search(&self, text: &str, kind: &str, extra: &[&str]) -> anyhow::Result<Vec<Value>> {
+        let mut command = self.verb("search");
+        command.args(["--json", text, kind]).args(extra);
+        let out = run_ok(&mut command)?;
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| Ok(serde_json::from_str(l)?)).collect()
+    }
+
+    /// `kechuang-node interest --json DEMAND --outcome REF --note NOTE`: the match.
+    pub fn interest(&self, demand: &str, outcome: &str, note: &str) -> anyhow::Result<Value> {
+        let mut command = self.verb("interest");
+        command.args(["--json", demand, "--outcome", outcome, "--note", note]);
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
+    }
+
     /// `kechuang-node bid`, expected to be refused: its stderr.
     pub fn bid_refused(&self, demand: &str, proposal: &str, outcomes: &[&str]) -> anyhow::Result<String> {
         let mut command = self.verb("bid");

@@ -186,40 +186,55 @@ pub fn records_table(records: &[Record], lang: Lang) -> String {
     if !records.is_empty() && records.iter().all(|r| matches!(r.body, Body::Match(_))) {
         return matches_table(records, lang);
     }
-    let rows: Vec<Vec<String>> = records
-        .iter()
-        .map(|r| {
-            let (region, detail) = match &r.body {
-                Body::Demand(d) => (region_cell(d.region), format!("{} TRL≥{}", d.industry, d.min_trl.get())),
-                Body::Outcome(o) => (region_cell(o.region), format!("{} TRL{}", o.industry, o.trl.get())),
-                Body::Expert(e) => (region_cell(e.region), truncate(&e.fields.join("、"), 24)),
-                Body::Match(m) => (
-                    format!("{}→{}", region_cell(m.supply_region), region_cell(m.demand_region)),
-                    format!("{} {}", m.tier, state_label(m, lang)),
-                ),
-                Body::Bid(b) => (String::new(), lang.tr(b.decision.value.as_str())),
-            };
-            let detail = match &r.meta.withdrawal {
-                Some(w) if r.meta.deleted => format!("{detail} 已撤回（{}）", w.reason.label()),
-                None if r.meta.deleted => format!("{detail} 已撤回"),
-                _ => detail,
-            };
-            vec![
-                r.meta.id.to_string(),
-                lang.tr(r.kind().as_str()),
-                r.meta.external_id.clone().unwrap_or_else(|| "-".into()),
-                r.meta.owner.to_string(),
-                region,
-                detail,
-                truncate(&r.title(), 40),
-            ]
-        })
-        .collect();
-    let header = ["ID", "KIND", "REF", "OWNER", "REGION", "DETAIL", "TITLE"].map(|h| lang.say(h));
+    let rows: Vec<Vec<String>> = records.iter().map(|r| record_row(r, lang)).collect();
+    let header = RECORD_COLUMNS.map(|h| lang.say(h));
     let header: Vec<&str> = header.iter().map(|h| h.as_ref()).collect();
     let mut out = table(&header, &rows);
     out.push_str(&footer(records.len(), "records", lang));
     out
+}
+
+/// A table of search hits, best first: relevance, then the record's columns.
+pub fn hits_table(hits: &[(Record, f64)], lang: Lang) -> String {
+    let rows: Vec<Vec<String>> = hits
+        .iter()
+        .map(|(r, score)| std::iter::once(format!("{score:.2}")).chain(record_row(r, lang)).collect())
+        .collect();
+    let header: Vec<_> = std::iter::once("SCORE").chain(RECORD_COLUMNS).map(|h| lang.say(h)).collect();
+    let header: Vec<&str> = header.iter().map(|h| h.as_ref()).collect();
+    let mut out = table(&header, &rows);
+    out.push_str(&footer(hits.len(), "records", lang));
+    out
+}
+
+const RECORD_COLUMNS: [&str; 7] = ["ID", "KIND", "REF", "OWNER", "REGION", "DETAIL", "TITLE"];
+
+/// One record's cells under [`RECORD_COLUMNS`].
+fn record_row(r: &Record, lang: Lang) -> Vec<String> {
+    let (region, detail) = match &r.body {
+        Body::Demand(d) => (region_cell(d.region), format!("{} TRL≥{}", d.industry, d.min_trl.get())),
+        Body::Outcome(o) => (region_cell(o.region), format!("{} TRL{}", o.industry, o.trl.get())),
+        Body::Expert(e) => (region_cell(e.region), truncate(&e.fields.join("、"), 24)),
+        Body::Match(m) => (
+            format!("{}→{}", region_cell(m.supply_region), region_cell(m.demand_region)),
+            format!("{} {}", m.tier, state_label(m, lang)),
+        ),
+        Body::Bid(b) => (String::new(), lang.tr(b.decision.value.as_str())),
+    };
+    let detail = match &r.meta.withdrawal {
+        Some(w) if r.meta.deleted => format!("{detail} 已撤回（{}）", w.reason.label()),
+        None if r.meta.deleted => format!("{detail} 已撤回"),
+        _ => detail,
+    };
+    vec![
+        r.meta.id.to_string(),
+        lang.tr(r.kind().as_str()),
+        r.meta.external_id.clone().unwrap_or_else(|| "-".into()),
+        r.meta.owner.to_string(),
+        region,
+        detail,
+        truncate(&r.title(), 40),
+    ]
 }
 
 #[cfg(test)]

@@ -90,6 +90,11 @@ impl Txn for SledTxn<'_> {
     fn node(&mut self, id: &NodeId) -> Result<Option<NodeEntry>> {
         self.0.node(id)
     }
+    fn pair(&mut self, demand: &RecordId, supply: &RecordId) -> Result<Option<RecordId>> {
+        let mut pair = key(PAIR, demand.as_bytes());
+        pair.extend_from_slice(supply.as_bytes());
+        self.0.main.get(pair)?.map(|v| id_of("pair", &v)).transpose()
+    }
 }
 
 impl SledBackend {

@@ -183,6 +183,17 @@ impl Txn for PgTxn<'_> {
         })?;
         row.map(|r| decode("node", r.get(0))).transpose()
     }
+
+    fn pair(&mut self, demand: &RecordId, supply: &RecordId) -> Result<Option<RecordId>> {
+        let row = self.pg.run(async {
+            let statement = self
+                .client
+                .prepare_cached("SELECT match_id FROM kechuang_pairs WHERE demand = $1 AND supply = $2")
+                .await?;
+            self.client.query_opt(&statement, &[&demand.as_bytes().as_slice(), &supply.as_bytes().as_slice()]).await
+        })?;
+        row.map(|r| id_of(r.get(0))).transpose()
+    }
 }
 
 impl PgBackend {

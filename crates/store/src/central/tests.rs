@@ -50,6 +50,7 @@ cases!(
     acknowledged_sequence_and_log_head_survive_reopen,
     a_backup_restores_into_an_empty_store_as_the_same_store,
     a_backup_taken_under_writes_is_the_store_at_one_instant,
+    a_pair_is_proposed_once_whoever_writes_second,
 );
 
 fn record(clock: &mut Clock, owner: &NodeId, id: RecordId, title: &str) -> Record {
@@ -300,6 +301,31 @@ fn a_backup_taken_under_writes_is_the_store_at_one_instant(open: Open) {
         })
         .unwrap();
     assert_eq!(held, expected, "every acknowledged push, nothing after, each record as of the same instant");
+}
+
+fn a_pair_is_proposed_once_whoever_writes_second(open: Open) {
+    let store = open_with_sz(open, "a");
+    let proposal = |id: RecordId| {
+        let m = kechuang_types::testing::proposed_match();
+        let mut record = kechuang_types::testing::demand("对接");
+        record.meta.id = id;
+        record.meta.owner = NodeId::central();
+        record.meta.version = m.version();
+        let pair = (m.demand, m.supply);
+        record.body = kechuang_types::Body::Match(Box::new(m));
+        (record, pair)
+    };
+    let (first, (demand, supply)) = proposal(RecordId::new());
+    let (second, _) = proposal(RecordId::new());
+    let written = store
+        .apply_central("central:operator", std::slice::from_ref(&first), &[], &[(demand, supply, first.meta.id)])
+        .unwrap();
+    assert_eq!(written.len(), 1);
+    let again =
+        store.apply_central("sz", std::slice::from_ref(&second), &[], &[(demand, supply, second.meta.id)]).unwrap();
+    assert!(again.is_empty(), "the second proposal of the pair is dropped");
+    assert_eq!(store.pairs_of(&demand).unwrap(), [(supply, first.meta.id)]);
+    assert!(store.get(&second.meta.id).unwrap().is_none());
 }
 
 fn peer(name: &str) -> Peer {

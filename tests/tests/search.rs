@@ -1,0 +1,98 @@
+//! The supply side looks for work: a university searches the national
+//! catalogue, finds a demand in another province and offers its outcome
+//! (主动对接); the match reaches the demand's owner and both provincial
+//! stations and follows the usual lifecycle. Searches are scoped to what
+//! each station may see, and never carry contacts.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::SETTLE;
+use common::programme::tea_outcome;
+use common::rows::{battery_demand, battery_outcome};
+use kechuang_testkit::{Cluster, eventually};
+
+#[test]
+fn a_university_finds_a_demand_in_another_province_and_offers_its_outcome() -> anyhow::Result<()> {
+    // Escalation far off: matching alone would not reach across provinces.
+    let mut cluster = Cluster::start_with_settings(&[("escalation_secs", "3600")])?;
+    for (id, kind, region) in [
+        ("gd", "provincial", "440000"),
+        ("sz", "city", "440300"),
+        ("sc", "provincial", "510000"),
+        ("scu", "university", "510100"),
+    ] {
+        cluster.add_node(id, kind, region)?;
+    }
+    let rows = cluster.write_rows(&[battery_demand("XQ-SZ", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    // Matching proposes the battery outcome itself; the university offers
+    // another of its outcomes, one matching would not have paired.
+    let mut other = tea_outcome();
+    other["id"] = "CG-SC2".into();
+    other["region"] = "510100".into();
+    let rows = cluster.write_rows(&[battery_outcome("CG-SC", "510100", "蜀都大学"), other])?;
+    cluster.node("scu").publish(&[&rows])?;
+    eventually(SETTLE, "the records at central", || Ok(cluster.central.list(None, None)?.len() >= 3))?;
+
+    // The university finds Shenzhen's demand by its words, without contacts.
+    eventually(SETTLE, "the demand found", || {
+        Ok(!cluster.node("scu").search("储能电池热失控预警", "demands", &[])?.is_empty())
+    })?;
+    let hits = cluster.node("scu").search("储能电池热失控预警", "demands", &[])?;
+    let demand = &hits[0]["record"];
+    assert_eq!(demand["external_id"], "XQ-SZ", "{hits:#?}");
+    assert!(demand.get("contact").is_none_or(serde_json::Value::is_null), "a search carries no contacts: {demand}");
+    assert_eq!(hits[0]["score"], 1.0);
+    let demand_id = demand["id"].as_str().unwrap_or_default().to_owned();
+    // Filters narrow it; another catalogue does not hold it.
+    assert_eq!(cluster.node("scu").search("储能电池热失控预警", "demands", &["--region", "44"])?.len(), 1);
+    assert!(cluster.node("scu").search("储能电池热失控预警", "demands", &["--region", "51"])?.is_empty());
+    assert!(cluster.node("scu").search("储能电池热失控预警", "demands", &["--industry", "A01"])?.is_empty());
+    // A station searches demands only in its own area; outcomes anywhere.
+    assert!(cluster.node("sc").search("储能电池热失控预警", "demands", &[])?.is_empty(), "Sichuan's station");
+    assert_eq!(cluster.node("gd").search("储能电池热失控预警", "demands", &[])?.len(), 1, "Guangdong's station");
+    let outcomes = cluster.node("sz").search("电池热失控 预警 阻抗谱", "outcomes", &[])?;
+    let first = outcomes.first().map(|h| h["record"]["external_id"].clone());
+    assert_eq!(first, Some("CG-SC".into()), "{outcomes:#?}");
+
+    // The offer: the match reaches the demand's owner and both provincial stations.
+    let offered = cluster.node("scu").interest(&demand_id, "CG-SC2", "我校连续化产线控制经验可用于电池簇监测")?;
+    let match_id = offered["id"].as_str().unwrap_or_default().to_owned();
+    assert!(offered["explanation"].as_str().is_some_and(|e| e.starts_with("主动对接：")), "{offered}");
+    let asked = Instant::now();
+    let holds = |cluster: &mut Cluster, id: &str| -> anyhow::Result<bool> {
+        Ok(cluster.node(id).list(Some("matches"))?.iter().any(|m| m["id"] == match_id.as_str()))
+    };
+    eventually(Duration::from_secs(2), "the match at sz, gd and sc", || {
+        Ok(holds(&mut cluster, "sz")? && holds(&mut cluster, "gd")? && holds(&mut cluster, "sc")?)
+    })?;
+    eprintln!("the offer reached the demand's owner and both provincial stations in {:?}", asked.elapsed());
+    let history = cluster.central.history(Some(&match_id))?;
+    assert_eq!(history[0]["by"], "scu", "the history credits the university: {history:#?}");
+
+    // The same lifecycle as any match: Shenzhen accepts it.
+    cluster.node("sz").respond(&match_id, &["accept"])?;
+    eventually(SETTLE, "the acceptance at central", || {
+        let matches = cluster.central.list(Some("matches"), None)?;
+        Ok(matches.iter().any(|m| m["id"] == match_id.as_str() && m["state"] == "accepted_by_demand"))
+    })?;
+
+    // Offered once; only the node's own supply; never its own demand.
+    let refused = |args: &[&str], node: &str, cluster: &Cluster| -> anyhow::Result<String> {
+        let out = kechuang_testkit::command("kechuang-node")
+            .arg("interest")
+            .arg("--config")
+            .arg(cluster.node_dir(node).join("node.toml"))
+            .args(args)
+            .output()?;
+        anyhow::ensure!(!out.status.success(), "interest {args:?} at {node} was taken");
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let again = refused(&[&demand_id, "--outcome", "CG-SC2"], "scu", &cluster)?;
+    assert!(again.contains("already proposed"), "{again}");
+    let not_own = refused(&[&demand_id, "--outcome", "XQ-SZ"], "sz", &cluster)?;
+    assert!(not_own.contains("XQ-SZ is a demand"), "{not_own}");
+    Ok(())
+}
