@@ -17,6 +17,23 @@ use crate::client::sync_client;
 use crate::daemon::Node;
 use crate::lifecycle::{self, Answer, Refused};
 
+/// Searches the national catalogue at central, over the node's session.
+pub async fn search_central(node: &Node, request: pb::SearchRequest) -> Result<pb::SearchResponse, Status> {
+    let offline = || Status::unavailable("central is not reachable: the national catalogue is searched at central");
+    let channel = node.central.borrow().clone().ok_or_else(offline)?;
+    Ok(sync_client(channel).search(request).await?.into_inner())
+}
+
+/// Offers this node's supply (by id) for a demand at central, over the node's session.
+pub async fn interest_central(node: &Node, request: pb::InterestRequest) -> Result<pb::InterestResponse, Status> {
+    let offline = || Status::unavailable("central is not reachable: an offer is made at central");
+    let channel = node.central.borrow().clone().ok_or_else(offline)?;
+    let supply = request.supply.clone();
+    let answer = sync_client(channel).interest(request).await?.into_inner();
+    info!(%supply, "interest registered at central");
+    Ok(answer)
+}
+
 /// Most drafts in one publish request.
 pub const PUBLISH_BATCH: usize = 1_000;
 
@@ -192,9 +209,7 @@ impl Operator for Api {
     }
 
     async fn search(&self, request: Request<pb::SearchRequest>) -> Result<Response<pb::SearchResponse>, Status> {
-        let offline = || Status::unavailable("central is not reachable: the national catalogue is searched at central");
-        let channel = self.node.central.borrow().clone().ok_or_else(offline)?;
-        sync_client(channel).search(request.into_inner()).await
+        search_central(&self.node, request.into_inner()).await.map(Response::new)
     }
 
     async fn interest(&self, request: Request<pb::InterestRequest>) -> Result<Response<pb::InterestResponse>, Status> {
@@ -202,11 +217,7 @@ impl Operator for Api {
         let supply = r.supply.clone();
         let record = self.act(move |node| lifecycle::own_supply(node, &supply)).await?;
         r.supply = record.meta.id.to_string();
-        let offline = || Status::unavailable("central is not reachable: an offer is made at central");
-        let channel = self.node.central.borrow().clone().ok_or_else(offline)?;
-        let answer = sync_client(channel).interest(r).await?;
-        info!(supply = %record.meta.id, "interest registered at central");
-        Ok(answer)
+        interest_central(&self.node, r).await.map(Response::new)
     }
 
     async fn status(&self, _request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {

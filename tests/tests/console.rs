@@ -16,8 +16,8 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::SETTLE;
 use common::rows::{battery_challenge, battery_demand, battery_outcome, demand};
+use common::{SETTLE, console};
 use kechuang_testkit::{Browser, Cluster, Page, eventually};
 use kechuang_types::RecordKind;
 use serde_json::{Value, json};
@@ -26,13 +26,6 @@ use serde_json::{Value, json};
 fn workbook(rows: &[Value]) -> Vec<u8> {
     let rows: Vec<_> = rows.iter().map(|r| (RecordKind::Demand, r.as_object().cloned().unwrap_or_default())).collect();
     kechuang_interchange::write_xlsx(&rows).expect("a workbook")
-}
-
-/// Node `id`'s console: the sign-in link, and the address it serves pages at.
-fn console(cluster: &mut Cluster, id: &str) -> anyhow::Result<(String, String)> {
-    let url = cluster.node(id).console_url()?;
-    let base = url.split("/?token=").next().unwrap_or_default().to_owned();
-    Ok((url, base))
 }
 
 /// Uploads `bytes` as `name` from the page's own upload script and waits for the report.

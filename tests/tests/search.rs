@@ -8,10 +8,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::SETTLE;
 use common::programme::tea_outcome;
 use common::rows::{battery_demand, battery_outcome};
-use kechuang_testkit::{Cluster, eventually};
+use common::{SETTLE, console};
+use kechuang_testkit::{Browser, Cluster, eventually};
 
 #[test]
 fn a_university_finds_a_demand_in_another_province_and_offers_its_outcome() -> anyhow::Result<()> {
@@ -94,5 +94,39 @@ fn a_university_finds_a_demand_in_another_province_and_offers_its_outcome() -> a
     assert!(again.contains("already proposed"), "{again}");
     let not_own = refused(&[&demand_id, "--outcome", "XQ-SZ"], "sz", &cluster)?;
     assert!(not_own.contains("XQ-SZ is a demand"), "{not_own}");
+    Ok(())
+}
+
+#[test]
+fn a_university_searches_and_offers_from_its_console() -> anyhow::Result<()> {
+    let browser = Browser::find()?;
+    let mut cluster = Cluster::start_with_settings(&[("escalation_secs", "3600")])?;
+    for (id, kind, region) in [("sz", "city", "440300"), ("scu", "university", "510100")] {
+        cluster.add_node(id, kind, region)?;
+    }
+    let rows = cluster.write_rows(&[battery_demand("XQ-SZ", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    let mut offered = tea_outcome();
+    offered["id"] = "CG-TEA".into();
+    offered["region"] = "510100".into();
+    let rows = cluster.write_rows(&[offered])?;
+    cluster.node("scu").publish(&[&rows])?;
+    eventually(SETTLE, "both records at central", || Ok(cluster.central.list(None, None)?.len() == 2))?;
+
+    let (url, base) = console(&mut cluster, "scu")?;
+    let mut page = browser.open(&url, 1280, 900)?;
+    page.goto(&format!("{base}/search?q=储能电池热失控预警&kind=demands"))?;
+    page.wait_for("document.querySelector('table.hits form.interest')", SETTLE)?;
+    assert!(page.dom()?.contains("储能电站锂电池热失控早期预警"), "{}", page.dom()?);
+    page.eval(
+        "const f = document.querySelector('form.interest'); f.note.value = '连续化产线的在线监测经验'; f.submit(); true",
+    )?;
+    page.wait_for("document.getElementById('flash')", SETTLE)?;
+    assert!(page.dom()?.contains("已提出主动对接"), "{}", page.dom()?);
+    eventually(SETTLE, "the offer at sz", || {
+        let matches = cluster.node("sz").list(Some("matches"))?;
+        Ok(matches.iter().any(|m| m["explanation"].as_str().is_some_and(|e| e.contains("连续化产线的在线监测经验"))))
+    })?;
+    assert!(page.console_errors().is_empty(), "{:#?}", page.console_errors());
     Ok(())
 }

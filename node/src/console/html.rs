@@ -17,7 +17,7 @@ use super::upload::Checked;
 use super::{Filter, PAGE};
 use crate::events::Event;
 
-const NAV: [(&str, &str); 8] = [
+const NAV: [(&str, &str); 9] = [
     ("/", "状态"),
     ("/upload", "上传"),
     ("/records/demands", "需求"),
@@ -25,6 +25,7 @@ const NAV: [(&str, &str); 8] = [
     ("/records/experts", "专家"),
     ("/matches", "对接"),
     ("/challenges", "揭榜"),
+    ("/search", "查找"),
     ("/#export", "导出"),
 ];
 
@@ -718,4 +719,104 @@ pub fn challenges(v: &Challenges, msg: Option<&str>) -> String {
         body.push_str("</table>");
     }
     page("揭榜", "/challenges", msg, &body)
+}
+
+/// What `search` shows.
+pub struct Search {
+    /// The words searched for.
+    pub q: String,
+    /// `demands`, `outcomes` or `experts`.
+    pub kind: String,
+    pub industry: String,
+    pub region: String,
+    /// Central's hits, best first, with their relevance.
+    pub hits: Vec<(Record, f64)>,
+    /// Why central did not answer.
+    pub error: Option<String>,
+    /// This node's own outcomes and experts on offer (for 我能解决).
+    pub supply: Vec<Record>,
+}
+
+/// 查找: the national catalogue, searched at central.
+pub fn search(v: &Search, msg: Option<&str>) -> String {
+    let mut body = String::from("<h1>查找全国需求与成果</h1>");
+    let kinds = [("demands", "需求"), ("outcomes", "成果"), ("experts", "专家")];
+    let options: String = kinds
+        .iter()
+        .map(|(k, label)| {
+            format!("<option value=\"{k}\"{}>{label}</option>", if v.kind == *k { " selected" } else { "" })
+        })
+        .collect();
+    let _ = write!(
+        body,
+        "<form class=\"filters\" method=\"get\" action=\"/search\"><input name=\"q\" size=\"40\" placeholder=\"关键词，如 锂电池 热失控\" value=\"{}\" required>\
+         <select name=\"kind\">{options}</select><input name=\"industry\" size=\"6\" placeholder=\"行业 C38\" value=\"{}\">\
+         <input name=\"region\" size=\"8\" placeholder=\"地区 44 或 广东\" value=\"{}\"><button>查找</button></form>\
+         <p class=\"note\">在科创中国全国目录中查找（高校和学会可查全国开放需求，各站可查本地区需求和全国成果、专家）；结果不含联系方式。</p>",
+        esc(&v.q),
+        esc(&v.industry),
+        esc(&v.region)
+    );
+    if let Some(error) = &v.error {
+        let _ = write!(body, "<p class=\"flash bad\">{}</p>", esc(error));
+    }
+    if !v.q.is_empty() && v.error.is_none() && v.hits.is_empty() {
+        body.push_str("<p class=\"note\">没有找到。</p>");
+    }
+    if !v.hits.is_empty() {
+        body.push_str("<table class=\"hits\"><tr><th>相关度</th><th>标题</th><th>地区</th><th>行业</th><th>发布站点</th><th></th></tr>");
+    }
+    let back = format!(
+        "/search?q={}&kind={}&industry={}&region={}",
+        web_encode(&v.q),
+        web_encode(&v.kind),
+        web_encode(&v.industry),
+        web_encode(&v.region)
+    );
+    let offer_options: String = v
+        .supply
+        .iter()
+        .map(|r| {
+            format!(
+                "<option value=\"{}\">{}：{}</option>",
+                r.meta.id,
+                esc(&Lang::Zh.tr(r.kind().as_str())),
+                esc(&r.title())
+            )
+        })
+        .collect();
+    for (r, score) in &v.hits {
+        let industry = match &r.body {
+            Body::Demand(d) => d.industry.to_string(),
+            Body::Outcome(o) => o.industry.to_string(),
+            _ => String::new(),
+        };
+        let offer = match &r.body {
+            Body::Demand(_) if !v.supply.is_empty() => format!(
+                "<form class=\"interest\" method=\"post\" action=\"/search/interest\"><input type=\"hidden\" name=\"demand\" value=\"{}\">\
+                 <input type=\"hidden\" name=\"back\" value=\"{}\"><select name=\"supply\">{offer_options}</select>\
+                 <input name=\"note\" size=\"24\" placeholder=\"说明（可选）\"><button>我能解决</button></form>",
+                r.meta.id,
+                esc(&back)
+            ),
+            _ => String::new(),
+        };
+        let _ = write!(
+            body,
+            "<tr data-id=\"{}\"><td>{score:.2}</td><td>{}</td><td class=\"nw\">{}</td><td>{}</td><td>{}</td><td>{offer}</td></tr>",
+            r.meta.id,
+            esc(&r.title()),
+            esc(&r.region().map(region).unwrap_or_default()),
+            esc(&industry),
+            esc(r.meta.owner.as_str())
+        );
+    }
+    if !v.hits.is_empty() {
+        body.push_str("</table>");
+    }
+    page("查找", "/search", msg, &body)
+}
+
+fn web_encode(text: &str) -> String {
+    kechuang_daemon::web::url_encode(text)
 }

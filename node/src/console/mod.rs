@@ -65,6 +65,8 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: Cancellatio
         .route("/challenges", get(challenges_page))
         .route("/challenges/{id}/bid", post(bid))
         .route("/bids/{id}/award", post(award))
+        .route("/search", get(search_page))
+        .route("/search/interest", post(interest))
         .route("/export/{file}", get(export))
         .route("/template.xlsx", get(template))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -421,6 +423,93 @@ async fn award(State(console): State<Shared>, Path(id): Path<String>) -> Respons
     match act(&console, move |node| lifecycle::award(node, &id)).await {
         Ok((_, not_chosen)) => back("/challenges", &format!("已授予；其余 {not_chosen} 个方案未入选")),
         Err(message) => back("/challenges", &message),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SearchForm {
+    q: String,
+    kind: String,
+    industry: String,
+    region: String,
+    msg: String,
+}
+
+/// 查找: asks central, shows the hits, and offers 我能解决 on demands.
+async fn search_page(State(console): State<Shared>, Query(f): Query<SearchForm>) -> Result<Response, Failure> {
+    use kechuang_proto::pb;
+    let supply_side =
+        matches!(console.node.config.kind, kechuang_types::NodeKind::University | kechuang_types::NodeKind::Society);
+    let kind = match f.kind.as_str() {
+        "demands" | "outcomes" | "experts" => f.kind.clone(),
+        _ if supply_side => "demands".to_owned(),
+        _ => "outcomes".to_owned(),
+    };
+    let q = f.q.trim().to_owned();
+    let (mut hits, mut error) = (Vec::new(), None);
+    if !q.is_empty() {
+        let request = pb::SearchRequest {
+            text: q.clone(),
+            kind: kind.clone(),
+            industry: f.industry.trim().to_owned(),
+            region: f.region.trim().to_owned(),
+            limit: PAGE as u32,
+        };
+        match crate::api::search_central(&console.node, request).await {
+            Ok(answer) => {
+                for hit in answer.hits {
+                    match hit.record.map(Record::try_from) {
+                        Some(Ok(record)) => hits.push((record, hit.score)),
+                        _ => error = Some("中心返回的结果无法读取".to_owned()),
+                    }
+                }
+            }
+            Err(status) => error = Some(format!("查找未完成：{}", Lang::Zh.error(status.message()))),
+        }
+    }
+    let supply = blocking(&console, |node| {
+        let me = node.config.id.clone();
+        let mut own = Vec::new();
+        for kind in [RecordKind::Outcome, RecordKind::Expert] {
+            own.extend(node.store.list(Some(kind))?.into_iter().filter(|r| r.meta.owner == me && !r.meta.deleted));
+        }
+        Ok(own)
+    })
+    .await?;
+    let view = html::Search { q, kind, industry: f.industry, region: f.region, hits, error, supply };
+    let msg = (!f.msg.is_empty()).then_some(f.msg.as_str());
+    Ok(page(html::search(&view, msg)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct InterestForm {
+    demand: String,
+    supply: String,
+    note: String,
+    back: String,
+}
+
+/// 我能解决: offers one of this node's outcomes or experts for a demand.
+async fn interest(State(console): State<Shared>, Form(f): Form<InterestForm>) -> Response {
+    let to = if f.back.starts_with("/search") { f.back.clone() } else { "/search".to_owned() };
+    let supply = f.supply.clone();
+    let record = match act(&console, move |node| lifecycle::own_supply(node, &supply)).await {
+        Ok(record) => record,
+        Err(message) => return back(&to, &message),
+    };
+    let request = kechuang_proto::pb::InterestRequest {
+        demand_id: f.demand.trim().to_owned(),
+        supply: record.meta.id.to_string(),
+        note: f.note.trim().to_owned(),
+    };
+    match crate::api::interest_central(&console.node, request).await {
+        Ok(answer) => {
+            let id = answer.r#match.map(Record::try_from).and_then(Result::ok).map(|m| m.meta.id.to_string());
+            back(&to, &format!("已提出主动对接：对接 {}，已送达需求方及两地省级站", id.unwrap_or_default()))
+        }
+        Err(status) => back(&to, &format!("操作未完成：{}", Lang::Zh.error(status.message()))),
     }
 }
 

@@ -8,6 +8,13 @@ use std::time::Duration;
 use anyhow::ensure;
 use serde_json::Value;
 
+/// Node `id`'s console: the sign-in link, and the address it serves pages at.
+pub fn console(cluster: &mut kechuang_testkit::Cluster, id: &str) -> anyhow::Result<(String, String)> {
+    let url = cluster.node(id).console_url()?;
+    let base = url.split("/?token=").next().unwrap_or_default().to_owned();
+    Ok((url, base))
+}
+
 /// How long a scenario waits for the network to settle.
 pub const SETTLE: Duration = Duration::from_secs(60);
 
