@@ -106,6 +106,7 @@ pub fn records(owner: &str, n: usize, seed: u64) -> Vec<Record> {
                     is_challenge: false,
                     enterprise: format!("{subject}科技有限公司"),
                     contact: None,
+                    service_modes: Vec::new(),
                 }),
             }
         })

@@ -23,7 +23,7 @@ use kechuang_store::{CentralStore, NodeEntry};
 use kechuang_sync::{Peer, contacts_released};
 use kechuang_types::{
     BidState, Body, Clock, Contact, Date, Hlc, Landing, Match, MatchState, Meta, NodeId, NodeKind, Part, Record,
-    RecordId, Region, Response, Timestamp,
+    RecordId, Region, Response, SupplyKind, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -272,8 +272,20 @@ impl Matcher {
             return Ok(vec![]); // withdrawn, landed or closed
         }
         let Some(demand) = DemandProfile::from_record(&record) else { return Ok(vec![]) };
+        let wanted = match &record.body {
+            Body::Demand(d) => d.service_modes.clone(),
+            _ => Vec::new(),
+        };
         let engine = self.engine();
-        let proposals = plan(&engine.rank(&demand, today)?, MAX_PROPOSALS);
+        let mut candidates = engine.rank(&demand, today)?;
+        // An expert is proposed only in a mode the demand asks for, and only
+        // with room for another engagement (already proposed pairs stay).
+        let mut fits = HashMap::new();
+        for c in candidates.iter().filter(|c| c.kind == SupplyKind::Expert && !existing.contains_key(&c.supply)) {
+            fits.insert(c.supply, expert_fits(store, &c.supply, &wanted)?);
+        }
+        candidates.retain(|c| fits.get(&c.supply).copied().unwrap_or(true));
+        let proposals = plan(&candidates, MAX_PROPOSALS);
         let nodes: Vec<NodeEntry> = store.nodes()?;
         let mut matches = Vec::new();
         let mut pairs = Vec::new();
@@ -482,6 +494,14 @@ impl Matcher {
         }
         if demand.meta.owner == peer.id {
             return Err(Act::refused("demand_id: a node does not offer for its own demand"));
+        }
+        if let Body::Expert(e) = &supply.body
+            && let Some(capacity) = e.capacity
+            && open_engagements(store, &supply_id)? >= capacity
+        {
+            return Err(Act::refused(format!(
+                "supply: the expert is at capacity ({capacity} open engagements): offer again once one lands or closes"
+            )));
         }
         let said = if note.is_empty() { "能够解决这一需求".to_owned() } else { note.to_owned() };
         let record = self.propose_pair(store, demand_id, supply_id, format!("主动对接：{said}"), peer.id.as_str())?;
@@ -739,6 +759,31 @@ fn contacts_for(store: &CentralStore, m: &Match) -> anyhow::Result<Option<(Optio
         }))
     };
     Ok(Some((contact(&m.demand, &m.demand_owner)?, contact(&m.supply, &m.supply_owner)?)))
+}
+
+/// How many open matches (proposed to contracted, not landed or closed)
+/// engage `supply`.
+pub fn open_engagements(store: &CentralStore, supply: &RecordId) -> anyhow::Result<u32> {
+    let mut open = 0;
+    for (_, id) in store.pairs_of_supply(supply)? {
+        if let Some(Record { body: Body::Match(m), .. }) = store.get(&id)?
+            && m.state().is_open()
+        {
+            open += 1;
+        }
+    }
+    Ok(open)
+}
+
+/// Whether expert `id` may be proposed for a demand wanting `modes`: it
+/// offers one of them (when the demand names any) and has room for
+/// another engagement (its `capacity`).
+fn expert_fits(store: &CentralStore, id: &RecordId, modes: &[String]) -> anyhow::Result<bool> {
+    let Some(Record { body: Body::Expert(e), .. }) = store.get(id)? else { return Ok(true) };
+    if !modes.is_empty() && !e.service_modes.iter().any(|m| modes.contains(m)) {
+        return Ok(false);
+    }
+    Ok(e.capacity.is_none_or(|capacity| open_engagements(store, id).is_ok_and(|open| open < capacity)))
 }
 
 /// What a node searches for, checked.

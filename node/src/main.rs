@@ -326,6 +326,28 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             let kind = kind.map(|k| RecordKind::parse("kind", &k)).transpose()?;
             let records: Vec<Record> =
                 list(&config, kind)?.into_iter().filter(|r| withdrawn || !r.meta.deleted).collect();
+            if kind == Some(RecordKind::Expert) {
+                // Each expert's load: the open matches that engage it.
+                let mut loads = std::collections::HashMap::new();
+                for m in list(&config, Some(RecordKind::Match))? {
+                    if let kechuang_types::Body::Match(m) = &m.body
+                        && m.state().is_open()
+                    {
+                        *loads.entry(m.supply).or_insert(0u32) += 1;
+                    }
+                }
+                if json {
+                    let rows = records.iter().map(|r| {
+                        let mut row = record_json(r);
+                        row["load"] = loads.get(&r.meta.id).copied().unwrap_or(0).into();
+                        row
+                    });
+                    println!("{}", serde_json::Value::Array(rows.collect()));
+                } else {
+                    print!("{}", kechuang_types::present::experts_table(&records, &loads, lang));
+                }
+                return Ok(());
+            }
             if json {
                 println!("{}", serde_json::Value::Array(records.iter().map(record_json).collect()));
             } else {

@@ -612,6 +612,7 @@ pub fn to_row(external_id: Option<&str>, body: &Body) -> Option<Map<String, Valu
             row.insert("is_challenge".into(), d.is_challenge.into());
             row.insert("min_trl".into(), d.min_trl.get().into());
             row.insert("enterprise".into(), text(&d.enterprise));
+            row.insert("service_modes".into(), list(&d.service_modes));
             &d.contact
         }
         Body::Outcome(o) => {
@@ -864,6 +865,7 @@ const TEMPLATE: &[(RecordKind, &str, &[&str])] = &[
             "deadline",
             "is_challenge",
             "min_trl",
+            "service_modes",
             "contact_person",
             "contact_phone",
             "contact_email",
@@ -1299,6 +1301,7 @@ fn draft(kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Ve
                 p.take(row.flag("is_challenge")),
                 p.take(row.text("enterprise")),
                 p.take(row.contact()),
+                p.take(listed(&row, "service_modes", kechuang_types::service_mode)),
             );
             let (
                 Some(title),
@@ -1312,6 +1315,7 @@ fn draft(kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Ve
                 Some(is_challenge),
                 Some(enterprise),
                 Some(contact),
+                Some(service_modes),
             ) = fields
             else {
                 return Err(p.0);
@@ -1328,6 +1332,7 @@ fn draft(kind: Option<RecordKind>, map: &Map<String, Value>) -> Result<Draft, Ve
                 is_challenge,
                 enterprise,
                 contact,
+                service_modes,
             };
             Body::Demand(demand)
         }

@@ -56,6 +56,7 @@ impl TryFrom<pb::Demand> for Demand {
             deadline: optional_date("deadline", &d.deadline)?,
             min_trl: Trl::new("min_trl", d.min_trl.into())?,
             contact: contact(d.contact)?,
+            service_modes: list("service_modes", d.service_modes, kechuang_types::service_mode)?,
             title: d.title,
             description: d.description,
             keywords: d.keywords,
@@ -80,6 +81,7 @@ impl From<Demand> for pb::Demand {
             is_challenge: d.is_challenge,
             enterprise: d.enterprise,
             contact: contact_to_wire(d.contact),
+            service_modes: d.service_modes,
         }
     }
 }
@@ -499,6 +501,7 @@ mod tests {
                 is_challenge: false,
                 enterprise: String::new(),
                 contact: None,
+                service_modes: if trl > 6 { vec!["技术咨询".into()] } else { Vec::new() },
             }),
         }
     }

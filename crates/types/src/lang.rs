@@ -204,6 +204,7 @@ const CATALOGUE: &[(&str, &str)] = &[
     ("EVENT", "事件"),
     ("MATCH", "对接编号"),
     ("SCORE", "相关度"),
+    ("LOAD", "负荷"),
     ("TIER", "范围"),
     ("DEMAND", "需求"),
     ("SUPPLY", "供给"),

@@ -207,6 +207,31 @@ pub fn hits_table(hits: &[(Record, f64)], lang: Lang) -> String {
     out
 }
 
+/// A table of experts with their load: open engagements against capacity
+/// (`1/3`; `1/—` when no capacity is set).
+pub fn experts_table(
+    records: &[Record],
+    loads: &std::collections::HashMap<crate::RecordId, u32>,
+    lang: Lang,
+) -> String {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let load = loads.get(&r.meta.id).copied().unwrap_or(0);
+            let capacity = match &r.body {
+                Body::Expert(e) => e.capacity.map_or_else(|| "—".to_owned(), |c| c.to_string()),
+                _ => "—".to_owned(),
+            };
+            record_row(r, lang).into_iter().chain([format!("{load}/{capacity}")]).collect()
+        })
+        .collect();
+    let header: Vec<_> = RECORD_COLUMNS.into_iter().chain(["LOAD"]).map(|h| lang.say(h)).collect();
+    let header: Vec<&str> = header.iter().map(|h| h.as_ref()).collect();
+    let mut out = table(&header, &rows);
+    out.push_str(&footer(records.len(), "records", lang));
+    out
+}
+
 const RECORD_COLUMNS: [&str; 7] = ["ID", "KIND", "REF", "OWNER", "REGION", "DETAIL", "TITLE"];
 
 /// One record's cells under [`RECORD_COLUMNS`].

@@ -315,6 +315,9 @@ pub struct Demand {
     pub enterprise: Text,
     /// Private contact.
     pub contact: Option<Contact>,
+    /// The service modes wanted of an expert (技术咨询, 现场指导, …); empty for any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_modes: Vec<Text>,
 }
 
 impl Demand {
@@ -327,8 +330,22 @@ impl Demand {
         if self.is_challenge && self.deadline.is_none() {
             return Err(Error::missing("deadline"));
         }
+        check_modes(&self.service_modes)?;
         self.contact.as_ref().map_or(Ok(()), Contact::validate)
     }
+}
+
+/// Service modes: a few, each in its normalised form.
+fn check_modes(modes: &[Text]) -> Result<()> {
+    if modes.len() > limits::KEYWORDS {
+        return Err(Error::invalid("service_modes", modes.len().to_string(), "too many entries"));
+    }
+    for (i, m) in modes.iter().enumerate() {
+        if crate::service_mode("service_modes", m)? != *m {
+            return Err(Error::invalid(format!("service_modes[{i}]"), m, "not normalised"));
+        }
+    }
+    Ok(())
 }
 
 /// 成果: a research outcome offered for transfer.
@@ -465,14 +482,7 @@ impl Expert {
                 format!("more than {} windows", limits::WINDOWS),
             ));
         }
-        if self.service_modes.len() > limits::KEYWORDS {
-            return Err(Error::invalid("service_modes", self.service_modes.len().to_string(), "too many entries"));
-        }
-        for (i, m) in self.service_modes.iter().enumerate() {
-            if crate::service_mode("service_modes", m)? != *m {
-                return Err(Error::invalid(format!("service_modes[{i}]"), m, "not normalised"));
-            }
-        }
+        check_modes(&self.service_modes)?;
         if self.capacity.is_some_and(|c| c == 0 || c > 1000) {
             return Err(Error::invalid("capacity", self.capacity.unwrap_or(0).to_string(), "must be 1-1000"));
         }
@@ -622,6 +632,15 @@ pub enum MatchState {
 }
 
 impl MatchState {
+    /// Whether the match still engages its supply: proposed, answered or
+    /// connected, or contracted but not yet landed.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Self::Proposed | Self::AcceptedByDemand | Self::AcceptedBySupply | Self::Connected | Self::Contracted
+        )
+    }
+
     /// The state's name (`proposed`, `accepted_by_demand`, …, `withdrawn`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -33,6 +33,7 @@ pub fn demand(title: &str) -> Record {
             is_challenge: false,
             enterprise: String::new(),
             contact: None,
+            service_modes: Vec::new(),
         }),
     }
 }
