@@ -484,6 +484,7 @@ mod tests {
             is_challenge: false,
             enterprise: String::new(),
             contact: None,
+            service_modes: Vec::new(),
         })
     }
 
