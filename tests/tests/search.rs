@@ -130,3 +130,48 @@ fn a_university_searches_and_offers_from_its_console() -> anyhow::Result<()> {
     assert!(page.console_errors().is_empty(), "{:#?}", page.console_errors());
     Ok(())
 }
+
+#[test]
+fn an_expert_abroad_is_national_tier_and_shown_with_its_country() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("scu", "university", "510100")?;
+    // 海智计划: the university brings in an expert working in Germany.
+    let expert = serde_json::json!({
+        "id": "HZ-1", "name": "Dr. Müller", "affiliation": "Fraunhofer ISE", "title": "Senior scientist",
+        "fields": ["储能安全", "电池热失控"], "keywords": ["热失控", "早期预警", "电化学阻抗谱", "储能"],
+        "region": "德国", "service_modes": ["技术咨询"],
+    });
+    let rows = cluster.write_rows(&[expert])?;
+    cluster.node("scu").publish(&[&rows])?;
+    let held = cluster.node("scu").list(Some("experts"))?;
+    assert_eq!(held[0]["region"], "DE", "stored as the ISO code: {held:#?}");
+
+    let rows = cluster.write_rows(&[battery_demand("XQ-SZ", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "the expert proposed to Shenzhen", || {
+        Ok(!cluster.node("sz").list(Some("matches"))?.is_empty())
+    })?;
+    let m = &cluster.node("sz").list(Some("matches"))?[0];
+    assert_eq!((m["tier"].as_str(), m["supply_region"].as_str()), (Some("national"), Some("DE")), "{m:#}");
+    let hits = cluster.node("sz").search("热失控 早期预警", "experts", &["--region", "DE"])?;
+    assert_eq!(hits.len(), 1, "{hits:#?}");
+
+    // A demand is an enterprise's in China.
+    let mut abroad = battery_demand("XQ-DE", "440300");
+    abroad["region"] = "DE".into();
+    let file = cluster.write_rows(&[abroad])?;
+    let refused = kechuang_testkit::command("kechuang-node")
+        .args(["publish", "--config"])
+        .arg(cluster.node_dir("sz").join("node.toml"))
+        .arg(&file)
+        .output()?;
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("region") && said.contains("GB/T 2260"), "{said}");
+    let table = kechuang_testkit::command("kechuang-node")
+        .args(["list", "experts", "--config"])
+        .arg(cluster.node_dir("scu").join("node.toml"))
+        .output()?;
+    assert!(String::from_utf8_lossy(&table.stdout).contains("DE 德国"), "{}", String::from_utf8_lossy(&table.stdout));
+    Ok(())
+}

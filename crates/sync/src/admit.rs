@@ -108,8 +108,14 @@ pub fn area(peer: &Peer) -> Option<Region> {
     }
 }
 
-/// Checks that `region` lies in `peer`'s area, naming `field` if not.
+/// Checks that `region` lies in `peer`'s area, naming `field` if not. A
+/// place abroad is in no station's area, and any station may publish
+/// supply there (海智计划: overseas experts and outcomes); demands abroad
+/// are refused by validation.
 pub fn check_place(peer: &Peer, field: &str, region: Region) -> Verdict {
+    if region.is_abroad() {
+        return Ok(());
+    }
     match area(peer) {
         Some(area) if !area.contains(region) => {
             Err(Refusal::new(field, format!("{region} is outside the area of {} node {} ({area})", peer.kind, peer.id)))

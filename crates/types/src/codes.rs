@@ -14,15 +14,24 @@ const PROVINCES: &[u8] = &[
     64, 65, 71, 81, 82,
 ];
 
-/// A GB/T 2260 administrative region code, e.g. `440300` (Shenzhen).
+/// Codes of places abroad: 99 followed by the ISO 3166-1 numeric code of
+/// the country (never a GB/T 2260 prefix); `990000` groups them all.
+const ABROAD: u32 = 990_000;
+
+/// A GB/T 2260 administrative region code, e.g. `440300` (Shenzhen), or a
+/// country abroad (`DE`) for supply located outside China (海智计划).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Region(pub(crate) u32);
 
 impl Region {
-    /// Parses a six-digit code with a real province prefix, naming `field` on error.
+    /// Parses a six-digit code with a real province prefix, or an ISO
+    /// 3166-1 alpha-2 country code for a place abroad, naming `field` on error.
     pub fn parse(field: &str, text: &str) -> Result<Self> {
         let text = text.trim();
+        if text.len() == 2 && text.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Self::country(field, text);
+        }
         if text.len() != 6 || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid(field, text, "region codes are six digits (GB/T 2260)"));
         }
@@ -41,20 +50,45 @@ impl Region {
         Ok(Self(code))
     }
 
+    /// A country abroad by its ISO 3166-1 alpha-2 code (`DE`), naming `field` on error.
+    pub fn country(field: &str, alpha2: &str) -> Result<Self> {
+        let upper = alpha2.trim().to_ascii_uppercase();
+        if upper == "CN" {
+            return Err(Error::invalid(field, alpha2, "a place in China is a GB/T 2260 region code (e.g. 440300)"));
+        }
+        let country = celes::Country::from_alpha2(&upper)
+            .map_err(|_| Error::invalid(field, alpha2, "not an ISO 3166-1 country code (e.g. DE, US, JP)"))?;
+        Ok(Self(ABROAD + country.value as u32))
+    }
+
+    /// The ISO 3166-1 alpha-2 code of a country abroad; `None` in China.
+    pub fn abroad(self) -> Option<&'static str> {
+        if !self.is_abroad() || self.0 == ABROAD {
+            return None;
+        }
+        celes::Country::from_value((self.0 - ABROAD) as usize).ok().map(|c| c.alpha2)
+    }
+
+    /// Whether the region lies outside China.
+    pub fn is_abroad(self) -> bool {
+        self.0 / 10_000 == ABROAD / 10_000
+    }
+
     /// The code as a number (`440305`).
     pub fn code(self) -> u32 {
         self.0
     }
 
-    /// The province this region belongs to (`440000` for `440305`).
+    /// The province this region belongs to (`440000` for `440305`); every
+    /// country abroad belongs to one group, 境外.
     pub fn province(self) -> Region {
         Region(self.0 / 10_000 * 10_000)
     }
 
     /// The city this region belongs to (`440300` for `440305`); a
-    /// province-level code is its own city.
+    /// province-level code is its own city, and so is a country abroad.
     pub fn city(self) -> Region {
-        Region(self.0 / 100 * 100)
+        if self.is_abroad() { self } else { Region(self.0 / 100 * 100) }
     }
 
     /// The name of the province this region belongs to (`广东省` for `440305`).
@@ -86,7 +120,10 @@ impl Region {
 
 impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:06}", self.0)
+        match self.abroad() {
+            Some(alpha2) => f.write_str(alpha2),
+            None => write!(f, "{:06}", self.0),
+        }
     }
 }
 

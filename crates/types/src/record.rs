@@ -330,6 +330,13 @@ impl Demand {
         if self.is_challenge && self.deadline.is_none() {
             return Err(Error::missing("deadline"));
         }
+        if self.region.is_abroad() {
+            return Err(Error::invalid(
+                "region",
+                self.region.to_string(),
+                "a demand is an enterprise's in China: a GB/T 2260 region code",
+            ));
+        }
         check_modes(&self.service_modes)?;
         self.contact.as_ref().map_or(Ok(()), Contact::validate)
     }

@@ -73,9 +73,67 @@ fn forms() -> &'static HashMap<String, Vec<u32>> {
     })
 }
 
+/// Chinese names of the countries experts most often come from; others
+/// show their English short name.
+const COUNTRIES_ZH: &[(&str, &str)] = &[
+    ("US", "美国"),
+    ("DE", "德国"),
+    ("JP", "日本"),
+    ("GB", "英国"),
+    ("FR", "法国"),
+    ("KR", "韩国"),
+    ("SG", "新加坡"),
+    ("RU", "俄罗斯"),
+    ("IT", "意大利"),
+    ("CA", "加拿大"),
+    ("AU", "澳大利亚"),
+    ("NL", "荷兰"),
+    ("CH", "瑞士"),
+    ("SE", "瑞典"),
+    ("IL", "以色列"),
+    ("FI", "芬兰"),
+    ("DK", "丹麦"),
+    ("NO", "挪威"),
+    ("AT", "奥地利"),
+    ("BE", "比利时"),
+    ("ES", "西班牙"),
+    ("IE", "爱尔兰"),
+    ("NZ", "新西兰"),
+    ("MY", "马来西亚"),
+    ("TH", "泰国"),
+    ("VN", "越南"),
+    ("IN", "印度"),
+    ("ID", "印度尼西亚"),
+    ("PK", "巴基斯坦"),
+    ("SA", "沙特阿拉伯"),
+    ("AE", "阿联酋"),
+    ("EG", "埃及"),
+    ("ZA", "南非"),
+    ("BR", "巴西"),
+    ("AR", "阿根廷"),
+    ("MX", "墨西哥"),
+    ("UA", "乌克兰"),
+    ("PL", "波兰"),
+    ("CZ", "捷克"),
+    ("HU", "匈牙利"),
+    ("PT", "葡萄牙"),
+    ("GR", "希腊"),
+    ("TR", "土耳其"),
+    ("KZ", "哈萨克斯坦"),
+];
+
+/// The name of all places abroad together, as a province-level group.
+const ABROAD_NAME: &str = "境外";
+
 impl Region {
-    /// The division's own name, when the table has it (`深圳市` for 440300).
+    /// The division's own name, when the table has it (`深圳市` for 440300;
+    /// `德国` for DE, a country's English name when it has no Chinese one here).
     pub fn own_name(self) -> Option<&'static str> {
+        if self.is_abroad() {
+            let Some(alpha2) = self.abroad() else { return Some(ABROAD_NAME) };
+            let zh = COUNTRIES_ZH.iter().find(|(a, _)| *a == alpha2).map(|(_, name)| *name);
+            return zh.or_else(|| celes::Country::from_alpha2(alpha2).ok().map(|c| c.long_name));
+        }
         names().get(&self.code()).copied()
     }
 
@@ -89,6 +147,9 @@ impl Region {
     /// The full name down to the city: `广东省深圳市` for 440300 and 440305,
     /// `广东省` for 440000, `北京市` for 110105.
     pub fn full_name(self) -> String {
+        if self.is_abroad() {
+            return self.own_name().unwrap_or(ABROAD_NAME).to_owned();
+        }
         let province = self.province_name();
         match self.own_name().or_else(|| self.city().own_name()) {
             Some(name) if name != province => format!("{province}{name}"),
@@ -103,7 +164,16 @@ impl Region {
         if text.bytes().all(|b| b.is_ascii_digit()) {
             return Self::parse(field, text);
         }
+        if text.len() == 2 && text.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Self::country(field, text);
+        }
         let plain: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if let Some((alpha2, _)) = COUNTRIES_ZH.iter().find(|(_, name)| *name == plain) {
+            return Self::country(field, alpha2);
+        }
+        if let Ok(country) = celes::Country::from_name(text).or_else(|_| celes::Country::from_alias(text)) {
+            return Self::country(field, country.alpha2);
+        }
         match forms().get(&plain).map(Vec::as_slice) {
             Some([code]) => Self::parse(field, &format!("{code:06}")),
             Some(codes) => {
@@ -146,6 +216,30 @@ mod tests {
         assert_eq!(code("北京市"), 110000);
         assert_eq!(code("仙桃市"), 429004);
         assert_eq!(code("那曲市"), 540600);
+    }
+
+    #[test]
+    fn a_country_abroad_is_its_iso_code_and_lies_in_no_province() {
+        let de = Region::lookup("region", "DE").unwrap();
+        assert!(de.is_abroad());
+        assert_eq!((de.to_string(), de.abroad()), ("DE".to_owned(), Some("DE")));
+        assert_eq!(Region::parse("region", "de").unwrap(), de, "either case");
+        assert_eq!(Region::lookup("region", "德国").unwrap(), de);
+        assert_eq!(Region::lookup("region", "Germany").unwrap(), de);
+        assert_eq!((de.short_name(), de.full_name()), ("德国", "德国".to_owned()));
+        assert_eq!(
+            Region::parse("region", "NP").unwrap().short_name(),
+            "Nepal",
+            "English where no Chinese name is kept"
+        );
+        let shenzhen = Region::parse("region", "440300").unwrap();
+        assert!(!de.same_province(shenzhen) && !de.same_city(shenzhen) && !shenzhen.contains(de));
+        assert_eq!(de.province().own_name(), Some("境外"));
+        assert_eq!(serde_json::to_string(&de).unwrap(), "\"DE\"", "stored and sent as the ISO code");
+        assert_eq!(serde_json::from_str::<Region>("\"DE\"").unwrap(), de);
+        let err = Region::parse("region", "CN").unwrap_err();
+        assert!(err.to_string().contains("GB/T 2260"), "{err}");
+        assert!(Region::parse("region", "XX").unwrap_err().to_string().contains("ISO 3166"));
     }
 
     #[test]
