@@ -205,7 +205,8 @@ fn simulated(ca: &Ca, ca_pem: &str, i: usize, per_node: usize) -> anyhow::Result
         (NodeKind::University, CITIES[i % CITIES.len()].0, per_node)
     };
     let id = format!("sim-{i:05}");
-    let identity = Identity { id: NodeId::parse("id", &id)?, kind, region: Region::parse("region", region)? };
+    let identity =
+        Identity { id: NodeId::parse("id", &id)?, kind, region: Region::parse("region", region)?, fields: Vec::new() };
     let issued = ca.issue_node(&identity, Validity::days(1))?;
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca_pem))

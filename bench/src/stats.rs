@@ -85,7 +85,7 @@ fn write(store: &CentralStore, records: &[Record]) -> anyhow::Result<()> {
 fn populate(store: &CentralStore, nodes: usize, events: usize) -> anyhow::Result<(usize, usize)> {
     let stations = stations(nodes);
     for (id, kind, region) in &stations {
-        store.register(id, *kind, *region)?;
+        store.register(&kechuang_sync::Peer { id: id.clone(), kind: *kind, region: *region, fields: Vec::new() })?;
     }
     let cities: Vec<_> = stations.iter().filter(|s| s.1 == NodeKind::City).collect();
     let supply: Vec<_> = stations.iter().filter(|s| matches!(s.1, NodeKind::University | NodeKind::Society)).collect();

@@ -210,7 +210,7 @@ impl Admin for AdminService {
                     .node(&id)
                     .map_err(error::storage)?
                     .ok_or_else(|| Status::not_found(format!("node_id: unknown node {id}")))?;
-                Some(Peer { id: entry.id, kind: entry.kind, region: entry.region })
+                Some(Peer { id: entry.id, kind: entry.kind, region: entry.region, fields: entry.fields })
             }
         };
         let after = match request.after.as_slice() {
@@ -279,6 +279,7 @@ impl Admin for AdminService {
                 kind: n.kind.as_str().into(),
                 region: n.region.to_string(),
                 acked_seq: n.acked_seq,
+                fields: n.fields.iter().map(ToString::to_string).collect(),
             })
             .collect();
         Ok(Response::new(pb::NodesResponse { nodes, log_head: self.state.store.head() }))

@@ -51,6 +51,6 @@ impl Trust {
         if self.is_revoked(&identity.id) {
             return Err(Status::permission_denied(format!("node {} is revoked", identity.id)));
         }
-        Ok(Peer { id: identity.id, kind: identity.kind, region: identity.region })
+        Ok(Peer { id: identity.id, kind: identity.kind, region: identity.region, fields: identity.fields })
     }
 }

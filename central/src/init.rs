@@ -142,6 +142,8 @@ pub struct NodeSpec {
     pub central_url: Option<String>,
     /// How long its certificate is valid.
     pub valid_days: i64,
+    /// The industries a society assesses (its certificate states them).
+    pub fields: Vec<kechuang_types::Industry>,
 }
 
 /// Checks that a region suits a node kind: a provincial node names a
@@ -163,6 +165,9 @@ pub fn check_region(kind: NodeKind, region: Region) -> anyhow::Result<()> {
 /// and `node.key` (0600) with the node's identity in the certificate.
 pub fn issue(config: &Config, spec: &NodeSpec, out: &Path) -> anyhow::Result<PathBuf> {
     check_region(spec.kind, spec.region)?;
+    if !spec.fields.is_empty() && spec.kind != NodeKind::Society {
+        bail!("fields: only a society is issued for the fields it assesses, not a {} node", spec.kind);
+    }
     if !spec.api_listen.ip().is_loopback() {
         bail!("api-listen: the operator API listens on loopback only, got {}", spec.api_listen);
     }
@@ -185,7 +190,7 @@ pub fn issue(config: &Config, spec: &NodeSpec, out: &Path) -> anyhow::Result<Pat
         bail!("{} already exists", path.display());
     }
     let ca = load_ca(config)?;
-    let identity = Identity { id: spec.id.clone(), kind: spec.kind, region: spec.region };
+    let identity = Identity { id: spec.id.clone(), kind: spec.kind, region: spec.region, fields: spec.fields.clone() };
     let issued = ca.issue_node(&identity, Validity::days(spec.valid_days))?;
 
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -293,6 +298,7 @@ mod tests {
             api_listen: "127.0.0.1:0".parse().unwrap(),
             central_url: None,
             valid_days: 30,
+            fields: Vec::new(),
         };
         let out = dir.path().join("sz");
         let path = issue(&config, &spec, &out).unwrap();

@@ -93,6 +93,10 @@ enum Command {
         /// How many days the node's certificate is valid.
         #[arg(long, default_value_t = 825)]
         valid_days: i64,
+        /// A society's fields: the industries it assesses (GB/T 4754 codes,
+        /// comma-separated: C38,C39); it receives their demands and outcomes.
+        #[arg(long, value_delimiter = ',')]
+        fields: Vec<String>,
     },
     /// Renew a node's certificate before it expires: a new certificate and
     /// key in the node's directory, same identity; the node takes them at
@@ -319,7 +323,9 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             println!("and add its URL to every node's `central` list");
             Ok(())
         }
-        Command::Issue { data_dir, node_id, kind, region, out, api_listen, central_url, valid_days } => {
+        Command::Issue { data_dir, node_id, kind, region, out, api_listen, central_url, valid_days, fields } => {
+            let fields =
+                fields.iter().map(|f| kechuang_types::Industry::parse("fields", f)).collect::<Result<Vec<_>, _>>()?;
             let spec = NodeSpec {
                 id: NodeId::parse("node-id", &node_id)?,
                 kind: NodeKind::parse("kind", &kind)?,
@@ -329,6 +335,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("api-listen: not an address: {api_listen:?}"))?,
                 central_url,
                 valid_days,
+                fields,
             };
             let config = Config::load(&data_dir.join("central.toml"))?;
             let path = init::issue(&config, &spec, &out)?;
@@ -533,7 +540,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             if json {
                 let rows: Vec<_> = nodes
                     .iter()
-                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected, "connections": n.connections, "revoked": n.revoked, "last_seen": (!n.last_seen.is_empty()).then_some(&n.last_seen), "certificate_expires": (!n.certificate_expires.is_empty()).then_some(&n.certificate_expires)}))
+                    .map(|n| serde_json::json!({"node_id": n.node_id, "kind": n.kind, "region": n.region, "acked_seq": n.acked_seq, "connected": n.connected, "connections": n.connections, "revoked": n.revoked, "last_seen": (!n.last_seen.is_empty()).then_some(&n.last_seen), "certificate_expires": (!n.certificate_expires.is_empty()).then_some(&n.certificate_expires), "fields": n.fields}))
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {

@@ -96,7 +96,7 @@ impl Sync for SyncService {
         let peer = self.admit(&request)?;
         let store = self.state.store.clone();
         let p = peer.clone();
-        let entry = tokio::task::spawn_blocking(move || store.register(&p.id, p.kind, p.region))
+        let entry = tokio::task::spawn_blocking(move || store.register(&p))
             .await
             .map_err(error::join)?
             .map_err(error::storage)?;

@@ -81,7 +81,7 @@ fn node(id: &str) -> NodeId {
 }
 
 pub fn peers() -> Vec<Peer> {
-    let p = |id: &str, kind, region: &str| Peer { id: node(id), kind, region: Region::parse("r", region).unwrap() };
+    let p = |id: &str, kind, region: &str| Peer { id: node(id), kind, region: Region::parse("r", region).unwrap(), fields: Vec::new() };
     vec![
         p("sz", NodeKind::City, "440300"),
         p("gzu", NodeKind::University, "440100"),

@@ -30,7 +30,8 @@ pub fn check(node: &Node, wire: Vec<pb::Draft>) -> kechuang_store::Result<(Vec<D
 /// What this node finds wrong with a valid draft, as (field, reason): a
 /// region outside its area, a challenge whose deadline has passed.
 pub fn check_draft(node: &Node, draft: &Draft) -> kechuang_store::Result<Vec<(String, String)>> {
-    let me = Peer { id: node.config.id.clone(), kind: node.config.kind, region: node.config.region };
+    let me =
+        Peer { id: node.config.id.clone(), kind: node.config.kind, region: node.config.region, fields: Vec::new() };
     let today = Date::today();
     let mut problems = Vec::new();
     if let Some(region) = draft.body.region()

@@ -175,3 +175,33 @@ fn an_expert_abroad_is_national_tier_and_shown_with_its_country() -> anyhow::Res
     assert!(String::from_utf8_lossy(&table.stdout).contains("DE 德国"), "{}", String::from_utf8_lossy(&table.stdout));
     Ok(())
 }
+
+#[test]
+fn a_society_issued_for_its_fields_receives_their_demands_and_outcomes() -> anyhow::Result<()> {
+    let mut cluster = Cluster::start()?;
+    cluster.add_node("sz", "city", "440300")?;
+    cluster.add_node("gzu", "university", "440100")?;
+    // The electrical engineering society assesses C38 (electrical machinery and equipment).
+    cluster.add_society("ces", "110000", "C38")?;
+    let mut tea = common::programme::tea_demand();
+    tea["id"] = "XQ-TEA".into();
+    tea["region"] = "440300".into();
+    let rows = cluster.write_rows(&[battery_demand("XQ-C38", "440300"), tea])?;
+    cluster.node("sz").publish(&[&rows])?;
+    let rows = cluster.write_rows(&[battery_outcome("CG-C38", "440100", "岭南大学"), tea_outcome()])?;
+    cluster.node("gzu").publish(&[&rows])?;
+    eventually(SETTLE, "the C38 demand and outcome at the society", || {
+        let held = cluster.node("ces").list(None)?;
+        let refs: Vec<&str> = held.iter().filter_map(|r| r["external_id"].as_str()).collect();
+        Ok(refs.contains(&"XQ-C38") && refs.contains(&"CG-C38"))
+    })?;
+    eventually(SETTLE, "convergence", || cluster.converged())?;
+    let held = cluster.node("ces").list(None)?;
+    let refs: Vec<&str> = held.iter().filter_map(|r| r["external_id"].as_str()).collect();
+    assert!(!refs.contains(&"XQ-TEA") && !refs.contains(&"CG-TEA"), "nothing of another field: {refs:?}");
+    assert!(held.iter().all(|r| r.get("contact").is_none_or(serde_json::Value::is_null)), "no contacts");
+    let nodes = cluster.central.nodes()?;
+    let ces = nodes.iter().find(|n| n["node_id"] == "ces").cloned().unwrap_or_default();
+    assert_eq!(ces["fields"], serde_json::json!(["C38"]), "central knows the society's fields: {ces:#}");
+    Ok(())
+}

@@ -27,6 +27,7 @@ fn identity(id: &str) -> Identity {
         id: NodeId::parse("id", id).unwrap(),
         kind: NodeKind::City,
         region: Region::parse("region", "440300").unwrap(),
+        fields: Vec::new(),
     }
 }
 

@@ -142,10 +142,26 @@ mod tests {
             id: NodeId::parse("id", "sz-city").unwrap(),
             kind: NodeKind::City,
             region: Region::parse("region", "440300").unwrap(),
+            fields: Vec::new(),
         };
         let issued = ca.issue_node(&identity, Validity::days(30)).unwrap();
         let der = pem_to_der(&issued.cert_pem);
         assert_eq!(identity_of(&der).unwrap(), identity);
+        let society = Identity {
+            id: NodeId::parse("id", "ces").unwrap(),
+            kind: NodeKind::Society,
+            region: Region::parse("region", "110000").unwrap(),
+            fields: vec![
+                kechuang_types::Industry::parse("f", "C38").unwrap(),
+                kechuang_types::Industry::parse("f", "C39").unwrap(),
+            ],
+        };
+        let issued = ca.issue_node(&society, Validity::days(30)).unwrap();
+        assert_eq!(
+            identity_of(&pem_to_der(&issued.cert_pem)).unwrap(),
+            society,
+            "a society's fields travel in its certificate"
+        );
 
         let server = ca.issue_server(&[], Validity::days(30)).unwrap();
         assert!(identity_of(&pem_to_der(&server.cert_pem)).is_err(), "central's cert is not a node identity");

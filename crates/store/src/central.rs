@@ -46,6 +46,9 @@ pub struct NodeEntry {
     pub region: Region,
     /// The highest push sequence applied.
     pub acked_seq: u64,
+    /// The industries a society assesses, as its certificate states them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<kechuang_types::Industry>,
 }
 
 /// What became of one push.
@@ -306,17 +309,20 @@ impl CentralStore {
         }
     }
 
-    /// Registers a node, or updates its kind and region; keeps its sequence.
-    pub fn register(&self, id: &NodeId, kind: NodeKind, region: Region) -> Result<NodeEntry> {
+    /// Registers a node as its certificate states it, or updates its kind,
+    /// region and fields; keeps its sequence.
+    pub fn register(&self, peer: &Peer) -> Result<NodeEntry> {
+        let Peer { id, kind, region, fields } = peer;
+        let (kind, region) = (*kind, *region);
         let mut entry = None;
         self.backend.transact(false, &mut |tx| {
             let held = tx.node(id)?;
-            if let Some(same) = held.as_ref().filter(|e| e.kind == kind && e.region == region) {
+            if let Some(same) = held.as_ref().filter(|e| e.kind == kind && e.region == region && e.fields == *fields) {
                 entry = Some(same.clone());
                 return Ok(None);
             }
             let acked_seq = held.map_or(0, |n| n.acked_seq);
-            let new = NodeEntry { id: id.clone(), kind, region, acked_seq };
+            let new = NodeEntry { id: id.clone(), kind, region, acked_seq, fields: fields.clone() };
             entry = Some(new.clone());
             Ok(Some(Batch { nodes: vec![new], ..Batch::default() }))
         })?;

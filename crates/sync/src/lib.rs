@@ -42,7 +42,12 @@ pub(crate) mod tests {
 
     /// A node of `kind` in `region`.
     pub fn peer(id: &str, kind: NodeKind, region: &str) -> Peer {
-        Peer { id: NodeId::parse("n", id).unwrap(), kind, region: Region::parse("r", region).unwrap() }
+        Peer {
+            id: NodeId::parse("n", id).unwrap(),
+            kind,
+            region: Region::parse("r", region).unwrap(),
+            fields: Vec::new(),
+        }
     }
 
     /// The city node `sz` (Shenzhen), which owns the test demands.

@@ -4,12 +4,13 @@
 //! a match goes to the demand's owner, the supply's owner, the node
 //! responsible for landing and the provincial nodes of both regions; a bid
 //! goes to the demand's owner (and back to its bidder, for the decision);
-//! an open challenge demand goes to every university and society node.
+//! an open challenge demand goes to every university and society node; a
+//! society receives the demands and outcomes of the fields it assesses.
 //! Contacts leave their owner only inside a match both sides accepted, and
 //! then only to those two nodes: [`may_hold_contacts`] is that rule, and
 //! every view and every copy of a contact goes through it.
 
-use kechuang_types::{Body, Match, MatchState, NodeId, NodeKind, Record, Region};
+use kechuang_types::{Body, Industry, Match, MatchState, NodeId, NodeKind, Record, Region};
 
 /// A node as central knows it: identity, kind and region.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,11 +21,19 @@ pub struct Peer {
     pub kind: NodeKind,
     /// Where it is.
     pub region: Region,
+    /// The industries a society assesses; empty for every other node.
+    pub fields: Vec<Industry>,
 }
 
 impl Peer {
     fn oversees(&self, region: Region) -> bool {
         self.kind == NodeKind::Provincial && self.region.same_province(region)
+    }
+
+    /// Whether a society assesses `industry` (one of its fields is `industry`
+    /// or a beginning of it: C38 covers C3811).
+    pub fn assesses(&self, industry: &Industry) -> bool {
+        self.kind == NodeKind::Society && self.fields.iter().any(|f| industry.as_str().starts_with(f.as_str()))
     }
 }
 
@@ -63,6 +72,9 @@ pub fn view_for(record: &Record, peer: &Peer) -> Option<Record> {
     let for_peer = match &record.body {
         // An open challenge (揭榜挂帅) is published to every supply node.
         Body::Demand(d) if d.is_challenge && matches!(peer.kind, NodeKind::University | NodeKind::Society) => !mine,
+        // A society assesses the demands and outcomes of its fields (专业评估).
+        Body::Demand(d) if peer.assesses(&d.industry) => !mine,
+        Body::Outcome(o) if peer.assesses(&o.industry) => !mine,
         Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) => {
             !mine && record.region().is_some_and(|region| peer.oversees(region))
         }
@@ -93,7 +105,36 @@ mod tests {
     use crate::tests::{demand, match_record};
 
     fn peer(id: &str, kind: NodeKind, region: &str) -> Peer {
-        Peer { id: NodeId::parse("id", id).unwrap(), kind, region: Region::parse("region", region).unwrap() }
+        Peer {
+            id: NodeId::parse("id", id).unwrap(),
+            kind,
+            region: Region::parse("region", region).unwrap(),
+            fields: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_society_receives_the_demands_and_outcomes_of_its_fields_without_contacts() {
+        let mut society = peer("ces", NodeKind::Society, "110000");
+        society.fields = vec![Industry::parse("f", "C38").unwrap()];
+        let mut d = demand(1, "储能");
+        if let Body::Demand(x) = &mut d.body {
+            x.industry = Industry::parse("i", "C3841").unwrap();
+            x.contact = Some(Contact { person: "李工".into(), ..Contact::default() });
+        }
+        let view = view_for(&d, &society).expect("a demand of its field");
+        let Body::Demand(x) = &view.body else { unreachable!() };
+        assert!(x.contact.is_none());
+        if let Body::Demand(x) = &mut d.body {
+            x.industry = Industry::parse("i", "C15").unwrap();
+        }
+        assert!(view_for(&d, &society).is_none(), "another field");
+        let mut university = peer("uni", NodeKind::University, "110000");
+        university.fields = society.fields.clone();
+        if let Body::Demand(x) = &mut d.body {
+            x.industry = Industry::parse("i", "C38").unwrap();
+        }
+        assert!(view_for(&d, &university).is_none(), "only a society assesses");
     }
 
     #[test]

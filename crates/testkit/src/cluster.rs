@@ -122,6 +122,16 @@ impl Cluster {
         self.dir.as_ref().map(|d| d.path()).expect("cluster directory")
     }
 
+    /// Issues a society for `fields` (`C38,C39`) and starts it.
+    pub fn add_society(&mut self, id: &str, region: &str, fields: &str) -> anyhow::Result<&mut Node> {
+        let home = self.path().join(id);
+        self.central.issue_with(id, "society", region, &home, &["--fields", fields])?;
+        let node = Node { id: id.to_owned(), daemon: Daemon::new("kechuang-node", home.join("node.toml")) };
+        self.nodes.insert(id.to_owned(), node);
+        self.node(id).start()?;
+        Ok(self.node(id))
+    }
+
     /// Issues a node directory with `kechuang-central issue` and starts the node.
     pub fn add_node(&mut self, id: &str, kind: &str, region: &str) -> anyhow::Result<&mut Node> {
         let node = self.add_stopped_node(id, kind, region)?;
@@ -313,13 +323,19 @@ impl Central {
 
     /// `kechuang-central issue` of a node directory that is not started.
     pub fn issue(&self, id: &str, kind: &str, region: &str, out: &Path) -> anyhow::Result<()> {
+        self.issue_with(id, kind, region, out, &[])
+    }
+
+    /// Like [`Central::issue`], with further options (`--fields C38`).
+    pub fn issue_with(&self, id: &str, kind: &str, region: &str, out: &Path, extra: &[&str]) -> anyhow::Result<()> {
         run_ok(
             command("kechuang-central")
                 .args(["issue", "--data-dir"])
                 .arg(&self.home)
                 .args(["--node-id", id, "--kind", kind, "--region", region, "--out"])
                 .arg(out)
-                .args(["--central-url", &self.url()]),
+                .args(["--central-url", &self.url()])
+                .args(extra),
         )
         .map(drop)
     }

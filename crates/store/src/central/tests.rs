@@ -62,7 +62,12 @@ fn record(clock: &mut Clock, owner: &NodeId, id: RecordId, title: &str) -> Recor
 }
 
 fn sz() -> Peer {
-    Peer { id: NodeId::parse("n", "sz").unwrap(), kind: NodeKind::City, region: Region::parse("r", "440300").unwrap() }
+    Peer {
+        id: NodeId::parse("n", "sz").unwrap(),
+        kind: NodeKind::City,
+        region: Region::parse("r", "440300").unwrap(),
+        fields: Vec::new(),
+    }
 }
 
 fn bounds() -> Bounds {
@@ -78,7 +83,7 @@ fn applied(pushed: Pushed) -> PushOutcome {
 
 fn open_with_sz(open: Open, name: &str) -> CentralStore {
     let store = open(name);
-    store.register(&sz().id, NodeKind::City, sz().region).unwrap();
+    store.register(&sz()).unwrap();
     store
 }
 
@@ -329,7 +334,12 @@ fn a_pair_is_proposed_once_whoever_writes_second(open: Open) {
 }
 
 fn peer(name: &str) -> Peer {
-    Peer { id: NodeId::parse("n", name).unwrap(), kind: NodeKind::City, region: Region::parse("r", "440300").unwrap() }
+    Peer {
+        id: NodeId::parse("n", name).unwrap(),
+        kind: NodeKind::City,
+        region: Region::parse("r", "440300").unwrap(),
+        fields: Vec::new(),
+    }
 }
 
 /// Instances writing at once through one database: a reader following the
@@ -345,7 +355,7 @@ fn a_feed_over_a_shared_database_never_skips_a_concurrent_write() {
             std::thread::spawn(move || {
                 let store = CentralStore::open_postgres(&url).unwrap();
                 let node = peer(&format!("w{i}"));
-                store.register(&node.id, node.kind, node.region).unwrap();
+                store.register(&node).unwrap();
                 let mut clock = Clock::resume(Hlc::ZERO);
                 let mut ids = Vec::new();
                 for k in 0..200u64 {
