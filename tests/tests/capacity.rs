@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::SETTLE;
 use common::rows::{battery_demand, battery_outcome};
-use kechuang_testkit::{Cluster, eventually};
+use common::{SETTLE, console};
+use kechuang_testkit::{Browser, Cluster, eventually};
 use serde_json::{Value, json};
 
 /// A battery-safety expert of the Shenzhen university, taking one engagement at a time.
@@ -59,6 +59,13 @@ fn an_expert_at_capacity_waits_until_an_engagement_lands_and_modes_must_fit() ->
         let experts = cluster.node("szu").list(Some("experts"))?;
         Ok(experts.first().is_some_and(|e| e["load"] == 1))
     })?;
+
+    // The university's console shows the load beside the capacity.
+    let (url, base) = console(&mut cluster, "szu")?;
+    let mut page = Browser::find()?.open(&url, 1280, 900)?;
+    page.goto(&format!("{base}/records/experts"))?;
+    let dom = page.dom()?;
+    assert!(dom.contains("负荷/容量") && dom.contains("<td>1/1</td>"), "{dom}");
 
     // At capacity: a second battery demand gets the outcome, not the expert.
     publish(&mut cluster, "sz", &[battery_demand("XQ-2", "440300")])?;

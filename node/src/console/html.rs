@@ -386,7 +386,14 @@ fn withdraw_form(r: &Record, back: &str) -> String {
 }
 
 /// 需求 / 成果 / 专家.
-pub fn records(kind: RecordKind, rows: &[Record], total: usize, f: &Filter, me: &NodeId) -> String {
+pub fn records(
+    kind: RecordKind,
+    rows: &[Record],
+    total: usize,
+    f: &Filter,
+    me: &NodeId,
+    loads: &std::collections::HashMap<kechuang_types::RecordId, u32>,
+) -> String {
     let (title, path, columns): (&str, &str, &[&str]) = match kind {
         RecordKind::Demand => (
             "需求",
@@ -421,7 +428,7 @@ pub fn records(kind: RecordKind, rows: &[Record], total: usize, f: &Filter, me: 
                 "研究领域",
                 "所在地区",
                 "服务方式",
-                "服务容量",
+                "负荷/容量",
                 "所属站点",
                 "更新时间",
                 "",
@@ -465,7 +472,11 @@ pub fn records(kind: RecordKind, rows: &[Record], total: usize, f: &Filter, me: 
                 esc(&e.fields.join("、")),
                 esc(&region(e.region)),
                 esc(&e.service_modes.join("、")),
-                e.capacity.map_or_else(String::new, |c| c.to_string()),
+                format!(
+                    "{}/{}",
+                    loads.get(&r.meta.id).copied().unwrap_or(0),
+                    e.capacity.map_or_else(|| "不限".to_owned(), |c| c.to_string())
+                ),
             ],
             _ => continue,
         };

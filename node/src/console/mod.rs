@@ -293,12 +293,23 @@ async fn records_page(
         "experts" => RecordKind::Expert,
         other => return Err(Failure::NotFound(format!("没有 {other} 这一类记录"))),
     };
-    let (rows, total, filter, me) = blocking(&console, move |node| {
+    let (rows, total, filter, me, loads) = blocking(&console, move |node| {
         let (rows, total) = filter_page(node, kind, &filter)?;
-        Ok((rows, total, filter, node.config.id.clone()))
+        // An expert's load: the open matches that engage it.
+        let mut loads = HashMap::new();
+        if kind == RecordKind::Expert {
+            for m in node.store.list(Some(RecordKind::Match))? {
+                if let Body::Match(m) = &m.body
+                    && m.state().is_open()
+                {
+                    *loads.entry(m.supply).or_insert(0u32) += 1;
+                }
+            }
+        }
+        Ok((rows, total, filter, node.config.id.clone(), loads))
     })
     .await?;
-    Ok(page(html::records(kind, &rows, total, &filter, &me)))
+    Ok(page(html::records(kind, &rows, total, &filter, &me, &loads)))
 }
 
 /// The page of `kind` records `filter` asks for, and how many passed.
