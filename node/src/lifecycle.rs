@@ -204,6 +204,7 @@ pub fn bid(
         outcomes: outcomes.iter().map(|o| mine(o, RecordKind::Outcome)).collect::<Result<_, _>>()?,
         experts: experts.iter().map(|e| mine(e, RecordKind::Expert)).collect::<Result<_, _>>()?,
         decision: Part::new(Hlc::ZERO, BidState::Submitted),
+        industry: Some(d.industry.clone()),
     };
     let body = Body::Bid(bid);
     body.validate().map_err(|e| Refused::Invalid(e.to_string()))?;

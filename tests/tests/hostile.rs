@@ -89,6 +89,7 @@ fn bid(bidder: &str, challenge: &Record, outcomes: Vec<RecordId>, version: Hlc) 
             outcomes,
             experts: vec![],
             decision: kechuang_types::Part::new(Hlc::ZERO, kechuang_types::BidState::Submitted),
+            industry: None,
         }),
     }
 }

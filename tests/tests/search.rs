@@ -203,5 +203,20 @@ fn a_society_issued_for_its_fields_receives_their_demands_and_outcomes() -> anyh
     let nodes = cluster.central.nodes()?;
     let ces = nodes.iter().find(|n| n["node_id"] == "ces").cloned().unwrap_or_default();
     assert_eq!(ces["fields"], serde_json::json!(["C38"]), "central knows the society's fields: {ces:#}");
+
+    // A bid on a C38 challenge reaches the society too, to be assessed.
+    let rows = cluster.write_rows(&[common::rows::battery_challenge("JB-C38", "440300")])?;
+    cluster.node("sz").publish(&[&rows])?;
+    eventually(SETTLE, "the challenge at gzu", || {
+        Ok(cluster.node("gzu").list(Some("demands"))?.iter().any(|d| d["external_id"] == "JB-C38"))
+    })?;
+    let challenge = cluster.node("gzu").list(Some("demands"))?;
+    let challenge =
+        challenge.iter().find(|d| d["external_id"] == "JB-C38").and_then(|d| d["id"].as_str()).unwrap_or_default();
+    let bid = cluster.node("gzu").bid(challenge, "以阻抗谱预警方案揭榜", &["CG-C38"])?;
+    assert_eq!(bid["industry"], "C38", "{bid:#}");
+    eventually(SETTLE, "the bid at the society", || {
+        Ok(cluster.node("ces").list(Some("bids"))?.iter().any(|b| b["id"] == bid["id"]))
+    })?;
     Ok(())
 }

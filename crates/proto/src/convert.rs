@@ -325,6 +325,10 @@ impl TryFrom<pb::Bid> for Bid {
             outcomes: ids("outcomes", b.outcomes)?,
             experts: ids("experts", b.experts)?,
             decision: Part::new(Hlc::from_u64(b.decision_version), word::<BidState>("decision", &b.decision)?),
+            industry: match b.industry.as_str() {
+                "" => None,
+                code => Some(Industry::parse("industry", code)?),
+            },
         })
     }
 }
@@ -339,6 +343,7 @@ impl From<Bid> for pb::Bid {
             experts: b.experts.iter().map(|i| i.as_bytes().to_vec()).collect(),
             decision_version: b.decision.version.as_u64(),
             decision: word_to_wire(b.decision.value),
+            industry: b.industry.map(|i| i.to_string()).unwrap_or_default(),
         }
     }
 }

@@ -374,6 +374,9 @@ fn bidder_checks<L: Lookup>(writer: &Peer, b: &Bid, bounds: &Bounds, lookup: &mu
     if meta.owner != b.demand_owner {
         return refuse("demand_owner", format!("the challenge belongs to {}, not {}", meta.owner, b.demand_owner));
     }
+    if let Some(industry) = b.industry.as_ref().filter(|i| **i != d.industry) {
+        return refuse("industry", format!("the challenge is of {}, not {industry}", d.industry));
+    }
     if b.outcomes.is_empty() && b.experts.is_empty() {
         return refuse("outcomes", "a bid offers at least one outcome or expert".into());
     }
@@ -581,6 +584,7 @@ mod tests {
                 outcomes,
                 experts: vec![],
                 decision: Part::new(Hlc::ZERO, BidState::Submitted),
+                industry: None,
             }),
         }
     }
@@ -635,6 +639,20 @@ mod tests {
         assert_eq!(field(check_bid(&uni(), None, &misnamed, &mut world())), "demand_owner");
         let empty = bid_on(&challenge("sz", "2100-01-01"), vec![], 5);
         assert_eq!(field(check_bid(&uni(), None, &empty, &mut world())), "outcomes");
+        // The industry a bid states (for the societies of that field) is the challenge's.
+        let mut labelled = bid_on(&challenge("sz", "2100-01-01"), vec![ours], 5);
+        let challenge_industry = match &challenge("sz", "2100-01-01").body {
+            Body::Demand(d) => d.industry.clone(),
+            _ => unreachable!(),
+        };
+        if let Body::Bid(b) = &mut labelled.body {
+            b.industry = Some(challenge_industry);
+        }
+        assert_eq!(check_bid(&uni(), None, &labelled, &mut world()), Ok(()));
+        if let Body::Bid(b) = &mut labelled.body {
+            b.industry = Some(kechuang_types::Industry::parse("i", "A01").unwrap());
+        }
+        assert_eq!(field(check_bid(&uni(), None, &labelled, &mut world())), "industry");
     }
 
     #[test]

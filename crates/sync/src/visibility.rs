@@ -83,7 +83,8 @@ pub fn view_for(record: &Record, peer: &Peer) -> Option<Record> {
                 || peer.oversees(m.demand_region)
                 || peer.oversees(m.supply_region)
         }
-        Body::Bid(b) => mine || b.demand_owner == peer.id,
+        // A society of the challenge's field assesses its bids.
+        Body::Bid(b) => mine || b.demand_owner == peer.id || b.industry.as_ref().is_some_and(|i| peer.assesses(i)),
     };
     for_peer.then(|| without_foreign_contacts(record.clone(), &peer.id))
 }

@@ -824,6 +824,9 @@ pub struct Bid {
     pub experts: Vec<RecordId>,
     /// The demand owner's decision.
     pub decision: Part<BidState>,
+    /// The challenge's industry, so the societies of that field assess the bid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub industry: Option<Industry>,
 }
 
 impl Bid {
