@@ -256,6 +256,22 @@ enum Command {
     },
 }
 
+/// Prints the record an act returned: stable JSON, or `said` for people.
+fn print_acted(
+    record: Option<pb::Record>,
+    what: &str,
+    json: bool,
+    said: impl Fn(&Record) -> String,
+) -> anyhow::Result<()> {
+    let record = Record::try_from(record.with_context(|| format!("no {what} in the answer"))?)?;
+    if json {
+        println!("{}", record_json(&record));
+    } else {
+        println!("{}", said(&record));
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     match run_cli(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -403,18 +419,12 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 let mut api = connect(&config).await?;
                 let request = pb::BidRequest { demand_id, proposal, outcomes, experts };
                 let response = api.bid(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
-                anyhow::Ok(response.into_inner().bid.context("no bid in the answer")?)
+                anyhow::Ok(response.into_inner().bid)
             })?;
-            let record = Record::try_from(record)?;
-            if json {
-                println!("{}", record_json(&record));
-            } else {
-                match lang {
-                    Lang::Zh => println!("已提交揭榜方案 {}", record.meta.id),
-                    Lang::En => println!("bid {} submitted", record.meta.id),
-                }
-            }
-            Ok(())
+            print_acted(record, "bid", json, |r| match lang {
+                Lang::Zh => format!("已提交揭榜方案 {}", r.meta.id),
+                Lang::En => format!("bid {} submitted", r.meta.id),
+            })
         }
         Command::Search { config, text, kind, industry, region, limit, json } => {
             let hits = runtime()?.block_on(async {
@@ -456,18 +466,12 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 let mut api = connect(&config).await?;
                 let request = pb::InterestRequest { demand_id, supply, note };
                 let response = api.interest(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
-                anyhow::Ok(response.into_inner().r#match.context("no match in the answer")?)
+                anyhow::Ok(response.into_inner().r#match)
             })?;
-            let record = Record::try_from(record)?;
-            if json {
-                println!("{}", record_json(&record));
-            } else {
-                match lang {
-                    Lang::Zh => println!("已提出主动对接：对接 {}", record.meta.id),
-                    Lang::En => println!("interest registered: match {} proposed", record.meta.id),
-                }
-            }
-            Ok(())
+            print_acted(record, "match", json, |r| match lang {
+                Lang::Zh => format!("已提出主动对接：对接 {}", r.meta.id),
+                Lang::En => format!("interest registered: match {} proposed", r.meta.id),
+            })
         }
         Command::Award { config, bid_id, json } => {
             let (record, not_chosen) = runtime()?.block_on(async {
