@@ -35,9 +35,13 @@ fn main() -> anyhow::Result<()> {
             "enterprise": "深圳某精密制造有限公司"});
         (RecordKind::Demand, row.as_object().cloned().unwrap_or_default())
     };
+    // A deadline half a year ahead, and one that no calendar has (30 February).
+    let today = kechuang_types::Date::today();
+    let ahead = kechuang_types::Date::from_days_since_epoch(today.days_since_epoch() + 180).to_string();
+    let no_such_day = format!("{}-02-30", today.year() + 1);
     let book = kechuang_interchange::write_xlsx(&[
-        row("SZ-2027-001", "手机中框划痕在线检测", "C39", "深圳市", "2027-06-30"),
-        row("SZ-2027-002", "锂电池极片毛刺检测", "C3B", "深圳", "2027-02-30"),
+        row("SZ-001", "手机中框划痕在线检测", "C39", "深圳市", &ahead),
+        row("SZ-002", "锂电池极片毛刺检测", "C3B", "深圳", &no_such_day),
     ])
     .map_err(anyhow::Error::msg)?;
     page.goto(&format!("{base}/upload"))?;

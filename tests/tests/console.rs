@@ -103,7 +103,7 @@ fn staff_upload_fix_publish_and_accept_from_the_console_and_are_told() -> anyhow
     bad["title"] = json!("电池包液冷板焊接缺陷检测");
     bad["industry"] = json!("X99");
     bad["region"] = json!("火星市");
-    bad["deadline"] = json!("2027-02-30");
+    bad["deadline"] = json!(format!("{}-02-30", common::in_days(0).year() + 1)); // no such day
     let mut first = battery_demand("XQ-1", "深圳市");
     first["keyword"] = json!("储能");
     upload(&mut page, "需求.xlsx", &workbook(&[first.clone(), bad]))?;

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::in_days;
 use common::wire::{demand, node_client, push};
 use kechuang_proto::pb;
 use kechuang_testkit::Cluster;
@@ -58,7 +59,7 @@ fn expert(f: impl FnOnce(&mut pb::Expert)) -> pb::Record {
         fields: vec!["储能安全".into()],
         keywords: vec![],
         region: "440100".into(),
-        available: vec![pb::DateRange { from: "2027-01-01".into(), to: "2027-06-30".into() }],
+        available: vec![pb::DateRange { from: in_days(40).to_string(), to: in_days(200).to_string() }],
         service_modes: vec!["技术咨询".into()],
         capacity: Some(3),
         contact: None,
@@ -94,7 +95,7 @@ fn malformed() -> Vec<(&'static str, pb::Record)> {
         ("region", with_demand(|d| d.region = "990000".into())),
         ("min_trl", with_demand(|d| d.min_trl = 0)),
         ("min_trl", with_demand(|d| d.min_trl = 10)),
-        ("deadline", with_demand(|d| d.deadline = "2027-02-30".into())),
+        ("deadline", with_demand(|d| d.deadline = format!("{}-02-30", in_days(0).year() + 1))),
         ("deadline", with_demand(|d| d.is_challenge = true)),
         ("budget_wan", with_demand(|d| d.budget_wan = Some(-5.0))),
         ("budget_wan", with_demand(|d| d.budget_wan = Some(f64::NAN))),
@@ -106,7 +107,7 @@ fn malformed() -> Vec<(&'static str, pb::Record)> {
         ("ip", outcome(|o| o.ip = "发明专利 CN202010476989.3".into())),
         ("ip", outcome(|o| o.ip = "发明专利 CN12AB".into())),
         ("transfer_modes[0]", outcome(|o| o.transfer_modes = vec!["卖断".into()])),
-        ("available[0]", expert(|e| e.available[0].to = "2026-12-31".into())),
+        ("available[0]", expert(|e| e.available[0].to = in_days(30).to_string())),
         ("service_modes[0]", expert(|e| e.service_modes = vec!["很".repeat(31)])),
         ("fields", expert(|e| e.fields.clear())),
         ("capacity", expert(|e| e.capacity = Some(0))),

@@ -69,7 +69,7 @@ fn proposed(outcomes: &[kechuang_types::Record]) -> Vec<String> {
     }
     engine.commit().unwrap();
     let demand = DemandProfile::from_record(&demand()).unwrap();
-    let today = Date::parse("d", "2026-11-28").unwrap();
+    let today = Date::today();
     let ranked = engine.rank(&demand, today).unwrap();
     plan(&ranked, 10)
         .into_iter()
