@@ -282,7 +282,9 @@ impl Matcher {
         // with room for another engagement (already proposed pairs stay).
         let mut fits = HashMap::new();
         for c in candidates.iter().filter(|c| c.kind == SupplyKind::Expert && !existing.contains_key(&c.supply)) {
-            fits.insert(c.supply, expert_fits(store, &c.supply, &wanted)?);
+            if let Some(expert) = engine.supply(&c.supply) {
+                fits.insert(c.supply, expert_fits(store, expert, &wanted)?);
+            }
         }
         candidates.retain(|c| fits.get(&c.supply).copied().unwrap_or(true));
         let proposals = plan(&candidates, MAX_PROPOSALS);
@@ -775,15 +777,17 @@ pub fn open_engagements(store: &CentralStore, supply: &RecordId) -> anyhow::Resu
     Ok(open)
 }
 
-/// Whether expert `id` may be proposed for a demand wanting `modes`: it
+/// Whether `expert` may be proposed for a demand wanting `modes`: it
 /// offers one of them (when the demand names any) and has room for
-/// another engagement (its `capacity`).
-fn expert_fits(store: &CentralStore, id: &RecordId, modes: &[String]) -> anyhow::Result<bool> {
-    let Some(Record { body: Body::Expert(e), .. }) = store.get(id)? else { return Ok(true) };
-    if !modes.is_empty() && !e.service_modes.iter().any(|m| modes.contains(m)) {
+/// another engagement (its `capacity`; the store is read only then).
+fn expert_fits(store: &CentralStore, expert: &SupplyProfile, modes: &[String]) -> anyhow::Result<bool> {
+    if !modes.is_empty() && !expert.service_modes.iter().any(|m| modes.contains(m)) {
         return Ok(false);
     }
-    Ok(e.capacity.is_none_or(|capacity| open_engagements(store, id).is_ok_and(|open| open < capacity)))
+    match expert.capacity {
+        Some(capacity) => Ok(open_engagements(store, &expert.id)? < capacity),
+        None => Ok(true),
+    }
 }
 
 /// What a node searches for, checked.

@@ -343,15 +343,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             let records: Vec<Record> =
                 list(&config, kind)?.into_iter().filter(|r| withdrawn || !r.meta.deleted).collect();
             if kind == Some(RecordKind::Expert) {
-                // Each expert's load: the open matches that engage it.
-                let mut loads = std::collections::HashMap::new();
-                for m in list(&config, Some(RecordKind::Match))? {
-                    if let kechuang_types::Body::Match(m) = &m.body
-                        && m.state().is_open()
-                    {
-                        *loads.entry(m.supply).or_insert(0u32) += 1;
-                    }
-                }
+                let loads = kechuang_types::present::loads(&list(&config, Some(RecordKind::Match))?);
                 if json {
                     let rows = records.iter().map(|r| {
                         let mut row = record_json(r);

@@ -31,6 +31,10 @@ pub struct SupplyProfile {
     pub available: Vec<DateRange>,
     /// Words of what an outcome's summary says it does not do.
     pub excluded: Vec<String>,
+    /// The service modes an expert offers.
+    pub service_modes: Vec<String>,
+    /// How many open engagements an expert takes at once; `None` for no limit.
+    pub capacity: Option<u32>,
 }
 
 /// A demand, as matching sees it.
@@ -89,6 +93,8 @@ impl SupplyProfile {
                     institution: o.institution.clone(),
                     available: vec![],
                     excluded: crate::Analyzer.long_words(&negated),
+                    service_modes: vec![],
+                    capacity: None,
                 };
                 Some((profile, outcome_text(o, affirmed)))
             }
@@ -106,6 +112,8 @@ impl SupplyProfile {
                     institution: e.affiliation.split_whitespace().next().unwrap_or_default().to_owned(),
                     available: e.available.clone(),
                     excluded: vec![],
+                    service_modes: e.service_modes.clone(),
+                    capacity: e.capacity,
                 };
                 Some((profile, expert_text(e)))
             }

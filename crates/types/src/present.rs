@@ -207,6 +207,19 @@ pub fn hits_table(hits: &[(Record, f64)], lang: Lang) -> String {
     out
 }
 
+/// Each supply's load: how many of `matches` are open and engage it.
+pub fn loads<'a>(matches: impl IntoIterator<Item = &'a Record>) -> std::collections::HashMap<crate::RecordId, u32> {
+    let mut loads = std::collections::HashMap::new();
+    for record in matches {
+        if let Body::Match(m) = &record.body
+            && m.state().is_open()
+        {
+            *loads.entry(m.supply).or_insert(0) += 1;
+        }
+    }
+    loads
+}
+
 /// A table of experts with their load: open engagements against capacity
 /// (`1/3`; `1/—` when no capacity is set).
 pub fn experts_table(

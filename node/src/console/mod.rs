@@ -295,17 +295,10 @@ async fn records_page(
     };
     let (rows, total, filter, me, loads) = blocking(&console, move |node| {
         let (rows, total) = filter_page(node, kind, &filter)?;
-        // An expert's load: the open matches that engage it.
-        let mut loads = HashMap::new();
-        if kind == RecordKind::Expert {
-            for m in node.store.list(Some(RecordKind::Match))? {
-                if let Body::Match(m) = &m.body
-                    && m.state().is_open()
-                {
-                    *loads.entry(m.supply).or_insert(0u32) += 1;
-                }
-            }
-        }
+        let loads = match kind {
+            RecordKind::Expert => kechuang_types::present::loads(&node.store.list(Some(RecordKind::Match))?),
+            _ => HashMap::new(),
+        };
         Ok((rows, total, filter, node.config.id.clone(), loads))
     })
     .await?;
@@ -399,20 +392,23 @@ async fn challenges_page(
             }
         }
         let bids = node.store.list(Some(RecordKind::Bid))?;
-        let supply = |kind| -> Result<Vec<Record>, Failure> {
-            Ok(node.store.list(Some(kind))?.into_iter().filter(|r| r.meta.owner == me && !r.meta.deleted).collect())
-        };
         Ok(html::Challenges {
             open,
             mine,
             bids,
-            outcomes: supply(RecordKind::Outcome)?,
-            experts: supply(RecordKind::Expert)?,
+            outcomes: on_offer(node, RecordKind::Outcome)?,
+            experts: on_offer(node, RecordKind::Expert)?,
             me,
         })
     })
     .await?;
     Ok(page(html::challenges(&view, q.get("msg").map(String::as_str))))
+}
+
+/// This node's own records of `kind` that are not withdrawn: what it may offer.
+fn on_offer(node: &Node, kind: RecordKind) -> Result<Vec<Record>, Failure> {
+    let me = &node.config.id;
+    Ok(node.store.list(Some(kind))?.into_iter().filter(|r| r.meta.owner == *me && !r.meta.deleted).collect())
 }
 
 async fn bid(
@@ -480,11 +476,8 @@ async fn search_page(State(console): State<Shared>, Query(f): Query<SearchForm>)
         }
     }
     let supply = blocking(&console, |node| {
-        let me = node.config.id.clone();
-        let mut own = Vec::new();
-        for kind in [RecordKind::Outcome, RecordKind::Expert] {
-            own.extend(node.store.list(Some(kind))?.into_iter().filter(|r| r.meta.owner == me && !r.meta.deleted));
-        }
+        let mut own = on_offer(node, RecordKind::Outcome)?;
+        own.extend(on_offer(node, RecordKind::Expert)?);
         Ok(own)
     })
     .await?;

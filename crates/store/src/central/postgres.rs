@@ -67,9 +67,14 @@ CREATE OR REPLACE VIEW kechuang_records_json AS
     SELECT id, position, convert_from(substring(body FROM 2), 'UTF8')::jsonb AS record FROM kechuang_records;
 ";
 
-/// Whether the session `$1` holds matching's lease.
-const HOLDS_LEASE: &str = "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = 19267 \
-     AND objid::bigint = 2 AND objsubid = 2 AND granted AND pid = $PID)";
+/// SQL: whether the session whose pid is parameter `pid` holds matching's
+/// lease (a two-key advisory lock shows as classid, objid, objsubid 2).
+fn holds_lease(pid: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = {SPACE} \
+         AND objid::bigint = {LEASE_LOCK} AND objsubid = 2 AND granted AND pid = {pid})"
+    )
+}
 
 /// The URL with its password, if any, left out (for logs and messages).
 pub(crate) fn without_password(url: &str) -> String {
@@ -229,16 +234,16 @@ impl PgBackend {
             seen: Mutex::new(HashMap::new()),
             lease: Mutex::new(None),
         };
-        let head = backend.with_client(|client| {
-            Box::pin(async move {
-                client.batch_execute("BEGIN").await?;
-                client.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&SPACE, &SCHEMA_LOCK]).await?;
-                client.batch_execute(SCHEMA).await?;
-                client.batch_execute("COMMIT").await?;
-                let row = client.query_one("SELECT value FROM kechuang_meta WHERE key = 'head'", &[]).await?;
-                Ok(row.get::<_, i64>(0) as u64)
-            })
+        let client = backend.client()?;
+        let head = backend.run(async {
+            client.batch_execute("BEGIN").await?;
+            client.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&SPACE, &SCHEMA_LOCK]).await?;
+            client.batch_execute(SCHEMA).await?;
+            client.batch_execute("COMMIT").await?;
+            let row = client.query_one("SELECT value FROM kechuang_meta WHERE key = 'head'", &[]).await?;
+            Ok(row.get::<_, i64>(0) as u64)
         })?;
+        drop(client);
         backend.advance(head);
         let (config, head, revocations) = (backend.config.clone(), backend.head.clone(), backend.revocations.clone());
         backend.runtime().spawn(listen(config, head, revocations));
@@ -272,19 +277,6 @@ impl PgBackend {
 
     fn client(&self) -> Result<Object> {
         self.block_on(self.pool.get()).map_err(pool_error)
-    }
-
-    /// Runs `f` with a pooled connection.
-    fn with_client<T: Send>(
-        &self,
-        f: impl for<'c> FnOnce(
-            &'c Object,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = std::result::Result<T, tokio_postgres::Error>> + Send + 'c>,
-        >,
-    ) -> Result<T> {
-        let client = self.client()?;
-        self.run(f(&client))
     }
 
     /// Runs one statement on a pooled connection and returns its rows.
@@ -531,8 +523,7 @@ impl Backend for PgBackend {
         let result = (|| {
             self.run(client.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&SPACE, &WRITERS_LOCK]))?;
             if let Some(pid) = lease {
-                let row =
-                    self.run(client.query_one(&format!("SELECT {}", HOLDS_LEASE.replace("$PID", "$1")), &[&pid]))?;
+                let row = self.run(client.query_one(&format!("SELECT {}", holds_lease("$1")), &[&pid]))?;
                 if !row.get::<_, bool>(0) {
                     return Err(Error::LeaseLost("another instance holds the matching lease".into()));
                 }
@@ -647,10 +638,7 @@ impl Backend for PgBackend {
         let pid = self
             .lease_pid()
             .ok_or_else(|| Error::LeaseLost("this instance does not hold the matching lease".into()))?;
-        let sql = format!(
-            "UPDATE kechuang_meta SET value = $1 WHERE key = 'matched_upto' AND {}",
-            HOLDS_LEASE.replace("$PID", "$2")
-        );
+        let sql = format!("UPDATE kechuang_meta SET value = $1 WHERE key = 'matched_upto' AND {}", holds_lease("$2"));
         match self.execute(&sql, &[&(position as i64), &pid])? {
             0 => Err(Error::LeaseLost("another instance holds the matching lease".into())),
             _ => Ok(()),
