@@ -137,6 +137,7 @@ fn write_rankings(path: &Path, rankings: &[Ranking]) -> anyhow::Result<()> {
                 let kind = match kind {
                     SupplyKind::Outcome => "outcome",
                     SupplyKind::Expert => "expert",
+                    SupplyKind::Team => "team",
                 };
                 json!({"supply": supply, "kind": kind, "score": score, "tier": tier.as_str()})
             })

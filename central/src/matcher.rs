@@ -207,7 +207,7 @@ impl Matcher {
             for record in records {
                 match &record.body {
                     Body::Demand(_) => demands.push(record.meta.id),
-                    Body::Outcome(_) | Body::Expert(_) if !record.meta.deleted => {
+                    Body::Outcome(_) | Body::Expert(_) | Body::Team(_) if !record.meta.deleted => {
                         if stop.is_cancelled() {
                             return Ok(Ingested { written: writes, complete: false });
                         }
@@ -219,7 +219,7 @@ impl Matcher {
         }
         for record in records {
             match &record.body {
-                Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) if record.meta.deleted => {
+                Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Team(_) if record.meta.deleted => {
                     writes.extend(self.withdraw_proposals(store, record)?);
                 }
                 Body::Match(_) => writes.extend(self.release_contacts(store, record)?),
@@ -278,12 +278,13 @@ impl Matcher {
         };
         let engine = self.engine();
         let mut candidates = engine.rank(&demand, today)?;
-        // An expert is proposed only in a mode the demand asks for, and only
-        // with room for another engagement (already proposed pairs stay).
+        // An expert or team is proposed only in a mode the demand asks for,
+        // where it serves, and with room for another engagement (already
+        // proposed pairs stay).
         let mut fits = HashMap::new();
-        for c in candidates.iter().filter(|c| c.kind == SupplyKind::Expert && !existing.contains_key(&c.supply)) {
-            if let Some(expert) = engine.supply(&c.supply) {
-                fits.insert(c.supply, expert_fits(store, expert, &wanted)?);
+        for c in candidates.iter().filter(|c| c.kind != SupplyKind::Outcome && !existing.contains_key(&c.supply)) {
+            if let Some(supply) = engine.supply(&c.supply) {
+                fits.insert(c.supply, fits_demand(store, &engine, supply, &demand, &wanted)?);
             }
         }
         candidates.retain(|c| fits.get(&c.supply).copied().unwrap_or(true));
@@ -333,6 +334,7 @@ impl Matcher {
             supply_kind: supply.kind,
             supply_owner: supply.owner.clone(),
             supply_region: supply.region,
+            supply_nodes: supply.member_nodes.clone(),
             landing_node,
             score: (c.score * 1000.0).round() / 1000.0,
             tier: c.tier,
@@ -497,14 +499,16 @@ impl Matcher {
         if demand.meta.owner == peer.id {
             return Err(Act::refused("demand_id: a node does not offer for its own demand"));
         }
-        if let Body::Expert(e) = &supply.body
-            && let Some(capacity) = e.capacity
-            && open_engagements(store, &supply_id)? >= capacity
+        let engine = self.engine();
+        if let Some(profile) = engine.supply(&supply_id).filter(|p| p.kind != SupplyKind::Outcome)
+            && let Some(capacity) = capacity(&engine, profile)
+            && load(store, &engine, profile)? >= capacity
         {
             return Err(Act::refused(format!(
-                "supply: the expert is at capacity ({capacity} open engagements): offer again once one lands or closes"
+                "supply: at capacity ({capacity} open engagements): offer again once one lands or closes"
             )));
         }
+        drop(engine);
         let said = if note.is_empty() { "能够解决这一需求".to_owned() } else { note.to_owned() };
         let record = self.propose_pair(store, demand_id, supply_id, format!("主动对接：{said}"), peer.id.as_str())?;
         info!(demand = %demand_id, supply = %supply_id, node = %peer.id, "interest registered");
@@ -528,8 +532,8 @@ impl Matcher {
             return Err(Act::refused("the demand is withdrawn, landed or past its deadline"));
         }
         let supply = store.get(&supply_id)?.ok_or_else(|| Act::refused(format!("no outcome or expert {supply_id}")))?;
-        if !matches!(supply.body, Body::Outcome(_) | Body::Expert(_)) || supply.meta.deleted {
-            return Err(Act::refused(format!("{supply_id} is not an outcome or expert on offer")));
+        if !matches!(supply.body, Body::Outcome(_) | Body::Expert(_) | Body::Team(_)) || supply.meta.deleted {
+            return Err(Act::refused(format!("{supply_id} is not an outcome, expert or team on offer")));
         }
         let Some((mut record, pair)) = self.pair_match(store, demand_id, supply_id, 0.0)? else {
             return Err(Act::refused("the index does not hold them yet; try again in a moment"));
@@ -640,6 +644,7 @@ impl Matcher {
         let what = match record.body {
             Body::Demand(_) => "需求",
             Body::Outcome(_) => "成果",
+            Body::Team(_) => "服务团",
             _ => "专家",
         };
         let why = record.meta.withdrawal.as_ref().map_or("已撤回".to_owned(), |w| match w.note.as_str() {
@@ -753,12 +758,18 @@ fn contacts_for(store: &CentralStore, m: &Match) -> anyhow::Result<Option<(Optio
         return Ok(None);
     }
     let contact = |id: &RecordId, owner: &NodeId| -> anyhow::Result<Option<Contact>> {
-        Ok(store.get(id)?.filter(|r| r.meta.owner == *owner).and_then(|r| match r.body {
-            Body::Demand(d) => d.contact,
-            Body::Outcome(o) => o.contact,
-            Body::Expert(e) => e.contact,
+        let record = store.get(id)?.filter(|r| r.meta.owner == *owner);
+        Ok(match record.map(|r| r.body) {
+            Some(Body::Demand(d)) => d.contact,
+            Some(Body::Outcome(o)) => o.contact,
+            Some(Body::Expert(e)) => e.contact,
+            // A team is reached through its lead expert.
+            Some(Body::Team(t)) => match store.get(&t.lead)?.map(|r| r.body) {
+                Some(Body::Expert(e)) => e.contact,
+                _ => None,
+            },
             _ => None,
-        }))
+        })
     };
     Ok(Some((contact(&m.demand, &m.demand_owner)?, contact(&m.supply, &m.supply_owner)?)))
 }
@@ -777,15 +788,53 @@ pub fn open_engagements(store: &CentralStore, supply: &RecordId) -> anyhow::Resu
     Ok(open)
 }
 
-/// Whether `expert` may be proposed for a demand wanting `modes`: it
-/// offers one of them (when the demand names any) and has room for
-/// another engagement (its `capacity`; the store is read only then).
-fn expert_fits(store: &CentralStore, expert: &SupplyProfile, modes: &[String]) -> anyhow::Result<bool> {
-    if !modes.is_empty() && !expert.service_modes.iter().any(|m| modes.contains(m)) {
+/// How many open matches engage an expert (its own, and those of every
+/// team it serves in) or a team (the sum of its members' loads).
+pub fn load(store: &CentralStore, engine: &Engine, supply: &SupplyProfile) -> anyhow::Result<u32> {
+    let expert = |id: &RecordId| -> anyhow::Result<u32> {
+        let mut open = open_engagements(store, id)?;
+        for team in engine.teams_of(id) {
+            open += open_engagements(store, team)?;
+        }
+        Ok(open)
+    };
+    match supply.kind {
+        SupplyKind::Team => supply.members.iter().map(expert).sum(),
+        _ => expert(&supply.id),
+    }
+}
+
+/// How many engagements an expert takes at once, or a team (the sum of
+/// its members'); `None` for no limit (a member without one makes none).
+pub fn capacity(engine: &Engine, supply: &SupplyProfile) -> Option<u32> {
+    match supply.kind {
+        SupplyKind::Team => supply.members.iter().map(|m| engine.supply(m).and_then(|e| e.capacity)).sum(),
+        _ => supply.capacity,
+    }
+}
+
+/// Whether an expert or team may be proposed for `demand`, wanting
+/// `modes`: it offers one of them (when the demand names any), a team
+/// serves the demand's place and industry, and it has room for another
+/// engagement (the store is read only for a capacity).
+fn fits_demand(
+    store: &CentralStore,
+    engine: &Engine,
+    supply: &SupplyProfile,
+    demand: &DemandProfile,
+    modes: &[String],
+) -> anyhow::Result<bool> {
+    if !modes.is_empty() && !supply.service_modes.iter().any(|m| modes.contains(m)) {
         return Ok(false);
     }
-    match expert.capacity {
-        Some(capacity) => Ok(open_engagements(store, &expert.id)? < capacity),
+    let (cities, industries) = &supply.serves;
+    let serves = (cities.is_empty() || cities.iter().any(|c| c.contains(demand.region)))
+        && (industries.is_empty() || industries.iter().any(|i| demand.industry.as_str().starts_with(i.as_str())));
+    if !serves {
+        return Ok(false);
+    }
+    match capacity(engine, supply) {
+        Some(capacity) => Ok(load(store, engine, supply)? < capacity),
         None => Ok(true),
     }
 }
@@ -844,8 +893,8 @@ pub fn may_find(peer: &Peer, record: &Record) -> bool {
             NodeKind::Provincial => peer.region.same_province(d.region),
             NodeKind::City => peer.region.same_city(d.region),
         },
-        Body::Outcome(_) | Body::Expert(_) => true,
-        Body::Match(_) | Body::Bid(_) => false,
+        Body::Outcome(_) | Body::Expert(_) | Body::Team(_) => true,
+        Body::Match(_) | Body::Bid(_) | Body::Assessment(_) => false,
     }
 }
 
@@ -1065,19 +1114,15 @@ async fn leased(state: Arc<State>, shutdown: CancellationToken, indexed: Option<
     matcher.save_marker(cursor);
 }
 
-/// The next chunk of the log after `cursor` that matching cares about, and
+/// The next chunk of the log after `cursor`, and
 /// the position to resume from: from the shared tail when it still holds
 /// `cursor`, else from the store.
 async fn read_log(state: &Arc<State>, cursor: u64, head: u64) -> anyhow::Result<(Vec<Record>, u64)> {
-    let relevant = |r: &Record| {
-        matches!(r.body, Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Match(_) | Body::Bid(_))
-    };
     if let Some((records, next)) = state.tail.after(cursor, CHUNK) {
-        return Ok((records.iter().filter(|r| relevant(r)).map(|r| (**r).clone()).collect(), next));
+        return Ok((records.iter().map(|r| (**r).clone()).collect(), next));
     }
     let store = state.store.clone();
-    let (records, next) = tokio::task::spawn_blocking(move || store.log_after(cursor, head, CHUNK)).await??;
-    Ok((records.into_iter().filter(relevant).collect(), next))
+    Ok(tokio::task::spawn_blocking(move || store.log_after(cursor, head, CHUNK)).await??)
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ fn check(world: &World, peers: &[Peer]) {
                         assert!(written, "a contact its owner never wrote: {contact:?}");
                     }
                 }
-                Body::Bid(_) => {}
+                Body::Bid(_) | Body::Assessment(_) | Body::Team(_) => {}
             }
         }
     }

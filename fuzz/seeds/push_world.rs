@@ -139,6 +139,7 @@ pub fn world() -> World {
         supply_kind: SupplyKind::Outcome,
         supply_owner: node("gzu"),
         supply_region: Region::parse("r", "440100").unwrap(),
+        supply_nodes: Vec::new(),
         landing_node: node("sz"),
         score: 1.0,
         tier: Tier::Province,

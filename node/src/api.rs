@@ -158,6 +158,47 @@ impl Operator for Api {
         Ok(Response::new(pb::BidResponse { bid: Some(record.into()) }))
     }
 
+    async fn assess(&self, request: Request<pb::AssessRequest>) -> Result<Response<pb::AssessResponse>, Status> {
+        let r = request.into_inner();
+        let said = lifecycle::Verdict {
+            evaluator: r.evaluator,
+            scores: [r.advancement, r.maturity, r.market, r.risk],
+            verdict: r.verdict,
+            text: r.text,
+        };
+        let record = self.act(move |node| lifecycle::assess(node, &r.subject, said)).await?;
+        info!(assessment = %record.meta.id, "assessment written");
+        Ok(Response::new(pb::AssessResponse { assessment: Some(record.into()) }))
+    }
+
+    async fn publish_team(
+        &self,
+        request: Request<pb::PublishTeamRequest>,
+    ) -> Result<Response<pb::TeamResponse>, Status> {
+        let r = request.into_inner();
+        let draft = lifecycle::TeamDraft {
+            name: r.name,
+            description: r.description,
+            lead: r.lead,
+            members: r.members,
+            fields: r.fields,
+            keywords: r.keywords,
+            cities: r.cities,
+            industries: r.industries,
+            service_modes: r.service_modes,
+        };
+        let record = self.act(move |node| lifecycle::publish_team(node, draft)).await?;
+        info!(team = %record.meta.id, "team published");
+        Ok(Response::new(pb::TeamResponse { team: Some(record.into()) }))
+    }
+
+    async fn answer_team(&self, request: Request<pb::AnswerTeamRequest>) -> Result<Response<pb::TeamResponse>, Status> {
+        let r = request.into_inner();
+        let record = self.act(move |node| lifecycle::answer_team(node, &r.team_id, r.accept)).await?;
+        info!(team = %record.meta.id, accept = r.accept, "team membership answered");
+        Ok(Response::new(pb::TeamResponse { team: Some(record.into()) }))
+    }
+
     async fn award(&self, request: Request<pb::AwardRequest>) -> Result<Response<pb::AwardResponse>, Status> {
         let r = request.into_inner();
         let (record, not_chosen) = self.act(move |node| lifecycle::award(node, &r.bid_id)).await?;

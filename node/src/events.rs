@@ -1,6 +1,8 @@
 //! What an operator is told as it happens: a new proposal, a change of
 //! state of one of this node's matches, a refusal by central, a new
-//! challenge, a bid on one of this node's challenges. Events go to every
+//! challenge, a bid on one of this node's challenges, an assessment of one
+//! of this node's records or of a bid on its challenge, an invitation of
+//! its experts into another node's service team. Events go to every
 //! `watch` stream and console page listening, and to `notify_url`.
 //!
 //! Events are told, not stored: a listener that falls behind misses the
@@ -22,7 +24,7 @@ const RECENT: usize = 100;
 pub struct Event {
     /// Increasing within the daemon's run.
     pub seq: u64,
-    /// `proposal`, `match`, `refused`, `challenge` or `bid`.
+    /// `proposal`, `match`, `refused`, `challenge`, `bid`, `assessment` or `team`.
     pub kind: &'static str,
     /// When the node learnt it, in China Standard Time.
     pub at: String,
@@ -44,6 +46,8 @@ impl Event {
             "match" => "match changed",
             "refused" => "refused by central",
             "challenge" => "new challenge",
+            "assessment" => "new assessment",
+            "team" => "team invitation",
             _ => "new bid",
         };
         lang.tr(english)
@@ -72,7 +76,10 @@ impl Event {
 
 /// The kind of an event named on the wire, as one of the known kinds.
 pub fn kind_of(name: &str) -> &'static str {
-    ["proposal", "match", "refused", "challenge", "bid"].into_iter().find(|k| *k == name).unwrap_or("match")
+    ["proposal", "match", "refused", "challenge", "bid", "assessment", "team"]
+        .into_iter()
+        .find(|k| *k == name)
+        .unwrap_or("match")
 }
 
 /// The events of one change the feed applied (`held` before, `now` after),
@@ -112,6 +119,14 @@ pub fn of_change(me: &NodeId, held: Option<&Record>, now: &Record) -> Option<Eve
         }
         Body::Bid(b) if held.is_none() && b.demand_owner == *me && now.meta.owner != *me => {
             Some(event("bid", String::new(), b.proposal.to_string()))
+        }
+        Body::Assessment(a) if now.meta.owner != *me => {
+            let scores: Vec<String> = a.scores.named().iter().map(|(_, label, s)| format!("{label}{s}")).collect();
+            Some(event("assessment", String::new(), format!("{}：{}", scores.join(" "), a.text)))
+        }
+        Body::Team(t) if held.is_none() && now.meta.owner != *me => {
+            let mine: Vec<&str> = t.members.iter().filter(|m| m.node == *me).map(|m| m.name.as_str()).collect();
+            (!mine.is_empty()).then(|| event("team", String::new(), format!("邀请：{}", mine.join("、"))))
         }
         _ => None,
     }

@@ -1,12 +1,15 @@
-//! What an operator does with matches and challenges: answer a match for
-//! this node's side, bid on an open challenge, award a bid. Each is checked
+//! What an operator does with matches, challenges, assessments and teams:
+//! answer a match for this node's side, bid on an open challenge, award a
+//! bid, assess a subject (a society), publish a service team or answer for
+//! this node's experts in another's. Each is checked
 //! against the rules of the lifecycle (states only move forward, each side
 //! writes only its own part) before it is stored and queued for central.
 
 use kechuang_sync::lifecycle::{self, Action};
 use kechuang_types::{
-    Bid, BidState, Body, Contract, ContractType, Date, Decline, DeclineReason, Hlc, Landed, Meta, Part, Record,
-    RecordId, RecordKind, Timestamp, Withdrawal,
+    Assessment, Bid, BidState, Body, Contract, ContractType, Date, Decline, DeclineReason, Hlc, Industry, Landed,
+    Member, Meta, NodeId, NodeKind, Part, Recommendation, Record, RecordId, RecordKind, Region, Scores, Team,
+    Timestamp, Withdrawal,
 };
 
 use crate::daemon::Node;
@@ -141,7 +144,14 @@ pub fn respond(node: &Node, match_id: &str, action: Action) -> Result<Record, Re
 /// or this node's own reference): central then withdraws its open proposals
 /// everywhere.
 pub fn withdraw(node: &Node, id: &str, withdrawal: Withdrawal) -> Result<Record, Refused> {
-    let kinds = [RecordKind::Demand, RecordKind::Outcome, RecordKind::Expert, RecordKind::Bid];
+    let kinds = [
+        RecordKind::Demand,
+        RecordKind::Outcome,
+        RecordKind::Expert,
+        RecordKind::Bid,
+        RecordKind::Assessment,
+        RecordKind::Team,
+    ];
     let mut record = find(node, id, &kinds)?;
     if record.meta.owner != node.config.id {
         return Err(Refused::Precondition(format!("{id} is {}'s, not this node's", record.meta.owner)));
@@ -223,6 +233,284 @@ pub fn bid(
         },
         body,
     };
+    node.store.write_local(std::slice::from_ref(&record), &clock)?;
+    Ok(record)
+}
+
+/// A new record of this node, first written now.
+fn own_record(
+    node: &Node,
+    clock: &mut kechuang_types::Clock,
+    external_id: Option<String>,
+    body: Body,
+) -> Result<Record, Refused> {
+    body.validate().map_err(|e| Refused::Invalid(e.to_string()))?;
+    let now = Timestamp::now();
+    Ok(Record {
+        meta: Meta {
+            id: RecordId::new(),
+            owner: node.config.id.clone(),
+            version: clock.tick()?,
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+            external_id,
+            withdrawal: None,
+        },
+        body,
+    })
+}
+
+/// What a society says of a subject: the evaluator, the four scores, the
+/// verdict and the text, as the CLI and the console send them.
+#[derive(Debug, Clone, Default)]
+pub struct Verdict {
+    /// Who assessed.
+    pub evaluator: String,
+    /// 先进性, 成熟度, 市场前景, 风险: each 1-5.
+    pub scores: [u32; 4],
+    /// 推荐, 有条件推荐 or 不推荐.
+    pub verdict: String,
+    /// The assessment in words.
+    pub text: String,
+}
+
+/// This society's assessment (专业评估) of subject `subject` (a demand,
+/// outcome or bid it holds): a new one, or a revision of the one it wrote
+/// before.
+pub fn assess(node: &Node, subject: &str, said: Verdict) -> Result<Record, Refused> {
+    if node.config.kind != NodeKind::Society {
+        return Err(Refused::Precondition(format!(
+            "only a society node writes assessments (专业评估); this is a {} node",
+            node.config.kind
+        )));
+    }
+    let subject = find(node, subject, &[RecordKind::Outcome, RecordKind::Demand, RecordKind::Bid])?;
+    if subject.meta.owner == node.config.id {
+        return Err(Refused::Precondition("a society does not assess its own records".into()));
+    }
+    if subject.meta.deleted {
+        return Err(Refused::Precondition(format!("the {} was withdrawn", subject.kind())));
+    }
+    let (industry, challenge_owner) = match &subject.body {
+        Body::Demand(d) => (d.industry.clone(), None),
+        Body::Outcome(o) => (o.industry.clone(), None),
+        Body::Bid(b) => {
+            let industry = b
+                .industry
+                .clone()
+                .ok_or_else(|| Refused::Precondition("the bid names no industry: its society cannot be told".into()))?;
+            (industry, Some(b.demand_owner.clone()))
+        }
+        _ => unreachable!("find returned a demand, outcome or bid"),
+    };
+    let invalid = |e: kechuang_types::Error| Refused::Invalid(e.to_string());
+    let score = |field: &str, value: u32| -> Result<u8, Refused> {
+        u8::try_from(value)
+            .ok()
+            .filter(|v| (1..=5).contains(v))
+            .ok_or_else(|| Refused::Invalid(format!("scores.{field}: {value} must be 1-5")))
+    };
+    let [advancement, maturity, market, risk] = said.scores;
+    let assessment = Assessment {
+        subject: subject.meta.id,
+        subject_kind: subject.kind(),
+        subject_owner: subject.meta.owner.clone(),
+        subject_region: subject.region(),
+        industry,
+        challenge_owner,
+        evaluator: said.evaluator.trim().to_owned(),
+        scores: Scores {
+            advancement: score("advancement", advancement)?,
+            maturity: score("maturity", maturity)?,
+            market: score("market", market)?,
+            risk: score("risk", risk)?,
+        },
+        verdict: Recommendation::parse("verdict", &said.verdict).map_err(invalid)?,
+        text: said.text.trim().to_owned(),
+    };
+    let mut clock = node.clock();
+    let earlier = node.store.list(Some(RecordKind::Assessment))?.into_iter().find(|r| {
+        r.meta.owner == node.config.id
+            && !r.meta.deleted
+            && matches!(&r.body, Body::Assessment(a) if a.subject == subject.meta.id)
+    });
+    let record = match earlier {
+        Some(mut record) => {
+            let body = Body::Assessment(assessment);
+            body.validate().map_err(invalid)?;
+            record.body = body;
+            record.meta.version = clock.tick()?;
+            record.meta.updated_at = Timestamp::now();
+            record
+        }
+        None => own_record(node, &mut clock, None, Body::Assessment(assessment))?,
+    };
+    node.store.write_local(std::slice::from_ref(&record), &clock)?;
+    Ok(record)
+}
+
+/// A service team as the operator describes it: references still to be
+/// resolved against what this node holds.
+#[derive(Debug, Clone, Default)]
+pub struct TeamDraft {
+    /// The team's name, also its reference: publishing the same name again revises it.
+    pub name: String,
+    /// What the team does.
+    pub description: String,
+    /// This node's lead expert: id or reference.
+    pub lead: String,
+    /// Further members: this node's experts, or `NODE:ID` for another node's.
+    pub members: Vec<String>,
+    /// Fields of expertise.
+    pub fields: Vec<String>,
+    /// Further keywords.
+    pub keywords: Vec<String>,
+    /// Cities or provinces served: codes or names.
+    pub cities: Vec<String>,
+    /// Industry codes or their beginnings served.
+    pub industries: Vec<String>,
+    /// Service modes.
+    pub service_modes: Vec<String>,
+}
+
+/// Publishes (or, by the same name, revises) a service team of this node.
+/// Members of other nodes join once their node accepts; a revision keeps
+/// the answers of the members it keeps.
+pub fn publish_team(node: &Node, draft: TeamDraft) -> Result<Record, Refused> {
+    if !matches!(node.config.kind, NodeKind::University | NodeKind::Society) {
+        return Err(Refused::Precondition(format!(
+            "a service team (服务团) is published by a university or society node; this is a {} node",
+            node.config.kind
+        )));
+    }
+    let invalid = |e: kechuang_types::Error| Refused::Invalid(e.to_string());
+    let me = &node.config.id;
+    let own_expert = |field: &str, text: &str| -> Result<Record, Refused> {
+        let r = find(node, text, &[RecordKind::Expert]).map_err(|e| Refused::Invalid(format!("{field}: {e}")))?;
+        if r.meta.owner != *me || r.meta.deleted {
+            return Err(Refused::Invalid(format!("{field}: {text} is not an expert of this node on offer")));
+        }
+        Ok(r)
+    };
+    let lead = own_expert("lead", draft.lead.trim())?;
+    let mut members = vec![member_of(&lead)];
+    for (i, text) in draft.members.iter().map(|t| t.trim()).enumerate() {
+        let field = format!("members[{i}]");
+        let member = match text.split_once(':') {
+            Some((other, id)) if other != me.as_str() => {
+                let node_id = NodeId::parse(&field, other).map_err(invalid)?;
+                let expert = id.parse::<RecordId>().map_err(|_| {
+                    Refused::Invalid(format!("{field}: {id} is not a record id (another node's expert is NODE:ID)"))
+                })?;
+                let name = node.store.get(&expert)?.map(|r| r.title()).unwrap_or_default();
+                Member { expert, node: node_id, name, accepted: Part::new(Hlc::ZERO, false) }
+            }
+            Some((_, id)) => member_of(&own_expert(&field, id)?),
+            None => member_of(&own_expert(&field, text)?),
+        };
+        if !members.iter().any(|m| m.expert == member.expert) {
+            members.push(member);
+        }
+    }
+    let Body::Expert(lead_expert) = &lead.body else { unreachable!("own_expert returned an expert") };
+    let fields = match words(&draft.fields) {
+        fields if fields.is_empty() => lead_expert.fields.clone(),
+        fields => fields,
+    };
+    let cities = draft
+        .cities
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Region::lookup(&format!("cities[{i}]"), c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    let industries = draft
+        .industries
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Industry::parse(&format!("industries[{i}]"), c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    let service_modes = draft
+        .service_modes
+        .iter()
+        .map(|m| kechuang_types::service_mode("service_modes", m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    let name = draft.name.trim().to_owned();
+    let mut team = Team {
+        name: name.clone(),
+        description: draft.description.trim().to_owned(),
+        lead: lead.meta.id,
+        members,
+        fields,
+        keywords: words(&draft.keywords),
+        region: lead_expert.region,
+        cities,
+        industries,
+        service_modes,
+    };
+    let mut clock = node.clock();
+    let record = match node.store.by_external(RecordKind::Team, &name)? {
+        Some(mut record) if record.meta.owner == *me => {
+            if let Body::Team(before) = &record.body {
+                for member in &mut team.members {
+                    if let Some(kept) = before.members.iter().find(|m| m.expert == member.expert) {
+                        member.accepted = kept.accepted;
+                    }
+                }
+            }
+            let body = Body::Team(team);
+            body.validate().map_err(invalid)?;
+            record.body = body;
+            record.meta.version = clock.tick()?;
+            record.meta.updated_at = Timestamp::now();
+            record.meta.deleted = false;
+            record.meta.withdrawal = None;
+            record
+        }
+        _ => own_record(node, &mut clock, Some(name), Body::Team(team))?,
+    };
+    node.store.write_local(std::slice::from_ref(&record), &clock)?;
+    Ok(record)
+}
+
+/// The non-empty entries of a list, trimmed.
+fn words(items: &[String]) -> Vec<String> {
+    items.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+}
+
+/// A member of this node's team: one of its experts, serving as published.
+fn member_of(expert: &Record) -> Member {
+    Member {
+        expert: expert.meta.id,
+        node: expert.meta.owner.clone(),
+        name: expert.title(),
+        accepted: Part::new(Hlc::ZERO, false),
+    }
+}
+
+/// Accepts (or declines) membership of another node's team for every
+/// expert of this node it lists: only this node's answers change.
+pub fn answer_team(node: &Node, team_id: &str, accept: bool) -> Result<Record, Refused> {
+    let mut record = find(node, team_id, &[RecordKind::Team])?;
+    let me = node.config.id.clone();
+    if record.meta.owner == me {
+        return Err(Refused::Precondition("the team is this node's own: its experts serve in it already".into()));
+    }
+    let Body::Team(team) = &mut record.body else { unreachable!("find returned a team") };
+    let mut clock = node.clock();
+    let mut answered = 0;
+    for member in team.members.iter_mut().filter(|m| m.node == me) {
+        if member.accepted.value != accept {
+            member.accepted = Part::new(clock.tick()?, accept);
+        }
+        answered += 1;
+    }
+    if answered == 0 {
+        return Err(Refused::Precondition(format!("the team lists no expert of {me}")));
+    }
     node.store.write_local(std::slice::from_ref(&record), &clock)?;
     Ok(record)
 }

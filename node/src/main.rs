@@ -13,7 +13,7 @@ use kechuang_pki::PresentToken;
 use kechuang_proto::draft_to_wire;
 use kechuang_proto::pb::{self, operator_client::OperatorClient};
 use kechuang_types::present::{record_json, records_table, table};
-use kechuang_types::{Lang, Record, RecordKind, limits};
+use kechuang_types::{Body, Lang, Record, RecordKind, limits};
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -184,6 +184,44 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Assess a demand, outcome or challenge bid of this society's fields
+    /// (专业评估): it travels to the subject's owner, a bid's challenge
+    /// owner and the provincial station. Assessing a subject again revises
+    /// the assessment.
+    Assess {
+        /// Path to node.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// The demand's, outcome's or bid's id.
+        subject: String,
+        /// 先进性,成熟度,市场前景,风险: four scores of 1-5, e.g. 4,3,4,2.
+        #[arg(long, value_delimiter = ',')]
+        scores: Vec<u32>,
+        /// 推荐, 有条件推荐 or 不推荐.
+        #[arg(long)]
+        verdict: String,
+        /// Who assessed: the society's expert or panel.
+        #[arg(long)]
+        evaluator: String,
+        /// The assessment in words.
+        #[arg(long)]
+        text: String,
+        /// Stable JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Service teams (服务团): publish one of this node's, or answer for
+    /// this node's experts in another node's.
+    Team {
+        /// Path to node.toml.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: TeamAction,
+        /// Stable JSON instead of a summary.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Award a bid on one of this node's challenges; the other bids are not chosen.
     Award {
         /// Path to node.toml.
@@ -253,6 +291,52 @@ enum Command {
         config: PathBuf,
         #[command(flatten)]
         args: kechuang_stats::StatsArgs,
+    },
+}
+
+/// What `kechuang-node team` does.
+#[derive(Subcommand)]
+enum TeamAction {
+    /// Publish a team of this node (publishing the same name again revises it).
+    Publish {
+        /// The team's name.
+        #[arg(long)]
+        name: String,
+        /// What the team does.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// This node's expert who leads it: id or reference.
+        #[arg(long)]
+        lead: String,
+        /// A further member (repeatable): this node's expert, or another
+        /// node's as NODE:ID (the id from `search … experts`).
+        #[arg(long = "member")]
+        members: Vec<String>,
+        /// Fields of expertise, comma-separated [default: the lead's].
+        #[arg(long, value_delimiter = ',')]
+        fields: Vec<String>,
+        /// Further keywords, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        keywords: Vec<String>,
+        /// Cities or provinces served (codes or names), comma-separated; anywhere when omitted.
+        #[arg(long, value_delimiter = ',')]
+        cities: Vec<String>,
+        /// Industry codes served (C38 covers C3841), comma-separated; any when omitted.
+        #[arg(long, value_delimiter = ',')]
+        industries: Vec<String>,
+        /// Service modes (技术咨询, 现场指导, 评估评审, 联合攻关, 培训), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        modes: Vec<String>,
+    },
+    /// Accept membership of another node's team for this node's experts it lists.
+    Accept {
+        /// The team's id (from `list teams`).
+        team_id: String,
+    },
+    /// Decline (or leave) another node's team for this node's experts.
+    Decline {
+        /// The team's id.
+        team_id: String,
     },
 }
 
@@ -343,7 +427,9 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             let records: Vec<Record> =
                 list(&config, kind)?.into_iter().filter(|r| withdrawn || !r.meta.deleted).collect();
             if kind == Some(RecordKind::Expert) {
-                let loads = kechuang_types::present::loads(&list(&config, Some(RecordKind::Match))?);
+                let mut engaging = list(&config, Some(RecordKind::Match))?;
+                engaging.extend(list(&config, Some(RecordKind::Team))?);
+                let loads = kechuang_types::present::loads(&engaging);
                 if json {
                     let rows = records.iter().map(|r| {
                         let mut row = record_json(r);
@@ -356,10 +442,30 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
                 }
                 return Ok(());
             }
+            // A subject's assessments (专业评估) come with it: a challenge's
+            // owner reads them before awarding.
+            let assessed = matches!(kind, Some(RecordKind::Bid | RecordKind::Demand | RecordKind::Outcome));
+            let held = if assessed { list(&config, Some(RecordKind::Assessment))? } else { Vec::new() };
             if json {
-                println!("{}", serde_json::Value::Array(records.iter().map(record_json).collect()));
+                let rows = records.iter().map(|r| {
+                    let mut row = record_json(r);
+                    if assessed {
+                        let of: Vec<_> = kechuang_types::present::assessments_of(std::slice::from_ref(r), &held)
+                            .into_iter()
+                            .map(record_json)
+                            .collect();
+                        row["assessments"] = of.into();
+                    }
+                    row
+                });
+                println!("{}", serde_json::Value::Array(rows.collect()));
             } else {
                 print!("{}", records_table(&records, lang));
+                let of = kechuang_types::present::assessments_of(&records, &held);
+                if !of.is_empty() {
+                    println!();
+                    print!("{}", kechuang_types::present::assessments_table(&of, lang));
+                }
             }
             Ok(())
         }
@@ -463,6 +569,72 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             print_acted(record, "match", json, |r| match lang {
                 Lang::Zh => format!("已提出主动对接：对接 {}", r.meta.id),
                 Lang::En => format!("interest registered: match {} proposed", r.meta.id),
+            })
+        }
+        Command::Assess { config, subject, scores, verdict, evaluator, text, json } => {
+            let [advancement, maturity, market, risk] = <[u32; 4]>::try_from(scores)
+                .map_err(|_| anyhow::anyhow!("scores: four scores of 1-5 (先进性,成熟度,市场前景,风险)"))?;
+            let record = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                let request =
+                    pb::AssessRequest { subject, evaluator, advancement, maturity, market, risk, verdict, text };
+                let response = api.assess(request).await.map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+                anyhow::Ok(response.into_inner().assessment)
+            })?;
+            print_acted(record, "assessment", json, |r| match lang {
+                Lang::Zh => format!("已提交评估 {}", r.meta.id),
+                Lang::En => format!("assessment {} written", r.meta.id),
+            })
+        }
+        Command::Team { config, action, json } => {
+            let config = config.context("--config: the node's node.toml")?;
+            let record = runtime()?.block_on(async {
+                let mut api = connect(&config).await?;
+                let response = match action {
+                    TeamAction::Publish {
+                        name,
+                        description,
+                        lead,
+                        members,
+                        fields,
+                        keywords,
+                        cities,
+                        industries,
+                        modes,
+                    } => {
+                        let request = pb::PublishTeamRequest {
+                            name,
+                            description,
+                            lead,
+                            members,
+                            fields,
+                            keywords,
+                            cities,
+                            industries,
+                            service_modes: modes,
+                        };
+                        api.publish_team(request).await
+                    }
+                    TeamAction::Accept { team_id } => {
+                        api.answer_team(pb::AnswerTeamRequest { team_id, accept: true }).await
+                    }
+                    TeamAction::Decline { team_id } => {
+                        api.answer_team(pb::AnswerTeamRequest { team_id, accept: false }).await
+                    }
+                };
+                anyhow::Ok(response.map_err(|s| anyhow::anyhow!("{}", s.message()))?.into_inner().team)
+            })?;
+            print_acted(record, "team", json, |r| {
+                let Body::Team(t) = &r.body else { return r.meta.id.to_string() };
+                let serving = t.members.iter().filter(|m| kechuang_types::Team::serves(m, &r.meta.owner)).count();
+                match lang {
+                    Lang::Zh => {
+                        format!("服务团 {}（{}）：{} 位成员，{serving} 位在岗", t.name, r.meta.id, t.members.len())
+                    }
+                    Lang::En => {
+                        format!("team {} ({}): {} members, {serving} serving", t.name, r.meta.id, t.members.len())
+                    }
+                }
             })
         }
         Command::Award { config, bid_id, json } => {

@@ -1,15 +1,15 @@
 //! What matching needs to know of each record, beyond its text.
 
 use kechuang_types::{
-    Body, Date, DateRange, Expert, Industry, NodeId, Outcome, Record, RecordId, Region, SupplyKind, Trl,
+    Body, Date, DateRange, Expert, Industry, NodeId, Outcome, Record, RecordId, Region, SupplyKind, Team, Trl,
 };
 
-/// An outcome or expert, as matching sees it.
+/// An outcome, expert or team, as matching sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupplyProfile {
     /// The record.
     pub id: RecordId,
-    /// Outcome or expert.
+    /// Outcome, expert or team.
     pub kind: SupplyKind,
     /// The owner node.
     pub owner: NodeId,
@@ -35,6 +35,12 @@ pub struct SupplyProfile {
     pub service_modes: Vec<String>,
     /// How many open engagements an expert takes at once; `None` for no limit.
     pub capacity: Option<u32>,
+    /// A team's serving members (experts of its owner, and those whose node accepted).
+    pub members: Vec<RecordId>,
+    /// The nodes of a team's serving members other than its owner.
+    pub member_nodes: Vec<NodeId>,
+    /// The cities a team serves and the industries; empty for any.
+    pub serves: (Vec<Region>, Vec<Industry>),
 }
 
 /// A demand, as matching sees it.
@@ -65,7 +71,7 @@ pub struct DemandProfile {
 }
 
 impl SupplyProfile {
-    /// The profile of an outcome or expert record; `None` for other kinds and tombstones.
+    /// The profile of an outcome, expert or team record; `None` for other kinds and tombstones.
     pub fn from_record(record: &Record) -> Option<Self> {
         Self::with_index_text(record).map(|(profile, _)| profile)
     }
@@ -95,6 +101,9 @@ impl SupplyProfile {
                     excluded: crate::Analyzer.long_words(&negated),
                     service_modes: vec![],
                     capacity: None,
+                    members: vec![],
+                    member_nodes: vec![],
+                    serves: Default::default(),
                 };
                 Some((profile, outcome_text(o, affirmed)))
             }
@@ -114,8 +123,38 @@ impl SupplyProfile {
                     excluded: vec![],
                     service_modes: e.service_modes.clone(),
                     capacity: e.capacity,
+                    members: vec![],
+                    member_nodes: vec![],
+                    serves: Default::default(),
                 };
                 Some((profile, expert_text(e)))
+            }
+            Body::Team(t) => {
+                let serving: Vec<_> = t.members.iter().filter(|m| Team::serves(m, &owner)).collect();
+                let mut member_nodes: Vec<NodeId> =
+                    serving.iter().filter(|m| m.node != owner).map(|m| m.node.clone()).collect();
+                member_nodes.sort();
+                member_nodes.dedup();
+                let profile = Self {
+                    id,
+                    kind: SupplyKind::Team,
+                    region: t.region,
+                    title: t.name.clone(),
+                    keywords: t.fields.iter().chain(&t.keywords).cloned().collect(),
+                    industry: None,
+                    trl: None,
+                    price_wan: None,
+                    institution: String::new(),
+                    available: vec![],
+                    excluded: vec![],
+                    service_modes: t.service_modes.clone(),
+                    capacity: None,
+                    members: serving.iter().map(|m| m.expert).collect(),
+                    member_nodes,
+                    serves: (t.cities.clone(), t.industries.clone()),
+                    owner,
+                };
+                Some((profile, team_text(t)))
             }
             _ => None,
         }
@@ -126,6 +165,7 @@ impl SupplyProfile {
         match &record.body {
             Body::Outcome(o) => outcome_text(o, crate::text::negated(&o.summary).0),
             Body::Expert(e) => expert_text(e),
+            Body::Team(t) => team_text(t),
             _ => vec![],
         }
     }
@@ -139,6 +179,11 @@ fn outcome_text(o: &Outcome, affirmed: String) -> Vec<(String, u32)> {
 /// An expert's parts to index.
 fn expert_text(e: &Expert) -> Vec<(String, u32)> {
     vec![(e.fields.join(" "), 2), (e.keywords.join(" "), 2), (e.affiliation.clone(), 1), (e.title.clone(), 1)]
+}
+
+/// A team's parts to index: its fields and keywords, then what it does.
+fn team_text(t: &Team) -> Vec<(String, u32)> {
+    vec![(t.fields.join(" "), 2), (t.keywords.join(" "), 2), (t.name.clone(), 1), (t.description.clone(), 1)]
 }
 
 impl DemandProfile {

@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use kechuang_types::{Date, Record, RecordId, Region, SupplyKind, Tier};
+use kechuang_types::{Body, Date, Recommendation, Record, RecordId, RecordKind, Region, SupplyKind, Tier};
 
 use crate::catalog::{DemandProfile, SupplyProfile};
 use crate::index::{KindIndex, View};
@@ -47,6 +47,8 @@ pub struct Params {
     /// Penalty for an outcome whose summary says it does not do what the
     /// demand asks (不适用于/不涉及 followed by the demand's words).
     pub excluded: f64,
+    /// An outcome a society recommends (专业评估 推荐), added to its score.
+    pub recommended: f64,
     /// How many of the best outcomes feed back keywords and expert links.
     pub feedback: usize,
     /// Candidates fetched from the index per query.
@@ -68,6 +70,7 @@ impl Default for Params {
             expert_link: 1.0,
             excluded: 0.3,
             characters: 2.5,
+            recommended: 0.05,
             feedback: 5,
             fetch: 200,
             background_docs: 100.0,
@@ -113,6 +116,12 @@ pub struct Engine {
     supplies: HashMap<RecordId, SupplyProfile>,
     /// The open demands indexed (their profiles are the caller's: the store holds them).
     demands: HashSet<RecordId>,
+    /// The teams each expert serves in.
+    teams: HashMap<RecordId, Vec<RecordId>>,
+    /// Each 推荐 assessment of an outcome, and its subject.
+    recommendations: HashMap<RecordId, RecordId>,
+    /// How many 推荐 assessments each outcome has.
+    recommended: HashMap<RecordId, u32>,
     params: Params,
 }
 
@@ -172,6 +181,9 @@ impl Engine {
             demands_index,
             supplies: HashMap::new(),
             demands: HashSet::new(),
+            teams: HashMap::new(),
+            recommendations: HashMap::new(),
+            recommended: HashMap::new(),
             params,
         })
     }
@@ -183,6 +195,9 @@ impl Engine {
         }
         self.supplies.clear();
         self.demands.clear();
+        self.teams.clear();
+        self.recommendations.clear();
+        self.recommended.clear();
         Ok(())
     }
 
@@ -190,7 +205,27 @@ impl Engine {
     /// profile (the on-disk index already holds the text).
     pub fn upsert(&mut self, record: &Record, index: bool) -> Result<()> {
         let id = record.meta.id;
+        if let Body::Assessment(a) = &record.body {
+            let recommends = a.verdict == Recommendation::Recommend && a.subject_kind == RecordKind::Outcome;
+            if let Some(subject) = self.recommendations.remove(&id)
+                && let Some(count) = self.recommended.get_mut(&subject)
+            {
+                *count -= 1;
+                if *count == 0 {
+                    self.recommended.remove(&subject);
+                }
+            }
+            if recommends && !record.meta.deleted {
+                self.recommendations.insert(id, a.subject);
+                *self.recommended.entry(a.subject).or_default() += 1;
+            }
+            return Ok(());
+        }
+        self.leave_teams(id);
         if let Some((profile, parts)) = SupplyProfile::with_index_text(record) {
+            for member in &profile.members {
+                self.teams.entry(*member).or_default().push(id);
+            }
             if index {
                 let refs: Vec<(&str, u32)> = parts.iter().map(|(t, w)| (t.as_str(), *w)).collect();
                 let target = if profile.kind == SupplyKind::Outcome { &self.outcomes } else { &self.experts };
@@ -212,6 +247,29 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Forgets the memberships of team `id`.
+    fn leave_teams(&mut self, id: RecordId) {
+        let Some(SupplyProfile { members, .. }) = self.supplies.get(&id) else { return };
+        for member in members {
+            if let Some(teams) = self.teams.get_mut(member) {
+                teams.retain(|t| *t != id);
+                if teams.is_empty() {
+                    self.teams.remove(member);
+                }
+            }
+        }
+    }
+
+    /// The teams expert `id` serves in.
+    pub fn teams_of(&self, id: &RecordId) -> &[RecordId] {
+        self.teams.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether a society recommends outcome `id` (推荐).
+    pub fn recommended(&self, id: &RecordId) -> bool {
+        self.recommended.contains_key(id)
     }
 
     /// Makes every upsert searchable.
@@ -317,7 +375,8 @@ impl Engine {
             // Two of the demand's words in what the outcome rules out is a clear "not this".
             let ruled_out = s.excluded.iter().filter(|w| wanted.contains(*w)).count();
             let penalty = p.excluded * (ruled_out as f64 / 2.0).min(1.0);
-            outcome_scores.insert(*id, t + self.structure(demand, s) - penalty);
+            let recommended = if self.recommended(id) { p.recommended } else { 0.0 };
+            outcome_scores.insert(*id, t + self.structure(demand, s) - penalty + recommended);
         }
         let outcome_scores = normalise(&outcome_scores);
 
@@ -484,6 +543,12 @@ impl Engine {
         }
         if linked {
             reasons.push(format!("所在单位持有相关成果（{}）", s.institution));
+        }
+        if self.recommended(&candidate.supply) {
+            reasons.push("学会评估：推荐".to_owned());
+        }
+        if s.kind == SupplyKind::Team {
+            reasons.push(format!("服务团（{} 位专家）", s.members.len()));
         }
         reasons.push(
             match tier(demand.region, s.region) {

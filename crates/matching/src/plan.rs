@@ -2,7 +2,7 @@
 //!
 //! A candidate is *strong* when its score is close to the best one's (at
 //! least [`STRONG`] of it) and its text really matches (strength at least
-//! [`FLOOR`], [`EXPERT_FLOOR`] for experts). Stage 0 proposes the strong candidates of the nearest tier
+//! [`FLOOR`], [`EXPERT_FLOOR`] for experts and teams). Stage 0 proposes the strong candidates of the nearest tier
 //! that has any, city before province before nation; each later stage, on
 //! escalation, adds the strong candidates of the next tier; the last stage
 //! adds the remaining candidates above the floor, best first. A strong
@@ -27,7 +27,7 @@ pub const EXPERT_FLOOR: f64 = 0.006;
 fn floor(c: &Candidate) -> f64 {
     match c.kind {
         kechuang_types::SupplyKind::Outcome => FLOOR,
-        kechuang_types::SupplyKind::Expert => EXPERT_FLOOR,
+        kechuang_types::SupplyKind::Expert | kechuang_types::SupplyKind::Team => EXPERT_FLOOR,
     }
 }
 

@@ -1,9 +1,10 @@
 //! Wire <-> domain conversion, validating on receipt.
 
 use kechuang_types::{
-    Bid, BidState, Body, Contact, Contract, ContractType, Date, DateRange, Decline, DeclineReason, Demand, Draft,
-    Error, Expert, Hlc, Industry, Landed, Landing, Match, MatchState, Meta, NodeId, Outcome, Part, Record, RecordId,
-    Region, Response, Result, SupplyKind, Tier, Timestamp, TransferMode, Trl, WithdrawReason, Withdrawal,
+    Assessment, Bid, BidState, Body, Contact, Contract, ContractType, Date, DateRange, Decline, DeclineReason, Demand,
+    Draft, Error, Expert, Hlc, Industry, Landed, Landing, Match, MatchState, Member, Meta, NodeId, Outcome, Part,
+    Recommendation, Record, RecordId, RecordKind, Region, Response, Result, Scores, SupplyKind, Team, Tier, Timestamp,
+    TransferMode, Trl, WithdrawReason, Withdrawal,
 };
 
 use crate::pb;
@@ -183,6 +184,7 @@ impl TryFrom<pb::Match> for Match {
             supply_kind: word::<SupplyKind>("supply_kind", &m.supply_kind)?,
             supply_owner: node("supply_owner", &m.supply_owner)?,
             supply_region: Region::parse("supply_region", &m.supply_region)?,
+            supply_nodes: list("supply_nodes", m.supply_nodes, NodeId::parse)?,
             landing_node: node("landing_node", &m.landing_node)?,
             score: m.score,
             tier: Tier::parse("tier", &m.tier)?,
@@ -281,6 +283,7 @@ impl From<Match> for pb::Match {
             supply_kind: word_to_wire(m.supply_kind),
             supply_owner: m.supply_owner.into(),
             supply_region: m.supply_region.to_string(),
+            supply_nodes: m.supply_nodes.into_iter().map(String::from).collect(),
             landing_node: m.landing_node.into(),
             score: m.score,
             tier: m.tier.as_str().to_owned(),
@@ -348,6 +351,117 @@ impl From<Bid> for pb::Bid {
     }
 }
 
+fn score(field: &str, value: u32) -> Result<u8> {
+    u8::try_from(value).map_err(|_| Error::invalid(field, value.to_string(), "must be 1-5"))
+}
+
+impl TryFrom<pb::Assessment> for Assessment {
+    type Error = Error;
+    fn try_from(a: pb::Assessment) -> Result<Self> {
+        Ok(Assessment {
+            subject: id("subject", &a.subject)?,
+            subject_kind: RecordKind::parse("subject_kind", &a.subject_kind)?,
+            subject_owner: NodeId::parse("subject_owner", &a.subject_owner)?,
+            subject_region: match a.subject_region.as_str() {
+                "" => None,
+                code => Some(Region::parse("subject_region", code)?),
+            },
+            industry: Industry::parse("industry", &a.industry)?,
+            challenge_owner: match a.challenge_owner.as_str() {
+                "" => None,
+                node => Some(NodeId::parse("challenge_owner", node)?),
+            },
+            evaluator: a.evaluator,
+            scores: Scores {
+                advancement: score("scores.advancement", a.advancement)?,
+                maturity: score("scores.maturity", a.maturity)?,
+                market: score("scores.market", a.market)?,
+                risk: score("scores.risk", a.risk)?,
+            },
+            verdict: Recommendation::parse("verdict", &a.verdict)?,
+            text: a.text,
+        })
+    }
+}
+
+impl From<Assessment> for pb::Assessment {
+    fn from(a: Assessment) -> Self {
+        pb::Assessment {
+            subject: a.subject.as_bytes().to_vec(),
+            subject_kind: a.subject_kind.as_str().to_owned(),
+            subject_owner: a.subject_owner.into(),
+            subject_region: a.subject_region.map(|r| r.to_string()).unwrap_or_default(),
+            industry: a.industry.to_string(),
+            challenge_owner: a.challenge_owner.map(String::from).unwrap_or_default(),
+            evaluator: a.evaluator,
+            advancement: a.scores.advancement.into(),
+            maturity: a.scores.maturity.into(),
+            market: a.scores.market.into(),
+            risk: a.scores.risk.into(),
+            verdict: a.verdict.as_str().to_owned(),
+            text: a.text,
+        }
+    }
+}
+
+impl TryFrom<pb::Team> for Team {
+    type Error = Error;
+    fn try_from(t: pb::Team) -> Result<Self> {
+        let members = t
+            .members
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| {
+                Ok(Member {
+                    expert: id(&format!("members[{i}].expert"), &m.expert)?,
+                    node: NodeId::parse(&format!("members[{i}].node"), &m.node)?,
+                    name: m.name,
+                    accepted: Part::new(Hlc::from_u64(m.accepted_version), m.accepted),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Team {
+            lead: id("lead", &t.lead)?,
+            members,
+            region: Region::parse("region", &t.region)?,
+            cities: list("cities", t.cities, Region::parse)?,
+            industries: list("industries", t.industries, Industry::parse)?,
+            service_modes: list("service_modes", t.service_modes, kechuang_types::service_mode)?,
+            name: t.name,
+            description: t.description,
+            fields: t.fields,
+            keywords: t.keywords,
+        })
+    }
+}
+
+impl From<Team> for pb::Team {
+    fn from(t: Team) -> Self {
+        pb::Team {
+            name: t.name,
+            description: t.description,
+            lead: t.lead.as_bytes().to_vec(),
+            members: t
+                .members
+                .into_iter()
+                .map(|m| pb::TeamMember {
+                    expert: m.expert.as_bytes().to_vec(),
+                    node: m.node.into(),
+                    name: m.name,
+                    accepted_version: m.accepted.version.as_u64(),
+                    accepted: m.accepted.value,
+                })
+                .collect(),
+            fields: t.fields,
+            keywords: t.keywords,
+            region: t.region.to_string(),
+            cities: t.cities.iter().map(ToString::to_string).collect(),
+            industries: t.industries.iter().map(ToString::to_string).collect(),
+            service_modes: t.service_modes,
+        }
+    }
+}
+
 fn body_from_wire(body: Option<pb::record::Body>) -> Result<Body> {
     use pb::record::Body as W;
     let body = match body.ok_or_else(|| Error::missing("body"))? {
@@ -356,6 +470,8 @@ fn body_from_wire(body: Option<pb::record::Body>) -> Result<Body> {
         W::Expert(e) => Body::Expert(e.try_into()?),
         W::Match(m) => Body::Match(Box::new(m.try_into()?)),
         W::Bid(b) => Body::Bid(b.try_into()?),
+        W::Assessment(a) => Body::Assessment(a.try_into()?),
+        W::Team(t) => Body::Team(t.try_into()?),
     };
     body.validate()?;
     Ok(body)
@@ -369,6 +485,8 @@ fn body_to_wire(body: Body) -> pb::record::Body {
         Body::Expert(e) => W::Expert(e.into()),
         Body::Match(m) => W::Match((*m).into()),
         Body::Bid(b) => W::Bid(b.into()),
+        Body::Assessment(a) => W::Assessment(a.into()),
+        Body::Team(t) => W::Team(t.into()),
     }
 }
 
@@ -447,14 +565,14 @@ pub fn draft_from_wire(d: pb::Draft) -> Result<Draft> {
     Ok(Draft { external_id: external_id(d.external_id)?, body, withdrawal })
 }
 
-/// Encodes a draft for the operator API; matches and bids are not drafts.
+/// Encodes a draft for the operator API; only demands, outcomes and experts are drafts.
 pub fn draft_to_wire(d: Draft) -> Option<pb::Draft> {
     use pb::draft::Body as W;
     let body = match d.body {
         Body::Demand(x) => W::Demand(x.into()),
         Body::Outcome(x) => W::Outcome(x.into()),
         Body::Expert(x) => W::Expert(x.into()),
-        Body::Match(_) | Body::Bid(_) => return None,
+        Body::Match(_) | Body::Bid(_) | Body::Assessment(_) | Body::Team(_) => return None,
     };
     let (withdrawn_reason, withdrawn_note) =
         d.withdrawal.map(|w| (w.reason.as_str().to_owned(), w.note)).unwrap_or_default();

@@ -5,8 +5,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use kechuang_types::Event;
 use kechuang_types::{
-    Body, Contract, Landing, MatchState, NodeId, NodeKind, RecordId, RecordKind, Region, Response, SupplyKind, Tier,
-    Timestamp,
+    Body, Contract, Landing, MatchState, NodeId, NodeKind, Recommendation, RecordId, RecordKind, Region, Response,
+    SupplyKind, Tier, Timestamp,
 };
 use serde::Deserialize;
 
@@ -74,6 +74,16 @@ pub(crate) struct SupplyFacts {
     pub owner: Node,
 }
 
+/// A society's assessment as the figures see it.
+#[derive(Debug, Clone)]
+pub(crate) struct AssessmentFacts {
+    pub society: Node,
+    pub verdict: Recommendation,
+    pub subject_region: Option<Region>,
+    pub written: Timestamp,
+    pub withdrawn: bool,
+}
+
 /// Every fact the figures need, taken from records and events in any order.
 #[derive(Debug, Default)]
 pub struct Ledger {
@@ -96,6 +106,8 @@ pub struct Ledger {
     /// Every industry code seen, by index, and the index of each.
     pub(crate) industries: Vec<String>,
     industry_index: HashMap<String, u32>,
+    /// Societies' assessments, by record id.
+    pub(crate) assessments: HashMap<RecordId, AssessmentFacts>,
 }
 
 fn earliest(slot: &mut Option<Timestamp>, at: Timestamp) {
@@ -220,7 +232,17 @@ impl Ledger {
                     }
                 }
             }
-            Body::Bid(_) => {}
+            Body::Assessment(a) => {
+                let facts = AssessmentFacts {
+                    society: self.intern(&meta.owner),
+                    verdict: a.verdict,
+                    subject_region: a.subject_region,
+                    written: meta.created_at,
+                    withdrawn: meta.deleted,
+                };
+                self.assessments.insert(meta.id, facts);
+            }
+            Body::Bid(_) | Body::Team(_) => {}
         }
     }
 

@@ -23,7 +23,8 @@ pub use query::{Dimension, Query, Scope};
 pub use rankings::{Entry, MIN_ANSWERED, Ranking, Rankings};
 pub use render::{csv, rankings_table, rankings_xlsx, table, xlsx};
 pub use report::{
-    Contracts, DemandFunnel, Engagement, MedianDays, Proposals, Report, Responsiveness, Row, kind_label, tier_label,
+    Assessments, Contracts, DemandFunnel, Engagement, MedianDays, Proposals, Report, Responsiveness, Row, kind_label,
+    tier_label,
 };
 
 /// Why a query or an export failed.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 
-use crate::report::{Engagement, Report, Responsiveness, Row};
+use crate::report::{Assessments, Engagement, Report, Responsiveness, Row};
 use crate::{Dimension, Error};
 
 /// A cell: text, or a number a spreadsheet can add up.
@@ -146,7 +146,25 @@ pub fn table(report: &Report) -> String {
         rows.extend(list.iter().map(|e| engagement_cells(e).iter().map(Cell::text).collect()));
         out.push_str(&aligned(&rows));
     }
+    if !report.assessments.is_empty() {
+        out.push_str("\n学会评估\n");
+        let mut rows = vec![ASSESSMENT_HEADINGS.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+        rows.extend(report.assessments.iter().map(|a| assessment_cells(a).iter().map(Cell::text).collect()));
+        out.push_str(&aligned(&rows));
+    }
     out
+}
+
+const ASSESSMENT_HEADINGS: [&str; 5] = ["学会", "评估", "推荐", "有条件推荐", "不推荐"];
+
+fn assessment_cells(a: &Assessments) -> [Cell; 5] {
+    [
+        Cell::Text(a.society.clone()),
+        Cell::count(a.total),
+        Cell::count(a.recommended),
+        Cell::count(a.conditional),
+        Cell::count(a.not_recommended),
+    ]
 }
 
 const RESPONSE_HEADINGS: [&str; 6] = ["站点", "类型", "收到推荐", "已答复", "答复率", "答复用时中位数(小时)"];
@@ -224,7 +242,7 @@ fn write_sheet(sheet: &mut Worksheet, headings: &[String], rows: &[Vec<Cell>]) -
 }
 
 /// The report as an XLSX workbook at `path`: 汇总 (the figures), 站点响应,
-/// 专家对接 and 学会对接.
+/// 专家对接, 学会对接 and 学会评估.
 pub fn xlsx(report: &Report, path: &Path) -> Result<(), Error> {
     let xlsx = |e: rust_xlsxwriter::XlsxError| Error::Xlsx(e.to_string());
     let mut book = Workbook::new();
@@ -238,6 +256,9 @@ pub fn xlsx(report: &Report, path: &Path) -> Result<(), Error> {
         let rows: Vec<Vec<Cell>> = list.iter().map(|e| engagement_cells(e).into()).collect();
         write_sheet(book.add_worksheet().set_name(name).map_err(xlsx)?, &headings, &rows)?;
     }
+    let headings: Vec<String> = ASSESSMENT_HEADINGS.iter().map(|h| h.to_string()).collect();
+    let rows: Vec<Vec<Cell>> = report.assessments.iter().map(|a| assessment_cells(a).into()).collect();
+    write_sheet(book.add_worksheet().set_name("学会评估").map_err(xlsx)?, &headings, &rows)?;
     book.save(path).map_err(xlsx)
 }
 

@@ -153,6 +153,24 @@ pub struct Report {
     pub experts: Vec<Engagement>,
     /// Society stations by engagements, most first.
     pub societies: Vec<Engagement>,
+    /// Society stations by assessments written (专业评估), most first.
+    #[serde(default)]
+    pub assessments: Vec<Assessments>,
+}
+
+/// How many assessments one society wrote, by verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assessments {
+    /// The society's node id.
+    pub society: String,
+    /// Every assessment it wrote (withdrawn ones not counted).
+    pub total: u64,
+    /// 推荐.
+    pub recommended: u64,
+    /// 有条件推荐.
+    pub conditional: u64,
+    /// 不推荐.
+    pub not_recommended: u64,
 }
 
 /// A row being counted, with the samples its medians come from.
@@ -254,7 +272,41 @@ impl Ledger {
         let scope = InScope { scope: query.scope.clone(), node: self.scope_node(&query.scope) };
         report.responsiveness = self.responsiveness(query, &scope);
         (report.experts, report.societies) = self.engagements(query, &scope);
+        report.assessments = self.assessments(query, &scope);
         report
+    }
+
+    /// Assessments written in the window, per society: those of subjects
+    /// in a province's scope, or a society's own in its node scope.
+    fn assessments(&self, query: &Query, scope: &InScope) -> Vec<Assessments> {
+        let window = query.window();
+        let mut by: HashMap<Node, Assessments> = HashMap::default();
+        for a in self.assessments.values() {
+            let in_scope = match &scope.scope {
+                Scope::National => true,
+                Scope::Province(p) => a.subject_region.is_some_and(|r| p.contains(r)),
+                Scope::Node(_) => Some(a.society) == scope.node,
+            };
+            if a.withdrawn || !in_scope || !window.contains(a.written) {
+                continue;
+            }
+            let row = by.entry(a.society).or_insert_with(|| Assessments {
+                society: self.node_ids[a.society as usize].to_string(),
+                total: 0,
+                recommended: 0,
+                conditional: 0,
+                not_recommended: 0,
+            });
+            row.total += 1;
+            *match a.verdict {
+                kechuang_types::Recommendation::Recommend => &mut row.recommended,
+                kechuang_types::Recommendation::Conditional => &mut row.conditional,
+                kechuang_types::Recommendation::NotRecommend => &mut row.not_recommended,
+            } += 1;
+        }
+        let mut out: Vec<Assessments> = by.into_values().collect();
+        out.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.society.cmp(&b.society)));
+        out
     }
 
     /// Answers `query` without the per-station tables (responsiveness,
@@ -369,6 +421,7 @@ impl Ledger {
             responsiveness: Vec::new(),
             experts: Vec::new(),
             societies: Vec::new(),
+            assessments: Vec::new(),
         }
     }
 

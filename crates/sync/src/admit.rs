@@ -16,14 +16,20 @@
 //!   with what central holds;
 //! - **bids**: on an open challenge of the owner they name, not the bidder's
 //!   own, before its deadline, offering only outcomes and experts of the
-//!   bidder that central holds.
+//!   bidder that central holds;
+//! - **assessments**: written by a society node only, of a demand, outcome
+//!   or bid central holds that lies in the society's fields and is not its
+//!   own, carrying the subject's kind, owner, place and field as they are;
+//! - **teams**: published by a university or society node in its area, led
+//!   by one of its experts, listing experts central holds as their nodes'
+//!   (each member node writes only its own answer).
 //!
 //! A refusal names the field and says why, in words an operator can act on.
 
 use std::fmt;
 
 use kechuang_types::{
-    Bid, Body, Date, Hlc, Landing, Match, Meta, NodeKind, Part, Record, RecordId, RecordKind, Region,
+    Assessment, Bid, Body, Date, Hlc, Landing, Match, Meta, NodeKind, Part, Record, RecordId, RecordKind, Region, Team,
 };
 
 use crate::{Peer, held_by, lifecycle};
@@ -94,6 +100,8 @@ pub fn admit<L: Lookup>(
             Ok(match_answer(writer, held, &incoming.meta, new, bounds))
         }
         (Body::Bid(new), _) => bid(writer, held, incoming, new, bounds, lookup),
+        (Body::Assessment(new), _) => assessment(writer, held, incoming, new, lookup),
+        (Body::Team(new), _) => team(writer, held, incoming, new, lookup),
         (Body::Match(_), Some(_)) => Ok(Err(Refusal::new("kind", "the record is not a match"))),
     }
 }
@@ -397,6 +405,172 @@ fn bidder_checks<L: Lookup>(writer: &Peer, b: &Bid, bounds: &Bounds, lookup: &mu
     Ok(Ok(()))
 }
 
+/// An assessment: its society's own record, of a subject of the society's
+/// fields, describing that subject as central holds it.
+fn assessment<L: Lookup>(
+    writer: &Peer,
+    held: Option<&Record>,
+    incoming: &Record,
+    a: &Assessment,
+    lookup: &mut L,
+) -> Result<Verdict, L::Error> {
+    if writer.kind != NodeKind::Society {
+        let reason =
+            format!("only a society node writes assessments (专业评估), not {} node {}", writer.kind, writer.id);
+        return Ok(Err(Refusal::new("kind", reason)));
+    }
+    if incoming.meta.owner != writer.id {
+        return Ok(Err(Refusal::new(
+            "owner",
+            format!("{} is not the writing node {}", incoming.meta.owner, writer.id),
+        )));
+    }
+    if let Some(held) = held {
+        if held.meta.version == incoming.meta.version {
+            return Ok(if held == incoming { Ok(()) } else { Err(reused_version(incoming.meta.version)) });
+        }
+        if let Body::Assessment(old) = &held.body
+            && old.subject != a.subject
+        {
+            return Ok(Err(Refusal::new("subject", "an assessment stays on its subject")));
+        }
+        if incoming.meta.deleted {
+            return Ok(Ok(())); // withdrawing is always allowed
+        }
+    }
+    let refuse = |field: &str, reason: String| Ok(Err(Refusal::new(field, reason)));
+    let Some(subject) = lookup.get(&a.subject)? else {
+        return refuse("subject", format!("central holds no record {}", a.subject));
+    };
+    if subject.meta.deleted {
+        return refuse("subject", format!("the {} was withdrawn", subject.kind()));
+    }
+    if subject.meta.owner == writer.id {
+        return refuse("subject", "a society does not assess its own records".into());
+    }
+    let (industry, challenge_owner) = match &subject.body {
+        Body::Demand(d) => (Some(d.industry.clone()), None),
+        Body::Outcome(o) => (Some(o.industry.clone()), None),
+        Body::Bid(b) => {
+            let industry = match &b.industry {
+                Some(industry) => Some(industry.clone()),
+                None => match lookup.get(&b.demand)? {
+                    Some(Record { body: Body::Demand(d), .. }) => Some(d.industry.clone()),
+                    _ => None,
+                },
+            };
+            (industry, Some(b.demand_owner.clone()))
+        }
+        _ => return refuse("subject", format!("a {} is not assessed: a demand, outcome or bid is", subject.kind())),
+    };
+    let carried: [(&str, bool); 5] = [
+        ("subject_kind", a.subject_kind == subject.kind()),
+        ("subject_owner", a.subject_owner == subject.meta.owner),
+        ("subject_region", a.subject_region == subject.region()),
+        ("industry", industry.as_ref() == Some(&a.industry)),
+        ("challenge_owner", a.challenge_owner == challenge_owner),
+    ];
+    if let Some((field, _)) = carried.iter().find(|(_, same)| !same) {
+        return refuse(field, format!("does not describe the {} {} as central holds it", subject.kind(), a.subject));
+    }
+    if !writer.assesses(&a.industry) {
+        let fields: Vec<&str> = writer.fields.iter().map(|f| f.as_str()).collect();
+        let fields = if fields.is_empty() { "none".to_owned() } else { fields.join(", ") };
+        return refuse("industry", format!("{} is outside the fields of society {} ({fields})", a.industry, writer.id));
+    }
+    Ok(Ok(()))
+}
+
+/// A team: its owner writes everything but the other member nodes'
+/// answers, each member node only its own answer.
+fn team<L: Lookup>(
+    writer: &Peer,
+    held: Option<&Record>,
+    incoming: &Record,
+    new: &Team,
+    lookup: &mut L,
+) -> Result<Verdict, L::Error> {
+    let owner = &incoming.meta.owner;
+    let old = match held.map(|h| &h.body) {
+        Some(Body::Team(old)) => Some(old),
+        _ => None,
+    };
+    let held_version = held.map(|h| h.meta.version);
+    if held_version.is_none_or(|v| incoming.meta.version > v) {
+        if *owner != writer.id {
+            return Ok(Err(Refusal::new("owner", format!("a team is written by its owner, not {}", writer.id))));
+        }
+        if !incoming.meta.deleted {
+            match team_checks(writer, new, lookup)? {
+                Ok(()) => {}
+                refused => return Ok(refused),
+            }
+        }
+    } else if incoming.meta.version == held_version.unwrap_or(Hlc::ZERO)
+        && let (Some(held), Some(old)) = (held, old)
+        && (held.meta != incoming.meta || without_answers(old) != without_answers(new))
+    {
+        return Ok(Err(reused_version(incoming.meta.version)));
+    }
+    for (i, member) in new.members.iter().enumerate() {
+        let field = format!("members[{i}].accepted");
+        match old.and_then(|o| o.members.iter().find(|m| m.expert == member.expert)) {
+            Some(before) => {
+                let who = format!("node {}", member.node);
+                if let Err(refused) = part(&member.accepted, &before.accepted, writer.id == member.node, &field, &who) {
+                    return Ok(Err(refused));
+                }
+            }
+            None if member.accepted != Part::new(Hlc::ZERO, false) => {
+                return Ok(Err(Refusal::new(field, "a new member has not answered yet")));
+            }
+            None => {}
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// A team with every member's answer blanked: the owner's part.
+fn without_answers(t: &Team) -> Team {
+    let mut t = t.clone();
+    for m in &mut t.members {
+        m.accepted = Part::new(Hlc::ZERO, false);
+    }
+    t
+}
+
+/// What the owner's version of a team must satisfy.
+fn team_checks<L: Lookup>(writer: &Peer, t: &Team, lookup: &mut L) -> Result<Verdict, L::Error> {
+    if !matches!(writer.kind, NodeKind::University | NodeKind::Society) {
+        let reason =
+            format!("a service team (服务团) is published by a university or society node, not {}", writer.kind);
+        return Ok(Err(Refusal::new("kind", reason)));
+    }
+    if let Err(refused) = check_place(writer, "region", t.region) {
+        return Ok(Err(refused));
+    }
+    for (i, member) in t.members.iter().enumerate() {
+        let field = format!("members[{i}].expert");
+        let expert = lookup.get(&member.expert)?;
+        let Some(expert) = expert.filter(|r| r.kind() == RecordKind::Expert) else {
+            return Ok(Err(Refusal::new(field, format!("central holds no expert {}", member.expert))));
+        };
+        if expert.meta.owner != member.node {
+            return Ok(Err(Refusal::new(
+                field,
+                format!("the expert belongs to {}, not {}", expert.meta.owner, member.node),
+            )));
+        }
+        if expert.meta.deleted {
+            return Ok(Err(Refusal::new(field, format!("expert {} was withdrawn", member.expert))));
+        }
+        if member.expert == t.lead && member.node != writer.id {
+            return Ok(Err(Refusal::new("lead", format!("the lead is an expert of {} itself", writer.id))));
+        }
+    }
+    Ok(Ok(()))
+}
+
 #[cfg(test)]
 mod tests {
     use kechuang_types::{BidState, Landing, NodeId, Response, Timestamp};
@@ -672,5 +846,177 @@ mod tests {
         let mut rewritten = awarded.clone();
         rewritten.meta.version = Hlc::from_u64(10);
         assert_eq!(field(check_bid(&sz(), Some(&bid), &rewritten, &mut world)), "version");
+    }
+
+    fn society() -> Peer {
+        let mut ces = peer("ces", NodeKind::Society, "110000");
+        ces.fields = vec![kechuang_types::Industry::parse("f", "C38").unwrap()];
+        ces
+    }
+
+    /// An assessment by `ces` of `subject`, describing it as it is.
+    fn assessment_of(subject: &Record) -> Record {
+        let industry = match &subject.body {
+            Body::Outcome(o) => o.industry.clone(),
+            Body::Demand(d) => d.industry.clone(),
+            _ => unreachable!("outcomes and demands in these tests"),
+        };
+        Record {
+            meta: Meta::new(node("ces"), Hlc::from_u64(NOW << 16), Timestamp(0)),
+            body: Body::Assessment(Assessment {
+                subject: subject.meta.id,
+                subject_kind: subject.kind(),
+                subject_owner: subject.meta.owner.clone(),
+                subject_region: subject.region(),
+                industry,
+                challenge_owner: None,
+                evaluator: "评审组".into(),
+                scores: kechuang_types::Scores { advancement: 4, maturity: 3, market: 4, risk: 2 },
+                verdict: kechuang_types::Recommendation::Recommend,
+                text: "推荐".into(),
+            }),
+        }
+    }
+
+    fn check_with(writer: &Peer, held: Option<&Record>, incoming: &Record, world: &mut Held) -> Verdict {
+        admit(writer, held, incoming, &bounds(), world).unwrap()
+    }
+
+    #[test]
+    fn only_a_society_assesses_and_only_within_its_fields() {
+        let outcome = kechuang_types::testing::outcome("储能");
+        let mut world = Held::default();
+        world.0.insert(outcome.meta.id, outcome.clone());
+        let ok = assessment_of(&outcome);
+        assert_eq!(check_with(&society(), None, &ok, &mut world), Ok(()));
+
+        let mut by_university = ok.clone();
+        by_university.meta.owner = node("uni");
+        assert_eq!(field(check_with(&uni(), None, &by_university, &mut world)), "kind");
+
+        let mut tea = outcome.clone();
+        if let Body::Outcome(o) = &mut tea.body {
+            o.industry = kechuang_types::Industry::parse("i", "C15").unwrap();
+        }
+        world.0.insert(tea.meta.id, tea.clone());
+        let refused = check_with(&society(), None, &assessment_of(&tea), &mut world).unwrap_err();
+        assert_eq!(refused.field, "industry");
+        assert!(refused.reason.contains("outside the fields of society ces (C38)"), "{refused}");
+
+        let mut misdescribed = ok.clone();
+        if let Body::Assessment(a) = &mut misdescribed.body {
+            a.subject_region = Some(Region::parse("r", "440300").unwrap());
+        }
+        assert_eq!(field(check_with(&society(), None, &misdescribed, &mut world)), "subject_region");
+
+        let mut own = outcome.clone();
+        own.meta.owner = node("ces");
+        world.0.insert(own.meta.id, own.clone());
+        assert_eq!(field(check_with(&society(), None, &assessment_of(&own), &mut world)), "subject");
+
+        // A revision stays on its subject; a withdrawal is always allowed.
+        let mut moved = ok.clone();
+        moved.meta.version = Hlc::from_u64((NOW << 16) + 1);
+        if let Body::Assessment(a) = &mut moved.body {
+            a.subject = tea.meta.id;
+        }
+        assert_eq!(field(check_with(&society(), Some(&ok), &moved, &mut world)), "subject");
+        let mut withdrawn = ok.clone();
+        withdrawn.meta.version = Hlc::from_u64((NOW << 16) + 1);
+        withdrawn.meta.deleted = true;
+        world.0.remove(&outcome.meta.id);
+        assert_eq!(check_with(&society(), Some(&ok), &withdrawn, &mut world), Ok(()));
+    }
+
+    /// An expert of `owner`, and a team of `uni` led by its expert with
+    /// `other`'s expert as a member who has not answered.
+    fn team_world() -> (Held, Record) {
+        let mut world = Held::default();
+        let mut experts = Vec::new();
+        for owner in ["uni", "szu"] {
+            let mut e = kechuang_types::testing::expert("专家");
+            e.meta.owner = node(owner);
+            world.0.insert(e.meta.id, e.clone());
+            experts.push(e);
+        }
+        let member = |e: &Record| kechuang_types::Member {
+            expert: e.meta.id,
+            node: e.meta.owner.clone(),
+            name: e.title(),
+            accepted: Part::new(Hlc::ZERO, false),
+        };
+        let team = Record {
+            meta: Meta::new(node("uni"), Hlc::from_u64(NOW << 16), Timestamp(0)),
+            body: Body::Team(Team {
+                name: "储能服务团".into(),
+                description: String::new(),
+                lead: experts[0].meta.id,
+                members: experts.iter().map(member).collect(),
+                fields: vec!["储能".into()],
+                keywords: vec![],
+                region: Region::parse("r", "510100").unwrap(),
+                cities: vec![],
+                industries: vec![],
+                service_modes: vec![],
+            }),
+        };
+        (world, team)
+    }
+
+    fn answered(team: &Record, member: usize, version: u64, accepted: bool) -> Record {
+        let mut t = team.clone();
+        if let Body::Team(x) = &mut t.body {
+            x.members[member].accepted = Part::new(Hlc::from_u64(version), accepted);
+        }
+        t
+    }
+
+    #[test]
+    fn a_team_is_its_owners_and_each_member_node_answers_only_for_itself() {
+        let (mut world, team) = team_world();
+        assert_eq!(check_with(&uni(), None, &team, &mut world), Ok(()));
+        let city_team = Record { meta: Meta { owner: node("sz"), ..team.meta.clone() }, ..team.clone() };
+        assert_eq!(field(check_with(&sz(), None, &city_team, &mut world)), "kind");
+        assert_eq!(field(check_with(&uni(), None, &answered(&team, 1, 5, true), &mut world)), "members[1].accepted");
+
+        let szu = peer("szu", NodeKind::University, "440300");
+        let accepted = answered(&team, 1, NOW << 16, true);
+        assert_eq!(check_with(&szu, Some(&team), &accepted, &mut world), Ok(()));
+        assert_eq!(field(check_with(&uni(), Some(&team), &accepted, &mut world)), "members[1].accepted");
+        let other = peer("gzu", NodeKind::University, "440100");
+        assert_eq!(field(check_with(&other, Some(&team), &accepted, &mut world)), "members[1].accepted");
+        let mut renamed = accepted.clone();
+        if let Body::Team(t) = &mut renamed.body {
+            t.name = "改名".into();
+        }
+        assert_eq!(field(check_with(&szu, Some(&team), &renamed, &mut world)), "version");
+
+        // A member must be an expert central holds as the node's it names.
+        let mut forged = team.clone();
+        if let Body::Team(t) = &mut forged.body {
+            t.members[1].node = node("gzu");
+        }
+        assert_eq!(field(check_with(&uni(), None, &forged, &mut world)), "members[1].expert");
+        let mut foreign_lead = team.clone();
+        if let Body::Team(t) = &mut foreign_lead.body {
+            t.lead = t.members[1].expert;
+        }
+        assert_eq!(field(check_with(&uni(), None, &foreign_lead, &mut world)), "lead");
+    }
+
+    #[test]
+    fn a_team_merges_its_owners_part_and_each_answer_independently() {
+        let (_, team) = team_world();
+        let accepted = answered(&team, 1, NOW << 16, true);
+        let mut revised = team.clone();
+        revised.meta.version = Hlc::from_u64((NOW << 16) + 2);
+        if let Body::Team(t) = &mut revised.body {
+            t.description = "修订".into();
+        }
+        for (a, b) in [(&accepted, &revised), (&revised, &accepted)] {
+            let merged = crate::merge(Some(a), b).unwrap_or_else(|| a.clone());
+            let Body::Team(t) = &merged.body else { unreachable!() };
+            assert_eq!((t.description.as_str(), t.members[1].accepted.value), ("修订", true));
+        }
     }
 }

@@ -94,6 +94,7 @@ pub(crate) mod tests {
             supply_kind: SupplyKind::Outcome,
             supply_owner: node("uni"),
             supply_region: region("510100"),
+            supply_nodes: Vec::new(),
             landing_node: node("sz"),
             score: 1.0,
             tier: Tier::National,

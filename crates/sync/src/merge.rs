@@ -4,7 +4,8 @@
 //! per independently written part: the whole record for demands, outcomes
 //! and experts; core (with the metadata), demand side, supply side and
 //! landing for matches; the bidder's part (with the metadata) and the
-//! decision for bids. Merging is idempotent, commutative and associative,
+//! decision for bids; the owner's part (with the metadata) and each member
+//! node's answer for teams. Merging is idempotent, commutative and associative,
 //! so replays and reorderings converge.
 
 use kechuang_types::{Body, Part, Record};
@@ -33,6 +34,18 @@ pub fn merge(held: Option<&Record>, incoming: &Record) -> Option<Record> {
             let mut record = if incoming.meta.version > held.meta.version { incoming.clone() } else { held.clone() };
             if let Body::Bid(b) = &mut record.body {
                 b.decision = newer(&h.decision, &i.decision);
+            }
+            record
+        }
+        (Body::Team(h), Body::Team(i)) => {
+            let mut record = if incoming.meta.version > held.meta.version { incoming.clone() } else { held.clone() };
+            if let Body::Team(t) = &mut record.body {
+                for member in &mut t.members {
+                    let answers = h.members.iter().chain(&i.members).filter(|m| m.expert == member.expert);
+                    for other in answers {
+                        member.accepted = newer(&member.accepted, &other.accepted);
+                    }
+                }
             }
             record
         }

@@ -155,6 +155,25 @@ fn copy_own_parts(to: &mut Record, from: &Record, me: &NodeId) {
                 t.decision = decision;
             }
         }
+        (Body::Team(t), Body::Team(f)) => {
+            // The other member nodes' answers stay as `to` has them.
+            let theirs: Vec<_> = t.members.iter().filter(|m| m.node != *me).map(|m| (m.expert, m.accepted)).collect();
+            if from.meta.owner == *me {
+                *to = from.clone();
+            }
+            if let Body::Team(t) = &mut to.body {
+                for member in &mut t.members {
+                    let answer = if member.node == *me {
+                        f.members.iter().find(|m| m.expert == member.expert).map(|m| m.accepted)
+                    } else {
+                        theirs.iter().find(|(expert, _)| *expert == member.expert).map(|(_, a)| *a)
+                    };
+                    if let Some(accepted) = answer {
+                        member.accepted = accepted;
+                    }
+                }
+            }
+        }
         _ if from.meta.owner == *me => *to = from.clone(),
         _ => {}
     }

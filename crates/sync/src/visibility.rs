@@ -5,7 +5,11 @@
 //! responsible for landing and the provincial nodes of both regions; a bid
 //! goes to the demand's owner (and back to its bidder, for the decision);
 //! an open challenge demand goes to every university and society node; a
-//! society receives the demands and outcomes of the fields it assesses.
+//! society receives the demands, outcomes and bids of the fields it
+//! assesses; an assessment travels with its subject (its owner, a bid's
+//! challenge owner, the provincial node of its region, the societies of its
+//! field); a team goes to its members' nodes and its provincial node, and a
+//! team's match to every member's node too.
 //! Contacts leave their owner only inside a match both sides accepted, and
 //! then only to those two nodes: [`may_hold_contacts`] is that rule, and
 //! every view and every copy of a contact goes through it.
@@ -51,7 +55,9 @@ pub fn contacts_released(m: &Match) -> bool {
 /// else (central's admin views included).
 pub fn may_hold_contacts(record: &Record, node: &NodeId) -> bool {
     match &record.body {
-        Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Bid(_) => record.meta.owner == *node,
+        Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Bid(_) | Body::Assessment(_) | Body::Team(_) => {
+            record.meta.owner == *node
+        }
         Body::Match(m) => m.demand_owner == *node || m.supply_owner == *node,
     }
 }
@@ -80,11 +86,22 @@ pub fn view_for(record: &Record, peer: &Peer) -> Option<Record> {
         }
         Body::Match(m) => {
             [&m.demand_owner, &m.supply_owner, &m.landing_node].contains(&&peer.id)
+                || m.supply_nodes.contains(&peer.id)
                 || peer.oversees(m.demand_region)
                 || peer.oversees(m.supply_region)
         }
         // A society of the challenge's field assesses its bids.
         Body::Bid(b) => mine || b.demand_owner == peer.id || b.industry.as_ref().is_some_and(|i| peer.assesses(i)),
+        // An assessment goes where its subject goes (专业评估 informs them).
+        Body::Assessment(a) => {
+            !mine
+                && (a.subject_owner == peer.id
+                    || a.challenge_owner.as_ref() == Some(&peer.id)
+                    || a.subject_region.is_some_and(|region| peer.oversees(region))
+                    || peer.assesses(&a.industry))
+        }
+        // A team's member nodes answer in it, so it comes back to its owner too.
+        Body::Team(t) => mine || t.members.iter().any(|m| m.node == peer.id) || peer.oversees(t.region),
     };
     for_peer.then(|| without_foreign_contacts(record.clone(), &peer.id))
 }
@@ -93,7 +110,9 @@ pub fn view_for(record: &Record, peer: &Peer) -> Option<Record> {
 /// otherwise its feed view. Two sides compare digests of exactly this.
 pub fn held_by(record: &Record, peer: &Peer) -> Option<Record> {
     match record.body {
-        Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) if record.meta.owner == peer.id => Some(record.clone()),
+        Body::Demand(_) | Body::Outcome(_) | Body::Expert(_) | Body::Assessment(_) if record.meta.owner == peer.id => {
+            Some(record.clone())
+        }
         _ => view_for(record, peer),
     }
 }

@@ -534,6 +534,43 @@ impl Node {
         Ok(String::from_utf8_lossy(&output.stderr).into_owned())
     }
 
+    /// `kechuang-node assess --json SUBJECT --scores S --verdict V
+    /// --evaluator 评审专家组 --text T`: the assessment.
+    pub fn assess(&self, subject: &str, scores: &str, verdict: &str, text: &str) -> anyhow::Result<Value> {
+        let mut command = self.verb("assess");
+        command.args(["--json", subject, "--scores", scores, "--verdict", verdict, "--evaluator", "评审专家组"]);
+        command.args(["--text", text]);
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
+    }
+
+    /// `kechuang-node assess …`, expected to be refused: its stderr.
+    pub fn assess_refused(&self, subject: &str, scores: &str, verdict: &str) -> anyhow::Result<String> {
+        let mut command = self.verb("assess");
+        command.args([
+            subject,
+            "--scores",
+            scores,
+            "--verdict",
+            verdict,
+            "--evaluator",
+            "评审专家组",
+            "--text",
+            "意见",
+        ]);
+        let output = command.output()?;
+        if output.status.success() {
+            bail!("assess succeeded but should have been refused");
+        }
+        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    /// `kechuang-node team --config … --json ACTION ARGS…`: the team.
+    pub fn team(&self, args: &[&str]) -> anyhow::Result<Value> {
+        let mut command = self.verb("team");
+        command.arg("--json").args(args);
+        Ok(serde_json::from_slice(&run_ok(&mut command)?.stdout)?)
+    }
+
     /// `kechuang-node award --json BID`.
     pub fn award(&self, bid: &str) -> anyhow::Result<Value> {
         let mut command = self.verb("award");

@@ -364,6 +364,18 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// A society's verdict in an assessment (专业评估).
+    Recommendation, "verdict" {
+        /// 推荐: recommended.
+        Recommend = "推荐",
+        /// 有条件推荐: recommended on conditions (say which in the text).
+        Conditional = "有条件推荐",
+        /// 不推荐: not recommended.
+        NotRecommend = "不推荐",
+    }
+);
+
+vocabulary!(
     /// Why an owner withdrew a record.
     WithdrawReason, "withdrawal reason" {
         /// The demand was solved.

@@ -1,5 +1,6 @@
 //! The Kechuang domain model: record ids, node identities, the records that
-//! flow through the federation (demands, outcomes, experts, matches, bids),
+//! flow through the federation (demands, outcomes, experts, matches, bids,
+//! assessments, teams),
 //! the national codes they carry (GB/T 2260 regions, GB/T 4754 industries,
 //! TRL), the hybrid logical clock that versions them, and their validation.
 //!
@@ -23,8 +24,8 @@ pub mod testing;
 
 pub use clock::{Clock, Exhausted, Hlc};
 pub use codes::{
-    ContractType, DeclineReason, Industry, NodeKind, Region, SERVICE_MODES, Tier, TransferMode, Trl, WithdrawReason,
-    service_mode,
+    ContractType, DeclineReason, Industry, NodeKind, Recommendation, Region, SERVICE_MODES, Tier, TransferMode, Trl,
+    WithdrawReason, service_mode,
 };
 pub use date::{Date, DateRange, Timestamp};
 pub use error::{Error, Result};
@@ -32,8 +33,8 @@ pub use history::{Event, Step};
 pub use id::{NodeId, RecordId};
 pub use lang::Lang;
 pub use record::{
-    Bid, BidState, Body, Contact, Contract, Decline, Demand, Draft, Expert, Landed, Landing, Match, MatchState, Meta,
-    Outcome, Part, Record, RecordKind, Response, SupplyKind, Text, Withdrawal,
+    Assessment, Bid, BidState, Body, Contact, Contract, Decline, Demand, Draft, Expert, Landed, Landing, Match,
+    MatchState, Member, Meta, Outcome, Part, Record, RecordKind, Response, Scores, SupplyKind, Team, Text, Withdrawal,
 };
 pub use record::{check_patents, check_text};
 pub use regions::table as region_table;

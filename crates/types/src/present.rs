@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::{Body, Lang, Match, MatchState, Record, Region, Response};
+use crate::{Body, Lang, Match, MatchState, Record, Region, Response, Team};
 
 /// The stable JSON form of a record: metadata fields (`id`, `kind`,
 /// `owner`, `version`, `external_id`, `created_at`, `updated_at`,
@@ -207,15 +207,33 @@ pub fn hits_table(hits: &[(Record, f64)], lang: Lang) -> String {
     out
 }
 
-/// Each supply's load: how many of `matches` are open and engage it.
-pub fn loads<'a>(matches: impl IntoIterator<Item = &'a Record>) -> std::collections::HashMap<crate::RecordId, u32> {
+/// Each supply's load: how many of the open matches among `records`
+/// engage it. A team's match engages each of its serving members (when the
+/// team is among `records`), and a team's load is the sum of theirs.
+pub fn loads(records: &[Record]) -> std::collections::HashMap<crate::RecordId, u32> {
+    let teams: std::collections::HashMap<crate::RecordId, Vec<crate::RecordId>> = records
+        .iter()
+        .filter_map(|r| match &r.body {
+            Body::Team(t) if !r.meta.deleted => Some((
+                r.meta.id,
+                t.members.iter().filter(|m| Team::serves(m, &r.meta.owner)).map(|m| m.expert).collect(),
+            )),
+            _ => None,
+        })
+        .collect();
     let mut loads = std::collections::HashMap::new();
-    for record in matches {
+    for record in records {
         if let Body::Match(m) = &record.body
             && m.state().is_open()
         {
-            *loads.entry(m.supply).or_insert(0) += 1;
+            for engaged in teams.get(&m.supply).map_or(&[m.supply][..], Vec::as_slice) {
+                *loads.entry(*engaged).or_insert(0) += 1;
+            }
         }
+    }
+    for (team, members) in &teams {
+        let sum = members.iter().map(|m| loads.get(m).copied().unwrap_or(0)).sum();
+        loads.insert(*team, sum);
     }
     loads
 }
@@ -245,6 +263,45 @@ pub fn experts_table(
     out
 }
 
+/// The assessments among `held` of any of `subjects`, by subject order:
+/// what a challenge's owner reads before awarding, or an outcome's owner
+/// of its outcomes.
+pub fn assessments_of<'a>(subjects: &[Record], held: &'a [Record]) -> Vec<&'a Record> {
+    let mut out: Vec<&Record> = Vec::new();
+    for subject in subjects {
+        out.extend(
+            held.iter()
+                .filter(|r| !r.meta.deleted && matches!(&r.body, Body::Assessment(a) if a.subject == subject.meta.id)),
+        );
+    }
+    out
+}
+
+/// A table of assessments: subject, society, verdict, the four scores,
+/// evaluator and text.
+pub fn assessments_table(assessments: &[&Record], lang: Lang) -> String {
+    let rows: Vec<Vec<String>> = assessments
+        .iter()
+        .filter_map(|r| {
+            let Body::Assessment(a) = &r.body else { return None };
+            let scores: Vec<String> = a.scores.named().iter().map(|(_, _, s)| s.to_string()).collect();
+            Some(vec![
+                a.subject.to_string(),
+                r.meta.owner.to_string(),
+                a.verdict.to_string(),
+                scores.join("/"),
+                a.evaluator.clone(),
+                truncate(&a.text, 40),
+            ])
+        })
+        .collect();
+    let header = ["SUBJECT", "SOCIETY", "VERDICT", "SCORES", "EVALUATOR", "TEXT"].map(|h| lang.say(h));
+    let header: Vec<&str> = header.iter().map(|h| h.as_ref()).collect();
+    let mut out = table(&header, &rows);
+    out.push_str(&footer(rows.len(), "assessments", lang));
+    out
+}
+
 const RECORD_COLUMNS: [&str; 7] = ["ID", "KIND", "REF", "OWNER", "REGION", "DETAIL", "TITLE"];
 
 /// One record's cells under [`RECORD_COLUMNS`].
@@ -258,6 +315,14 @@ fn record_row(r: &Record, lang: Lang) -> Vec<String> {
             format!("{} {}", m.tier, state_label(m, lang)),
         ),
         Body::Bid(b) => (String::new(), lang.tr(b.decision.value.as_str())),
+        Body::Assessment(a) => (
+            a.subject_region.map(region_cell).unwrap_or_default(),
+            format!("{} {} {}", lang.tr(a.subject_kind.as_str()), a.industry, a.verdict),
+        ),
+        Body::Team(t) => {
+            let serving = t.members.iter().filter(|m| Team::serves(m, &r.meta.owner)).count();
+            (region_cell(t.region), format!("{serving}/{} {}", t.members.len(), truncate(&t.fields.join("、"), 18)))
+        }
     };
     let detail = match &r.meta.withdrawal {
         Some(w) if r.meta.deleted => format!("{detail} 已撤回（{}）", w.reason.label()),

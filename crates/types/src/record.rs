@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits;
 use crate::{
-    ContractType, Date, DateRange, DeclineReason, Error, Hlc, Industry, NodeId, RecordId, Region, Result, Tier,
-    Timestamp, TransferMode, Trl, WithdrawReason,
+    ContractType, Date, DateRange, DeclineReason, Error, Hlc, Industry, NodeId, Recommendation, RecordId, Region,
+    Result, Tier, Timestamp, TransferMode, Trl, WithdrawReason,
 };
 
 /// What every record carries, whatever its kind.
@@ -80,6 +80,10 @@ pub enum Body {
     Match(Box<Match>),
     /// A supply node's bid on a challenge demand.
     Bid(Bid),
+    /// A society's assessment of a demand, outcome or bid of its field.
+    Assessment(Assessment),
+    /// A service team (科技服务团) of experts, possibly of several nodes.
+    Team(Team),
 }
 
 /// The kinds of record, as named on the command line and in files.
@@ -96,11 +100,16 @@ pub enum RecordKind {
     Match,
     /// 揭榜.
     Bid,
+    /// 专业评估.
+    Assessment,
+    /// 服务团.
+    Team,
 }
 
 impl RecordKind {
     /// Every kind, in display order.
-    pub const ALL: [RecordKind; 5] = [Self::Demand, Self::Outcome, Self::Expert, Self::Match, Self::Bid];
+    pub const ALL: [RecordKind; 7] =
+        [Self::Demand, Self::Outcome, Self::Expert, Self::Match, Self::Bid, Self::Assessment, Self::Team];
 
     /// The kind's name (`demand`).
     pub fn as_str(self) -> &'static str {
@@ -110,6 +119,8 @@ impl RecordKind {
             Self::Expert => "expert",
             Self::Match => "match",
             Self::Bid => "bid",
+            Self::Assessment => "assessment",
+            Self::Team => "team",
         }
     }
 
@@ -120,7 +131,7 @@ impl RecordKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str() == t)
-            .ok_or_else(|| Error::invalid(field, text, "one of demand, outcome, expert, match, bid"))
+            .ok_or_else(|| Error::invalid(field, text, "one of demand, outcome, expert, match, bid, assessment, team"))
     }
 }
 
@@ -131,7 +142,8 @@ impl fmt::Display for RecordKind {
 }
 
 impl Body {
-    /// The region the record lies in (a match's demand region; a bid has none).
+    /// The region the record lies in (a match's demand region, an
+    /// assessment's subject's; a bid has none).
     pub fn region(&self) -> Option<Region> {
         match self {
             Body::Demand(d) => Some(d.region),
@@ -139,6 +151,8 @@ impl Body {
             Body::Expert(e) => Some(e.region),
             Body::Match(m) => Some(m.demand_region),
             Body::Bid(_) => None,
+            Body::Assessment(a) => a.subject_region,
+            Body::Team(t) => Some(t.region),
         }
     }
 
@@ -150,6 +164,8 @@ impl Body {
             Body::Expert(_) => RecordKind::Expert,
             Body::Match(_) => RecordKind::Match,
             Body::Bid(_) => RecordKind::Bid,
+            Body::Assessment(_) => RecordKind::Assessment,
+            Body::Team(_) => RecordKind::Team,
         }
     }
 
@@ -161,6 +177,8 @@ impl Body {
             Body::Expert(e) => e.validate(),
             Body::Match(m) => m.validate(),
             Body::Bid(b) => b.validate(),
+            Body::Assessment(a) => a.validate(),
+            Body::Team(t) => t.validate(),
         }
     }
 }
@@ -171,7 +189,7 @@ impl Record {
         self.body.kind()
     }
 
-    /// The region the record lies in (a match's demand region; a bid has none).
+    /// The region the record lies in (see [`Body::region`]).
     pub fn region(&self) -> Option<Region> {
         self.body.region()
     }
@@ -184,6 +202,8 @@ impl Record {
             Body::Expert(e) => e.name.clone(),
             Body::Match(m) => format!("{} ⇄ {}", m.demand_title, m.supply_title),
             Body::Bid(b) => b.proposal.chars().take(40).collect(),
+            Body::Assessment(a) => format!("{} · {}", a.verdict, a.evaluator),
+            Body::Team(t) => t.name.clone(),
         }
     }
 
@@ -197,7 +217,7 @@ impl Record {
                 m.demand_contact = None;
                 m.supply_contact = None;
             }
-            Body::Bid(_) => {}
+            Body::Bid(_) | Body::Assessment(_) | Body::Team(_) => {}
         }
     }
 }
@@ -505,6 +525,8 @@ pub enum SupplyKind {
     Outcome,
     /// An expert.
     Expert,
+    /// A service team of experts.
+    Team,
 }
 
 /// One independently written part of a record, with its own version.
@@ -681,6 +703,10 @@ pub struct Match {
     pub supply_owner: NodeId,
     /// The supply's region.
     pub supply_region: Region,
+    /// The nodes of a team's members other than its owner, whom the match
+    /// engages too; empty for an outcome or expert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supply_nodes: Vec<NodeId>,
     /// The city node responsible for landing.
     pub landing_node: NodeId,
     /// Relevance, higher is better.
@@ -736,6 +762,7 @@ impl Match {
             && self.supply_owner == other.supply_owner
             && self.demand_region == other.demand_region
             && self.supply_region == other.supply_region
+            && self.supply_nodes == other.supply_nodes
             && self.landing_node == other.landing_node
             && self.score.to_bits() == other.score.to_bits()
             && self.tier == other.tier
@@ -840,6 +867,180 @@ impl Bid {
             ));
         }
         Ok(())
+    }
+}
+
+/// A society's four scores of a subject, each 1 (low) to 5 (high).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scores {
+    /// 先进性: how advanced the technology is.
+    pub advancement: u8,
+    /// 成熟度: how mature it is.
+    pub maturity: u8,
+    /// 市场前景: its market prospects.
+    pub market: u8,
+    /// 风险: how risky it is (5 the riskiest).
+    pub risk: u8,
+}
+
+impl Scores {
+    /// The scores with their wire names and Chinese labels, in order.
+    pub fn named(&self) -> [(&'static str, &'static str, u8); 4] {
+        [
+            ("advancement", "先进性", self.advancement),
+            ("maturity", "成熟度", self.maturity),
+            ("market", "市场前景", self.market),
+            ("risk", "风险", self.risk),
+        ]
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (field, _, score) in self.named() {
+            if !(1..=5).contains(&score) {
+                return Err(Error::invalid(format!("scores.{field}"), score.to_string(), "must be 1-5"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 专业评估: a society's assessment of a demand, outcome or challenge bid
+/// of its field. The society node is its owner; the subject's kind, owner,
+/// place and field travel with it, so the feed rules need not look the
+/// subject up (central checks them against the subject).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    /// The demand, outcome or bid assessed.
+    pub subject: RecordId,
+    /// The subject's kind: demand, outcome or bid.
+    pub subject_kind: RecordKind,
+    /// The subject's owner node.
+    pub subject_owner: NodeId,
+    /// The subject's region (none for a bid).
+    pub subject_region: Option<Region>,
+    /// The subject's industry: a bid's is its challenge's.
+    pub industry: Industry,
+    /// A bid's challenge owner, who decides on it; none for other subjects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge_owner: Option<NodeId>,
+    /// Who assessed: the society's expert or panel.
+    pub evaluator: Text,
+    /// The four scores.
+    pub scores: Scores,
+    /// 推荐, 有条件推荐 or 不推荐.
+    pub verdict: Recommendation,
+    /// The assessment in words.
+    pub text: Text,
+}
+
+impl Assessment {
+    fn validate(&self) -> Result<()> {
+        if !matches!(self.subject_kind, RecordKind::Demand | RecordKind::Outcome | RecordKind::Bid) {
+            return Err(Error::invalid("subject_kind", self.subject_kind.as_str(), "a demand, outcome or bid"));
+        }
+        if (self.subject_kind == RecordKind::Bid) != self.challenge_owner.is_some() {
+            return Err(Error::invalid(
+                "challenge_owner",
+                self.challenge_owner.as_ref().map(NodeId::as_str).unwrap_or_default(),
+                "named for a bid, and only for a bid",
+            ));
+        }
+        if (self.subject_kind == RecordKind::Bid) == self.subject_region.is_some() {
+            return Err(Error::invalid(
+                "subject_region",
+                self.subject_region.map(|r| r.to_string()).unwrap_or_default(),
+                "a demand's or outcome's region; none for a bid",
+            ));
+        }
+        check_text("evaluator", &self.evaluator, limits::SHORT_TEXT, true)?;
+        self.scores.validate()?;
+        check_text("text", &self.text, limits::LONG_TEXT, true)
+    }
+}
+
+/// One expert of a service team, and whether the expert's node agreed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// The expert record.
+    pub expert: RecordId,
+    /// The node that owns the expert record.
+    pub node: NodeId,
+    /// The expert's name, for people.
+    pub name: Text,
+    /// The member node's answer (its own part of the team): an expert of the
+    /// team's owner needs none.
+    pub accepted: Part<bool>,
+}
+
+/// 服务团: a team of experts that serves cities or industries together,
+/// published by a university or society node. Members of other nodes join
+/// once their node accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Team {
+    /// The team's name.
+    pub name: Text,
+    /// What the team does.
+    pub description: Text,
+    /// The lead expert: one of the owner's.
+    pub lead: RecordId,
+    /// The members, the lead among them.
+    pub members: Vec<Member>,
+    /// Fields of expertise.
+    pub fields: Vec<Text>,
+    /// Further keywords.
+    pub keywords: Vec<Text>,
+    /// Where the team is based.
+    pub region: Region,
+    /// The cities (or provinces) it serves; empty for anywhere.
+    pub cities: Vec<Region>,
+    /// The industries it serves (codes or their beginnings); empty for any.
+    pub industries: Vec<Industry>,
+    /// How the team offers service.
+    pub service_modes: Vec<Text>,
+}
+
+impl Team {
+    fn validate(&self) -> Result<()> {
+        check_text("name", &self.name, limits::SHORT_TEXT, true)?;
+        check_text("description", &self.description, limits::LONG_TEXT, false)?;
+        check_words("fields", &self.fields)?;
+        if self.fields.is_empty() {
+            return Err(Error::missing("fields"));
+        }
+        check_words("keywords", &self.keywords)?;
+        check_modes(&self.service_modes)?;
+        if self.members.is_empty() || self.members.len() > limits::KEYWORDS {
+            return Err(Error::invalid(
+                "members",
+                self.members.len().to_string(),
+                format!("1 to {} experts", limits::KEYWORDS),
+            ));
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            check_text(&format!("members[{i}].name"), &m.name, limits::SHORT_TEXT, false)?;
+            if self.members[..i].iter().any(|o| o.expert == m.expert) {
+                return Err(Error::invalid(format!("members[{i}].expert"), m.expert.to_string(), "listed twice"));
+            }
+        }
+        if !self.members.iter().any(|m| m.expert == self.lead) {
+            return Err(Error::invalid("lead", self.lead.to_string(), "not one of the members"));
+        }
+        if self.cities.len() > limits::KEYWORDS || self.industries.len() > limits::KEYWORDS {
+            return Err(Error::invalid("cities", self.cities.len().to_string(), "too many entries"));
+        }
+        Ok(())
+    }
+
+    /// Whether `member` serves: an expert of the team's `owner`, or one
+    /// whose node accepted.
+    pub fn serves(member: &Member, owner: &NodeId) -> bool {
+        member.node == *owner || member.accepted.value
+    }
+
+    /// Whether the team serves a demand in `region` of `industry`.
+    pub fn covers(&self, region: Region, industry: &Industry) -> bool {
+        (self.cities.is_empty() || self.cities.iter().any(|c| c.contains(region)))
+            && (self.industries.is_empty() || self.industries.iter().any(|i| industry.as_str().starts_with(i.as_str())))
     }
 }
 

@@ -90,6 +90,7 @@ pub fn proposed_match() -> crate::Match {
         supply_kind: SupplyKind::Outcome,
         supply_owner: NodeId::parse("owner", "uni").expect("node id"),
         supply_region: Region::parse("region", "510100").expect("region"),
+        supply_nodes: Vec::new(),
         landing_node: NodeId::parse("owner", "sz").expect("node id"),
         score: 1.0,
         tier: Tier::National,

@@ -17,7 +17,7 @@ use super::upload::Checked;
 use super::{Filter, PAGE};
 use crate::events::Event;
 
-const NAV: [(&str, &str); 9] = [
+const NAV: [(&str, &str); 11] = [
     ("/", "状态"),
     ("/upload", "上传"),
     ("/records/demands", "需求"),
@@ -26,6 +26,8 @@ const NAV: [(&str, &str); 9] = [
     ("/matches", "对接"),
     ("/challenges", "揭榜"),
     ("/search", "查找"),
+    ("/assessments", "评估"),
+    ("/teams", "服务团"),
     ("/#export", "导出"),
 ];
 
@@ -296,6 +298,12 @@ pub fn searchable(r: &Record) -> String {
             text.push_str(&m.explanation);
         }
         Body::Bid(b) => text.push_str(&b.proposal),
+        Body::Assessment(a) => text.push_str(&a.text),
+        Body::Team(t) => {
+            text.push_str(&t.description);
+            text.push_str(&t.fields.join(" "));
+            text.push_str(&t.keywords.join(" "));
+        }
     }
     if let Some(ext) = &r.meta.external_id {
         text.push_str(ext);
@@ -623,6 +631,8 @@ pub fn matches(rows: &[Record], total: usize, f: &Filter, me: &NodeId) -> String
 
 /// What `challenges` shows.
 pub struct Challenges {
+    /// The assessments held (of the bids on this node's challenges, among others).
+    pub assessments: Vec<Record>,
     pub open: Vec<Record>,
     pub mine: Vec<Record>,
     pub bids: Vec<Record>,
@@ -696,7 +706,7 @@ pub fn challenges(v: &Challenges, msg: Option<&str>) -> String {
         let Body::Demand(d) = &r.body else { continue };
         let _ = write!(
             body,
-            "<h3>{} <span class=\"note\">截止 {}</span></h3><table class=\"bids\"><tr><th>揭榜站点</th><th>方案</th><th>状态</th><th></th></tr>",
+            "<h3>{} <span class=\"note\">截止 {}</span></h3><table class=\"bids\"><tr><th>揭榜站点</th><th>方案</th><th>学会评估</th><th>状态</th><th></th></tr>",
             esc(&d.title),
             d.deadline.map_or_else(|| "不限".into(), |d| d.to_string())
         );
@@ -706,7 +716,7 @@ pub fn challenges(v: &Challenges, msg: Option<&str>) -> String {
             .filter(|b| matches!(&b.body, Body::Bid(x) if x.demand == r.meta.id) && !b.meta.deleted)
             .collect();
         if bids.is_empty() {
-            body.push_str("<tr><td colspan=\"4\" class=\"note\">尚未收到方案</td></tr>");
+            body.push_str("<tr><td colspan=\"5\" class=\"note\">尚未收到方案</td></tr>");
         }
         for b in bids {
             let Body::Bid(x) = &b.body else { continue };
@@ -718,18 +728,217 @@ pub fn challenges(v: &Challenges, msg: Option<&str>) -> String {
             } else {
                 String::new()
             };
+            let assessed: String =
+                v.assessments.iter().filter(|a| subject_of(a) == Some(b.meta.id)).map(assessment_note).collect();
             let _ = write!(
                 body,
-                "<tr data-id=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{award}</td></tr>",
+                "<tr data-id=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{award}</td></tr>",
                 b.meta.id,
                 esc(b.meta.owner.as_str()),
                 esc(&x.proposal),
+                if assessed.is_empty() { "<span class=\"note\">暂无</span>".to_owned() } else { assessed },
                 esc(&Lang::Zh.tr(x.decision.value.as_str()))
             );
         }
         body.push_str("</table>");
     }
     page("揭榜", "/challenges", msg, &body)
+}
+
+/// The subject of an assessment record.
+fn subject_of(r: &Record) -> Option<kechuang_types::RecordId> {
+    match &r.body {
+        Body::Assessment(a) if !r.meta.deleted => Some(a.subject),
+        _ => None,
+    }
+}
+
+/// One assessment in a sentence: society, verdict, scores, evaluator, text.
+fn assessment_note(r: &Record) -> String {
+    let Body::Assessment(a) = &r.body else { return String::new() };
+    let scores: Vec<String> = a.scores.named().iter().map(|(_, label, s)| format!("{label}{s}")).collect();
+    format!(
+        "<div class=\"assessment\"><b>{}</b>：{}（{}）<br><span class=\"note\">{} · {}</span></div>",
+        esc(r.meta.owner.as_str()),
+        esc(a.verdict.as_str()),
+        esc(&scores.join(" ")),
+        esc(&a.evaluator),
+        esc(&a.text)
+    )
+}
+
+/// What `assessments` shows.
+pub struct Assessments {
+    /// Whether this node is a society (and so assesses).
+    pub society: bool,
+    /// What a society may assess: others' demands, outcomes and bids it holds.
+    pub subjects: Vec<Record>,
+    /// Every assessment held: this society's own, or those of this node's records.
+    pub held: Vec<Record>,
+    /// Titles of the subjects held, by id.
+    pub titles: std::collections::HashMap<kechuang_types::RecordId, String>,
+}
+
+/// 评估: a society's subjects to assess, and the assessments held.
+pub fn assessments(v: &Assessments, msg: Option<&str>) -> String {
+    let mut body = String::from("<h1>专业评估</h1>");
+    if v.society {
+        body.push_str(
+            "<h2>待评估</h2><p class=\"note\">本学会领域内的需求、成果和揭榜方案。评分 1–5；再次评估同一对象即修订原评估。</p>",
+        );
+        if v.subjects.is_empty() {
+            body.push_str("<p class=\"note\">目前没有本学会领域的需求、成果或揭榜方案。</p>");
+        }
+        let select = |name: &str| -> String {
+            let options: String =
+                (1..=5).map(|n| format!("<option{}>{n}</option>", if n == 3 { " selected" } else { "" })).collect();
+            format!("<select name=\"{name}\">{options}</select>")
+        };
+        for r in &v.subjects {
+            let mine = v.held.iter().find(|a| subject_of(a) == Some(r.meta.id));
+            let _ = write!(
+                body,
+                "<div class=\"card subject\" data-id=\"{}\"><b>{}</b> <span class=\"note\">{} · {}</span>{}\
+                 <form method=\"post\" action=\"/assessments/{}\">先进性 {} 成熟度 {} 市场前景 {} 风险 {} \
+                 结论 <select name=\"verdict\"><option>推荐</option><option>有条件推荐</option><option>不推荐</option></select> \
+                 评估人 <input name=\"evaluator\" size=\"10\" required><br>\
+                 <textarea name=\"text\" rows=\"2\" cols=\"70\" placeholder=\"评估意见\" required></textarea><br><button>提交评估</button></form></div>",
+                r.meta.id,
+                esc(&r.title()),
+                esc(&Lang::Zh.tr(r.kind().as_str())),
+                esc(r.meta.owner.as_str()),
+                mine.map(assessment_note).unwrap_or_default(),
+                r.meta.id,
+                select("advancement"),
+                select("maturity"),
+                select("market"),
+                select("risk"),
+            );
+        }
+    }
+    body.push_str(if v.society { "<h2>本学会的评估</h2>" } else { "<h2>收到的学会评估</h2>" });
+    if v.held.is_empty() {
+        body.push_str("<p class=\"note\">暂无评估。</p>");
+    } else {
+        body.push_str("<table class=\"assessments\"><tr><th>评估对象</th><th>类型</th><th>评估</th></tr>");
+        for r in &v.held {
+            let Some(subject) = subject_of(r) else { continue };
+            let Body::Assessment(a) = &r.body else { continue };
+            let _ = write!(
+                body,
+                "<tr data-id=\"{}\"><td>{}</td><td>{}</td><td>{}</td></tr>",
+                r.meta.id,
+                esc(v.titles.get(&subject).map_or(subject.to_string().as_str(), String::as_str)),
+                esc(&Lang::Zh.tr(a.subject_kind.as_str())),
+                assessment_note(r)
+            );
+        }
+        body.push_str("</table>");
+    }
+    page("评估", "/assessments", msg, &body)
+}
+
+/// What `teams` shows.
+pub struct Teams {
+    /// This node.
+    pub me: NodeId,
+    /// Whether this node publishes teams (a university or society).
+    pub publishes: bool,
+    /// The teams held: this node's own and those that list its experts.
+    pub teams: Vec<Record>,
+    /// This node's experts on offer (for the lead and members).
+    pub experts: Vec<Record>,
+    /// Each team's load, and each expert's.
+    pub loads: std::collections::HashMap<kechuang_types::RecordId, u32>,
+    /// The names of the experts this node holds (a member's name may not
+    /// have been known to the team's owner).
+    pub names: std::collections::HashMap<kechuang_types::RecordId, String>,
+}
+
+/// 服务团: this node's teams, invitations to answer, and a form to publish one.
+pub fn teams(v: &Teams, msg: Option<&str>) -> String {
+    let mut body = String::from("<h1>科技服务团</h1>");
+    if v.teams.is_empty() {
+        body.push_str("<p class=\"note\">还没有服务团。</p>");
+    }
+    for r in v.teams.iter().filter(|r| !r.meta.deleted) {
+        let Body::Team(t) = &r.body else { continue };
+        let members: Vec<String> = t
+            .members
+            .iter()
+            .map(|m| {
+                let state = if kechuang_types::Team::serves(m, &r.meta.owner) { "在岗" } else { "待接受" };
+                let lead = if m.expert == t.lead { "（团长）" } else { "" };
+                let name = match (m.name.as_str(), v.names.get(&m.expert)) {
+                    ("", Some(known)) => known.clone(),
+                    ("", None) => format!("专家 {}", m.expert.to_string().chars().take(13).collect::<String>()),
+                    (name, _) => name.to_owned(),
+                };
+                format!("{}{lead} · {} · {state}", esc(&name), esc(m.node.as_str()))
+            })
+            .collect();
+        let serves = |list: Vec<String>| if list.is_empty() { "不限".to_owned() } else { list.join("、") };
+        let _ = write!(
+            body,
+            "<div class=\"card team\" data-id=\"{}\"><b style=\"font-size:16px\">{}</b> <span class=\"note\">{} · 负荷 {}</span><p>{}</p>\
+             <p>成员：{}</p><p class=\"note\">领域：{} · 服务城市：{} · 服务行业：{} · 服务方式：{}</p>",
+            r.meta.id,
+            esc(&t.name),
+            esc(r.meta.owner.as_str()),
+            v.loads.get(&r.meta.id).copied().unwrap_or(0),
+            esc(&t.description),
+            members.join("；"),
+            esc(&t.fields.join("、")),
+            esc(&serves(t.cities.iter().map(|c| region(*c)).collect())),
+            esc(&serves(t.industries.iter().map(|i| i.to_string()).collect())),
+            esc(&serves(t.service_modes.clone()))
+        );
+        if r.meta.owner != v.me {
+            let accepted = t.members.iter().filter(|m| m.node == v.me).all(|m| m.accepted.value);
+            let (action, label) = if accepted { ("decline", "退出") } else { ("accept", "接受邀请") };
+            let _ = write!(
+                body,
+                "<form class=\"inline\" method=\"post\" action=\"/teams/{}/{action}\"><button>{label}</button></form>",
+                r.meta.id
+            );
+        }
+        body.push_str("</div>");
+    }
+    if v.publishes {
+        body.push_str("<h2>组建或修订服务团</h2>");
+        if v.experts.is_empty() {
+            body.push_str("<p class=\"note\">本站还没有发布专家，发布后即可组建服务团。</p>");
+            return page("服务团", "/teams", msg, &body);
+        }
+        let options: String =
+            v.experts.iter().map(|e| format!("<option value=\"{}\">{}</option>", e.meta.id, esc(&e.title()))).collect();
+        let boxes: String = v
+            .experts
+            .iter()
+            .map(|e| {
+                format!(
+                    "<label><input type=\"checkbox\" name=\"member\" value=\"{}\"> {}</label> ",
+                    e.meta.id,
+                    esc(&e.title())
+                )
+            })
+            .collect();
+        let modes: String = kechuang_types::SERVICE_MODES
+            .iter()
+            .map(|m| format!("<label><input type=\"checkbox\" name=\"mode\" value=\"{m}\"> {m}</label> "))
+            .collect();
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/teams\" id=\"publish-team\"><p>名称 <input name=\"name\" size=\"30\" required>（同名即修订）</p>\
+             <p>简介<br><textarea name=\"description\" rows=\"2\" cols=\"70\"></textarea></p>\
+             <p>团长 <select name=\"lead\">{options}</select></p><p>本站成员：{boxes}</p>\
+             <p>外站专家（每行一位，站点:专家编号，可在「查找」专家中找到）<br><textarea name=\"others\" rows=\"2\" cols=\"70\"></textarea></p>\
+             <p>领域 <input name=\"fields\" size=\"30\" placeholder=\"默认同团长，用逗号分隔\"> 关键词 <input name=\"keywords\" size=\"30\"></p>\
+             <p>服务城市 <input name=\"cities\" size=\"20\" placeholder=\"如 深圳市，空为不限\"> 服务行业 <input name=\"industries\" size=\"12\" placeholder=\"如 C38\"></p>\
+             <p>服务方式 {modes}</p><button>发布服务团</button></form>"
+        );
+    }
+    page("服务团", "/teams", msg, &body)
 }
 
 /// What `search` shows.

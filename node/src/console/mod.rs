@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use kechuang_daemon::web;
 use kechuang_interchange as import;
-use kechuang_types::{Body, Date, Lang, Record, RecordKind, Region, Timestamp, WithdrawReason, Withdrawal};
+use kechuang_types::{Body, Date, Lang, NodeKind, Record, RecordKind, Region, Timestamp, WithdrawReason, Withdrawal};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
@@ -67,6 +67,10 @@ pub async fn serve(node: Arc<Node>, listener: TcpListener, shutdown: Cancellatio
         .route("/bids/{id}/award", post(award))
         .route("/search", get(search_page))
         .route("/search/interest", post(interest))
+        .route("/assessments", get(assessments_page))
+        .route("/assessments/{id}", post(assess))
+        .route("/teams", get(teams_page).post(publish_team))
+        .route("/teams/{id}/{answer}", post(answer_team))
         .route("/export/{file}", get(export))
         .route("/template.xlsx", get(template))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -296,7 +300,11 @@ async fn records_page(
     let (rows, total, filter, me, loads) = blocking(&console, move |node| {
         let (rows, total) = filter_page(node, kind, &filter)?;
         let loads = match kind {
-            RecordKind::Expert => kechuang_types::present::loads(&node.store.list(Some(RecordKind::Match))?),
+            RecordKind::Expert => {
+                let mut engaging = node.store.list(Some(RecordKind::Match))?;
+                engaging.extend(node.store.list(Some(RecordKind::Team))?);
+                kechuang_types::present::loads(&engaging)
+            }
             _ => HashMap::new(),
         };
         Ok((rows, total, filter, node.config.id.clone(), loads))
@@ -393,6 +401,7 @@ async fn challenges_page(
         }
         let bids = node.store.list(Some(RecordKind::Bid))?;
         Ok(html::Challenges {
+            assessments: node.store.list(Some(RecordKind::Assessment))?,
             open,
             mine,
             bids,
@@ -403,6 +412,114 @@ async fn challenges_page(
     })
     .await?;
     Ok(page(html::challenges(&view, q.get("msg").map(String::as_str))))
+}
+
+/// 评估.
+async fn assessments_page(
+    State(console): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Failure> {
+    let view = blocking(&console, |node| {
+        let me = node.config.id.clone();
+        let society = node.config.kind == NodeKind::Society;
+        let mut subjects = Vec::new();
+        let mut titles = HashMap::new();
+        for kind in [RecordKind::Demand, RecordKind::Outcome, RecordKind::Bid] {
+            for r in node.store.list(Some(kind))? {
+                titles.insert(r.meta.id, r.title());
+                if society && r.meta.owner != me && !r.meta.deleted {
+                    subjects.push(r);
+                }
+            }
+        }
+        let held = node.store.list(Some(RecordKind::Assessment))?.into_iter().filter(|r| !r.meta.deleted).collect();
+        Ok(html::Assessments { society, subjects, held, titles })
+    })
+    .await?;
+    Ok(page(html::assessments(&view, q.get("msg").map(String::as_str))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AssessForm {
+    advancement: u32,
+    maturity: u32,
+    market: u32,
+    risk: u32,
+    verdict: String,
+    evaluator: String,
+    text: String,
+}
+
+async fn assess(State(console): State<Shared>, Path(id): Path<String>, Form(f): Form<AssessForm>) -> Response {
+    let said = lifecycle::Verdict {
+        evaluator: f.evaluator,
+        scores: [f.advancement, f.maturity, f.market, f.risk],
+        verdict: f.verdict,
+        text: f.text,
+    };
+    match act(&console, move |node| lifecycle::assess(node, &id, said)).await {
+        Ok(_) => back("/assessments", "已提交评估，将送达被评估方及所在省级站"),
+        Err(message) => back("/assessments", &message),
+    }
+}
+
+/// 服务团.
+async fn teams_page(
+    State(console): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Failure> {
+    let view = blocking(&console, |node| {
+        let teams = node.store.list(Some(RecordKind::Team))?;
+        let mut engaging = node.store.list(Some(RecordKind::Match))?;
+        engaging.extend(teams.iter().cloned());
+        Ok(html::Teams {
+            me: node.config.id.clone(),
+            publishes: matches!(node.config.kind, NodeKind::University | NodeKind::Society),
+            loads: kechuang_types::present::loads(&engaging),
+            teams,
+            names: node.store.list(Some(RecordKind::Expert))?.iter().map(|e| (e.meta.id, e.title())).collect(),
+            experts: on_offer(node, RecordKind::Expert)?,
+        })
+    })
+    .await?;
+    Ok(page(html::teams(&view, q.get("msg").map(String::as_str))))
+}
+
+async fn publish_team(State(console): State<Shared>, Form(form): Form<Vec<(String, String)>>) -> Response {
+    let value = |key: &str| form.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect::<Vec<_>>();
+    let split = |key: &str| -> Vec<String> {
+        value(key)
+            .concat()
+            .split([',', '，', '、', '\n'])
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let draft = lifecycle::TeamDraft {
+        name: value("name").concat(),
+        description: value("description").concat(),
+        lead: value("lead").concat(),
+        members: value("member").into_iter().chain(split("others")).collect(),
+        fields: split("fields"),
+        keywords: split("keywords"),
+        cities: split("cities"),
+        industries: split("industries"),
+        service_modes: value("mode"),
+    };
+    match act(&console, move |node| lifecycle::publish_team(node, draft)).await {
+        Ok(_) => back("/teams", "已发布服务团；外站专家经其所在站点接受后加入"),
+        Err(message) => back("/teams", &message),
+    }
+}
+
+async fn answer_team(State(console): State<Shared>, Path((id, answer)): Path<(String, String)>) -> Response {
+    let accept = answer == "accept";
+    match act(&console, move |node| lifecycle::answer_team(node, &id, accept)).await {
+        Ok(_) if accept => back("/teams", "已接受邀请：本站专家加入该服务团"),
+        Ok(_) => back("/teams", "已退出该服务团"),
+        Err(message) => back("/teams", &message),
+    }
 }
 
 /// This node's own records of `kind` that are not withdrawn: what it may offer.
