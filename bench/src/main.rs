@@ -5,6 +5,7 @@
 //! Build in release and run from the workspace:
 //! `cargo build --release && ./target/release/kechuang-bench all`.
 
+mod anchor;
 mod fanin;
 mod procs;
 mod sample;
@@ -69,6 +70,17 @@ enum Scenario {
         /// Records the node publishes.
         #[arg(long, default_value_t = 100_000)]
         records: usize,
+    },
+    /// The same records through PostgreSQL 15 logical replication, between a
+    /// publisher and a subscriber the bench starts itself: bulk, 1% changed,
+    /// and the subscription reconnecting with nothing to receive.
+    Anchor {
+        /// Records to replicate.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Records per committed batch at the publisher.
+        #[arg(long, default_value_t = 2_000)]
+        batch: usize,
     },
     /// The same records written straight into sled in the same batches.
     Floor {
@@ -142,6 +154,7 @@ fn main() -> anyhow::Result<()> {
         Scenario::Push { records, batch, backend, .. } => rt.block_on(push(records, batch, backend)).map(drop),
         Scenario::Failover { records } => failover(records),
         Scenario::Floor { records, batch } => floor(records, batch),
+        Scenario::Anchor { records, batch } => rt.block_on(anchor::anchor(records, batch)),
         Scenario::Match { outcomes, demands } => match_latency(outcomes, demands),
         Scenario::Propagation { nodes, demands } => rt.block_on(propagation(nodes, demands)),
         Scenario::Footprint { records } => rt.block_on(footprint(records)),
@@ -152,6 +165,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(push(100_000, 2_000, Backend::Sled))?;
             match kechuang_testkit::server_binaries() {
                 Ok(_) => {
+                    rt.block_on(anchor::anchor(100_000, 2_000))?;
                     drop(rt.block_on(push(100_000, 2_000, Backend::Postgres))?);
                     rt.block_on(push_two_instances(100_000, 2_000))?;
                     failover(100_000)?;
