@@ -31,8 +31,9 @@ pub struct Postgres {
 /// The directory of `initdb` and `postgres`: `$KECHUANG_PG_BIN`, Debian's
 /// server directory, or `PATH`.
 pub fn server_binaries() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("KECHUANG_PG_BIN") {
-        return Ok(dir.into());
+    if let Some(dir) = std::env::var_os("KECHUANG_PG_BIN").map(PathBuf::from) {
+        anyhow::ensure!(dir.join("initdb").is_file(), "KECHUANG_PG_BIN={}: no initdb there", dir.display());
+        return Ok(dir);
     }
     let found = DEBIAN_BINS.iter().map(PathBuf::from).find(|d| d.join("initdb").is_file()).or_else(|| {
         std::env::split_paths(&std::env::var_os("PATH")?)
