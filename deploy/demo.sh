@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO=${KECHUANG_DEMO_DIR:-$PWD/demo}
-BIN=$PWD/target/debug
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/debug
 SAMPLES=$PWD/deploy/demo/data
 DATA=$DEMO/data
 
