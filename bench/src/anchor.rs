@@ -61,11 +61,7 @@ pub async fn anchor(records: usize, batch: usize) -> anyhow::Result<()> {
         let (ids, bodies): (Vec<&str>, Vec<&[u8]>) = chunk.iter().map(|(i, b)| (i.as_str(), b.as_slice())).unzip();
         source.execute(insert, &[&ids, &bodies]).await?;
     }
-    let target = records as i64;
-    wait("every record at the subscriber", Duration::from_secs(600), || async {
-        Ok(replica.query_one("SELECT count(*) FROM records", &[]).await?.get::<_, i64>(0) >= target)
-    })
-    .await?;
+    held(&replica, "SELECT count(*) FROM records", records, "every record at the subscriber").await?;
     let secs = started.elapsed().as_secs_f64();
     let rate = records as f64 / secs;
     report(
@@ -89,11 +85,7 @@ pub async fn anchor(records: usize, batch: usize) -> anyhow::Result<()> {
         futures_util::future::try_join_all(params.iter().map(|p| tx.execute(&single, p))).await?;
         tx.commit().await?;
     }
-    let target = 2 * records as i64;
-    wait("every record at the subscriber", Duration::from_secs(600), || async {
-        Ok(replica.query_one("SELECT count(*) FROM records", &[]).await?.get::<_, i64>(0) >= target)
-    })
-    .await?;
+    held(&replica, "SELECT count(*) FROM records", 2 * records, "every record at the subscriber").await?;
     let secs = started.elapsed().as_secs_f64();
     let rate = records as f64 / secs;
     report(
@@ -118,11 +110,8 @@ pub async fn anchor(records: usize, batch: usize) -> anyhow::Result<()> {
         let (ids, bodies): (Vec<&str>, Vec<&[u8]>) = chunk.iter().map(|(i, b)| (i.as_str(), b.as_slice())).unzip();
         source.execute(update, &[&ids, &bodies]).await?;
     }
-    let target = changed.len() as i64;
-    wait("the changes at the subscriber", Duration::from_secs(120), || async {
-        Ok(replica.query_one("SELECT count(*) FROM records WHERE version = 2", &[]).await?.get::<_, i64>(0) >= target)
-    })
-    .await?;
+    let query = "SELECT count(*) FROM records WHERE version = 2";
+    held(&replica, query, changed.len(), "the changes at the subscriber").await?;
     let secs = started.elapsed().as_secs_f64();
     report(
         json!({"scenario": "anchor_incremental", "records": changed.len(), "milliseconds": secs * 1e3}),
@@ -162,6 +151,14 @@ pub async fn anchor(records: usize, batch: usize) -> anyhow::Result<()> {
 async fn streaming(replica: &Client) -> anyhow::Result<i64> {
     let query = "SELECT count(*) FROM pg_stat_subscription WHERE pid IS NOT NULL AND received_lsn IS NOT NULL";
     Ok(replica.query_one(query, &[]).await?.get(0))
+}
+
+/// Waits until `count` (a `SELECT count(*)`) at the subscriber reaches `target`.
+async fn held(replica: &Client, count: &str, target: usize, what: &str) -> anyhow::Result<()> {
+    wait(what, Duration::from_secs(600), || async {
+        Ok(replica.query_one(count, &[]).await?.get::<_, i64>(0) >= target as i64)
+    })
+    .await
 }
 
 async fn connect(cluster: &Postgres) -> anyhow::Result<Client> {

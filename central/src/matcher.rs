@@ -828,9 +828,7 @@ fn fits_demand(
         return Ok(false);
     }
     let (cities, industries) = &supply.serves;
-    let serves = (cities.is_empty() || cities.iter().any(|c| c.contains(demand.region)))
-        && (industries.is_empty() || industries.iter().any(|i| demand.industry.as_str().starts_with(i.as_str())));
-    if !serves {
+    if !kechuang_types::Team::covers(cities, industries, demand.region, &demand.industry) {
         return Ok(false);
     }
     match capacity(engine, supply) {

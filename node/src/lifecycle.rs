@@ -418,26 +418,9 @@ pub fn publish_team(node: &Node, draft: TeamDraft) -> Result<Record, Refused> {
         fields if fields.is_empty() => lead_expert.fields.clone(),
         fields => fields,
     };
-    let cities = draft
-        .cities
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Region::lookup(&format!("cities[{i}]"), c))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(invalid)?;
-    let industries = draft
-        .industries
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Industry::parse(&format!("industries[{i}]"), c))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(invalid)?;
-    let service_modes = draft
-        .service_modes
-        .iter()
-        .map(|m| kechuang_types::service_mode("service_modes", m))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(invalid)?;
+    let cities = each("cities", &draft.cities, Region::lookup).map_err(invalid)?;
+    let industries = each("industries", &draft.industries, Industry::parse).map_err(invalid)?;
+    let service_modes = each("service_modes", &draft.service_modes, kechuang_types::service_mode).map_err(invalid)?;
     let name = draft.name.trim().to_owned();
     let mut team = Team {
         name: name.clone(),
@@ -474,6 +457,15 @@ pub fn publish_team(node: &Node, draft: TeamDraft) -> Result<Record, Refused> {
     };
     node.store.write_local(std::slice::from_ref(&record), &clock)?;
     Ok(record)
+}
+
+/// Every entry of a list parsed by `parse`, an error naming `field[i]`.
+fn each<T>(
+    field: &str,
+    items: &[String],
+    parse: impl Fn(&str, &str) -> kechuang_types::Result<T>,
+) -> kechuang_types::Result<Vec<T>> {
+    items.iter().enumerate().map(|(i, item)| parse(&format!("{field}[{i}]"), item)).collect()
 }
 
 /// The non-empty entries of a list, trimmed.

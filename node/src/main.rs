@@ -298,36 +298,7 @@ enum Command {
 #[derive(Subcommand)]
 enum TeamAction {
     /// Publish a team of this node (publishing the same name again revises it).
-    Publish {
-        /// The team's name.
-        #[arg(long)]
-        name: String,
-        /// What the team does.
-        #[arg(long, default_value = "")]
-        description: String,
-        /// This node's expert who leads it: id or reference.
-        #[arg(long)]
-        lead: String,
-        /// A further member (repeatable): this node's expert, or another
-        /// node's as NODE:ID (the id from `search … experts`).
-        #[arg(long = "member")]
-        members: Vec<String>,
-        /// Fields of expertise, comma-separated [default: the lead's].
-        #[arg(long, value_delimiter = ',')]
-        fields: Vec<String>,
-        /// Further keywords, comma-separated.
-        #[arg(long, value_delimiter = ',')]
-        keywords: Vec<String>,
-        /// Cities or provinces served (codes or names), comma-separated; anywhere when omitted.
-        #[arg(long, value_delimiter = ',')]
-        cities: Vec<String>,
-        /// Industry codes served (C38 covers C3841), comma-separated; any when omitted.
-        #[arg(long, value_delimiter = ',')]
-        industries: Vec<String>,
-        /// Service modes (技术咨询, 现场指导, 评估评审, 联合攻关, 培训), comma-separated.
-        #[arg(long, value_delimiter = ',')]
-        modes: Vec<String>,
-    },
+    Publish(TeamArgs),
     /// Accept membership of another node's team for this node's experts it lists.
     Accept {
         /// The team's id (from `list teams`).
@@ -338,6 +309,55 @@ enum TeamAction {
         /// The team's id.
         team_id: String,
     },
+}
+
+/// What `team publish` takes.
+#[derive(clap::Args)]
+struct TeamArgs {
+    /// The team's name.
+    #[arg(long)]
+    name: String,
+    /// What the team does.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// This node's expert who leads it: id or reference.
+    #[arg(long)]
+    lead: String,
+    /// A further member (repeatable): this node's expert, or another
+    /// node's as NODE:ID (the id from `search … experts`).
+    #[arg(long = "member")]
+    members: Vec<String>,
+    /// Fields of expertise, comma-separated [default: the lead's].
+    #[arg(long, value_delimiter = ',')]
+    fields: Vec<String>,
+    /// Further keywords, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    keywords: Vec<String>,
+    /// Cities or provinces served (codes or names), comma-separated; anywhere when omitted.
+    #[arg(long, value_delimiter = ',')]
+    cities: Vec<String>,
+    /// Industry codes served (C38 covers C3841), comma-separated; any when omitted.
+    #[arg(long, value_delimiter = ',')]
+    industries: Vec<String>,
+    /// Service modes (技术咨询, 现场指导, 评估评审, 联合攻关, 培训), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    modes: Vec<String>,
+}
+
+impl From<TeamArgs> for pb::PublishTeamRequest {
+    fn from(t: TeamArgs) -> Self {
+        pb::PublishTeamRequest {
+            name: t.name,
+            description: t.description,
+            lead: t.lead,
+            members: t.members,
+            fields: t.fields,
+            keywords: t.keywords,
+            cities: t.cities,
+            industries: t.industries,
+            service_modes: t.modes,
+        }
+    }
 }
 
 /// Prints the record an act returned: stable JSON, or `said` for people.
@@ -591,30 +611,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<()> {
             let record = runtime()?.block_on(async {
                 let mut api = connect(&config).await?;
                 let response = match action {
-                    TeamAction::Publish {
-                        name,
-                        description,
-                        lead,
-                        members,
-                        fields,
-                        keywords,
-                        cities,
-                        industries,
-                        modes,
-                    } => {
-                        let request = pb::PublishTeamRequest {
-                            name,
-                            description,
-                            lead,
-                            members,
-                            fields,
-                            keywords,
-                            cities,
-                            industries,
-                            service_modes: modes,
-                        };
-                        api.publish_team(request).await
-                    }
+                    TeamAction::Publish(team) => api.publish_team(pb::PublishTeamRequest::from(team)).await,
                     TeamAction::Accept { team_id } => {
                         api.answer_team(pb::AnswerTeamRequest { team_id, accept: true }).await
                     }

@@ -123,8 +123,8 @@ fn a_society_assesses_its_fields_and_the_challenge_owner_reads_it_before_awardin
     Ok(())
 }
 
-/// An assessment of `subject` (of `kind`, owned by `owner`, in `region`,
-/// of `industry`) written by `society`.
+/// An assessment written by `society` of `subject` (a record as central
+/// lists it), claiming it is of `industry`.
 fn assessment(society: &str, subject: &Value, industry: &str) -> anyhow::Result<Record> {
     let node = |id: &str| NodeId::parse("node", id);
     let body = Assessment {
@@ -139,9 +139,7 @@ fn assessment(society: &str, subject: &Value, industry: &str) -> anyhow::Result<
         verdict: Recommendation::Recommend,
         text: "推荐转化".into(),
     };
-    let now = kechuang_types::Timestamp::now();
-    let mut meta = Meta::new(node(society)?, now_version(0), now);
-    meta.created_at = now;
+    let meta = Meta::new(node(society)?, now_version(0), kechuang_types::Timestamp::now());
     Ok(Record { meta, body: Body::Assessment(body) })
 }
 

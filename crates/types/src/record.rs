@@ -1037,10 +1037,11 @@ impl Team {
         member.node == *owner || member.accepted.value
     }
 
-    /// Whether the team serves a demand in `region` of `industry`.
-    pub fn covers(&self, region: Region, industry: &Industry) -> bool {
-        (self.cities.is_empty() || self.cities.iter().any(|c| c.contains(region)))
-            && (self.industries.is_empty() || self.industries.iter().any(|i| industry.as_str().starts_with(i.as_str())))
+    /// Whether a team serving `cities` and `industries` (each empty for
+    /// any) serves a demand in `region` of `industry`.
+    pub fn covers(cities: &[Region], industries: &[Industry], region: Region, industry: &Industry) -> bool {
+        (cities.is_empty() || cities.iter().any(|c| c.contains(region)))
+            && (industries.is_empty() || industries.iter().any(|i| industry.as_str().starts_with(i.as_str())))
     }
 }
 
