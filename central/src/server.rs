@@ -68,10 +68,12 @@ pub struct State {
 }
 
 /// What each node should hold, remembered per log position: a node whose
-/// records have not changed gets its digests without a scan.
+/// records have not changed gets its digests without a scan, and at most
+/// one scan per node runs at a time.
 #[derive(Debug, Default)]
 pub struct DigestCache {
     entries: std::sync::Mutex<std::collections::HashMap<kechuang_types::NodeId, (u64, Arc<Digests>)>>,
+    scanning: std::sync::Mutex<std::collections::HashMap<kechuang_types::NodeId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl DigestCache {
@@ -84,6 +86,13 @@ impl DigestCache {
     /// Remembers the digests of `node` at log position `head`.
     pub fn put(&self, node: kechuang_types::NodeId, head: u64, digest: Arc<Digests>) {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).insert(node, (head, digest));
+    }
+
+    /// The right to scan for `node`, once no other scan for it runs. The
+    /// scan keeps it until done, even when the caller has gone.
+    pub async fn scan_turn(&self, node: &kechuang_types::NodeId) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = self.scanning.lock().unwrap_or_else(|p| p.into_inner()).entry(node.clone()).or_default().clone();
+        turn.lock_owned().await
     }
 }
 

@@ -49,35 +49,43 @@ impl SyncService {
 
     /// The digest of what `peer` should hold, whole and per id range: from
     /// the cache when nothing was logged since, else by a scan charged to
-    /// the node.
+    /// the node. A node's scans run one at a time, and a scan whose caller
+    /// gave up still finishes into the cache: a node polling a slow central
+    /// waits for the scan under way instead of piling up new ones.
     async fn digests(&self, peer: Peer) -> Result<Arc<Digests>, Status> {
-        let head = self.state.store.head();
-        if let Some(cached) = self.state.digests.get(&peer.id, head) {
+        let state = &self.state;
+        if let Some(cached) = state.digests.get(&peer.id, state.store.head()) {
             return Ok(cached);
         }
-        self.state.scans.admit(&peer.id)?;
-        let store = self.state.store.clone();
-        let id = peer.id.clone();
-        let (digests, scanned) = tokio::task::spawn_blocking(move || {
+        let turn = state.digests.scan_turn(&peer.id).await;
+        let head = state.store.head();
+        if let Some(cached) = state.digests.get(&peer.id, head) {
+            return Ok(cached);
+        }
+        state.scans.admit(&peer.id)?;
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            let started = std::time::Instant::now();
             let mut ranges = vec![Digest::default(); RANGES];
             let mut scanned = 0u64;
-            store.for_each(|record| {
+            let scan = state.store.for_each(|record| {
                 scanned += 1;
                 if let Some(view) = held_by(&record, &peer) {
                     ranges[range_of(&view.meta.id)].add(&view);
                 }
-            })?;
-            Ok::<_, kechuang_store::Error>((ranges, scanned))
+            });
+            state.scans.charge(&peer.id, scanned);
+            debug!(node = %peer.id, scanned, ms = started.elapsed().as_millis() as u64, "digest scanned");
+            scan.map_err(error::storage)?;
+            let mut whole = Digest::default();
+            ranges.iter().for_each(|d| whole.combine(d));
+            let digests = Arc::new(Digests { whole, ranges });
+            state.digests.put(peer.id, head, digests.clone());
+            Ok(digests)
         })
         .await
         .map_err(error::join)?
-        .map_err(error::storage)?;
-        self.state.scans.charge(&id, scanned);
-        let mut whole = Digest::default();
-        digests.iter().for_each(|d| whole.combine(d));
-        let digests = Arc::new(Digests { whole, ranges: digests });
-        self.state.digests.put(id, head, digests.clone());
-        Ok(digests)
     }
 }
 
