@@ -235,19 +235,49 @@ pub struct Draft {
 
 /// Checks a free-text field: trimmed, not empty when `required`, at most `max` characters.
 pub fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<()> {
+    text_fault(text, max, required).map_or(Ok(()), |fault| Err(fault.error(field, text)))
+}
+
+/// What is wrong with a text, found in one pass over its bytes: every
+/// stored and received record checks all of its texts, so this is hot.
+enum TextFault {
+    Spaces,
+    Missing,
+    Long(usize),
+    Control,
+}
+
+impl TextFault {
+    fn error(self, field: &str, text: &str) -> Error {
+        match self {
+            Self::Spaces => Error::invalid(field, text, "has leading or trailing spaces"),
+            Self::Missing => Error::missing(field),
+            Self::Long(max) => Error::invalid(field, text, format!("longer than {max} characters")),
+            Self::Control => Error::invalid(field, text, "contains control characters"),
+        }
+    }
+}
+
+fn text_fault(text: &str, max: usize, required: bool) -> Option<TextFault> {
     if text != text.trim() {
-        return Err(Error::invalid(field, text, "has leading or trailing spaces"));
+        return Some(TextFault::Spaces);
     }
     if required && text.is_empty() {
-        return Err(Error::missing(field));
+        return Some(TextFault::Missing);
     }
-    if text.chars().count() > max {
-        return Err(Error::invalid(field, text, format!("longer than {max} characters")));
+    // A text has at most as many characters as bytes.
+    if text.len() > max && text.chars().count() > max {
+        return Some(TextFault::Long(max));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Error::invalid(field, text, "contains control characters"));
-    }
-    Ok(())
+    // Control characters (Unicode's Cc) are C0 and DEL, one byte each, and
+    // C1, U+0080 to U+009F, encoded as 0xC2 0x80 to 0xC2 0x9F.
+    let bytes = text.as_bytes();
+    let control = bytes.iter().enumerate().any(|(i, &b)| {
+        (b < 0x20 && b != b'\n')
+            || b == 0x7f
+            || (b == 0xc2 && bytes.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+    });
+    control.then_some(TextFault::Control)
 }
 
 /// Checks a list of short words: at most `limits::KEYWORDS`, each non-empty and short.
@@ -256,7 +286,9 @@ fn check_words(field: &str, words: &[String]) -> Result<()> {
         return Err(Error::invalid(field, words.len().to_string(), format!("more than {} entries", limits::KEYWORDS)));
     }
     for (i, w) in words.iter().enumerate() {
-        check_text(&format!("{field}[{i}]"), w, limits::KEYWORD, true)?;
+        if let Some(fault) = text_fault(w, limits::KEYWORD, true) {
+            return Err(fault.error(&format!("{field}[{i}]"), w));
+        }
     }
     Ok(())
 }
@@ -1048,6 +1080,26 @@ impl Team {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_scan_finds_exactly_the_control_characters() {
+        for c in (0..0x3000u32).filter_map(char::from_u32) {
+            let text = format!("甲{c}乙");
+            let expected = c.is_control() && c != '\n';
+            assert_eq!(matches!(text_fault(&text, 10, true), Some(TextFault::Control)), expected, "U+{:04X}", c as u32);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_one_pass_check_agrees_with_the_plain_rules(text in "\\PC{0,12}|[\u{0}-\u{a0}储能 ]{0,12}", max in 0usize..14) {
+            let plain = text != text.trim()
+                || text.is_empty()
+                || text.chars().count() > max
+                || text.chars().any(|c| c.is_control() && c != '\n');
+            proptest::prop_assert_eq!(check_text("f", &text, max, true).is_err(), plain);
+        }
+    }
 
     #[test]
     fn patent_numbers_are_checked_for_shape_and_check_digit() {
