@@ -96,11 +96,12 @@ pub(crate) struct Stored {
     pub(crate) record: Record,
 }
 
-/// [`Stored`] by reference, for writing without a copy.
-#[derive(Serialize)]
-pub(crate) struct StoredRef<'a> {
-    pub(crate) position: u64,
-    pub(crate) record: &'a Record,
+impl Stored {
+    /// Decodes a stored record with its position.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self> {
+        let (position, record) = crate::codec::decode_positioned("record", bytes)?;
+        Ok(Self { position, record })
+    }
 }
 
 /// What one write changes, decided before the backend commits it.

@@ -22,7 +22,7 @@ use kechuang_types::{Clock, Draft, Hlc, Meta, NodeId, Record, RecordId, RecordKi
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use crate::codec::{self, decode, encode, read_u64, u64_key};
+use crate::codec::{self, decode_record, encode_record, read_u64, u64_key};
 use crate::{Error, Result};
 
 mod outbox;
@@ -94,7 +94,7 @@ impl Holdings {
         let mut holdings =
             Self { ranges: vec![Digest::default(); RANGES], counts: RecordKind::ALL.iter().map(|k| (*k, 0)).collect() };
         for value in records.iter().values() {
-            holdings.add(&decode("record", &value?)?);
+            holdings.add(&decode_record("record", &value?)?);
         }
         Ok(holdings)
     }
@@ -193,7 +193,7 @@ impl NodeStore {
                 let existing = match external_id {
                     Some(ext) => match external.get(external_key(body.kind(), ext))? {
                         Some(id) => match records.get(&id)? {
-                            Some(bytes) => Some(decode::<Record>("record", &bytes).or_else(abort)?),
+                            Some(bytes) => Some(decode_record("record", &bytes).or_else(abort)?),
                             None => None,
                         },
                         None => None,
@@ -239,7 +239,7 @@ impl NodeStore {
                     }
                 };
                 let id = record.meta.id.as_bytes().to_vec();
-                records.insert(id.as_slice(), encode(&record))?;
+                records.insert(id.as_slice(), encode_record(&record))?;
                 if let Some(ext) = external_id {
                     external.insert(external_key(body.kind(), ext), id.as_slice())?;
                 }
@@ -269,8 +269,8 @@ impl NodeStore {
             let mut changes: Vec<Change> = Vec::with_capacity(changed.len());
             for record in changed {
                 let id = record.meta.id.as_bytes().as_slice();
-                let old = match records.insert(id, encode(record))? {
-                    Some(bytes) => Some(decode::<Record>("record", &bytes).or_else(abort)?),
+                let old = match records.insert(id, encode_record(record))? {
+                    Some(bytes) => Some(decode_record("record", &bytes).or_else(abort)?),
                     None => None,
                 };
                 outbox.insert(&u64_key(next_seq), id)?;
@@ -290,14 +290,14 @@ impl NodeStore {
     /// This node's record of `kind` with the operator's reference `external_id`.
     pub fn by_external(&self, kind: RecordKind, external_id: &str) -> Result<Option<Record>> {
         match self.external.get(external_key(kind, external_id))? {
-            Some(id) => self.records.get(&id)?.map(|v| decode("record", &v)).transpose(),
+            Some(id) => self.records.get(&id)?.map(|v| decode_record("record", &v)).transpose(),
             None => Ok(None),
         }
     }
 
     /// One record by id.
     pub fn get(&self, id: &RecordId) -> Result<Option<Record>> {
-        self.records.get(id.as_bytes())?.map(|v| decode("record", &v)).transpose()
+        self.records.get(id.as_bytes())?.map(|v| decode_record("record", &v)).transpose()
     }
 
     /// The feed position to resume from.
@@ -320,11 +320,11 @@ impl NodeStore {
                 tx_clock.observe_within(record.meta.version, now_ms, FAR_FUTURE_MS);
                 let key = record.meta.id.as_bytes();
                 let held = match records.get(key)? {
-                    Some(bytes) => Some(decode::<Record>("record", &bytes).or_else(abort)?),
+                    Some(bytes) => Some(decode_record("record", &bytes).or_else(abort)?),
                     None => None,
                 };
                 if let Some(merged) = merge(held.as_ref(), record) {
-                    records.insert(key.as_slice(), encode(&merged))?;
+                    records.insert(key.as_slice(), encode_record(&merged))?;
                     changes.push((held, Some(merged)));
                 }
             }
@@ -348,7 +348,7 @@ impl NodeStore {
             {
                 continue;
             }
-            let record: Record = decode("record", &bytes)?;
+            let record: Record = decode_record("record", &bytes)?;
             if kind.is_none_or(|k| record.kind() == k) {
                 out.push(record);
             }
@@ -393,7 +393,7 @@ impl NodeStore {
             };
             for id in &held_only {
                 let Some(bytes) = records.get(id.as_bytes())? else { continue };
-                let held: Record = decode("record", &bytes).or_else(abort)?;
+                let held: Record = decode_record("record", &bytes).or_else(abort)?;
                 if held.meta.owner == *me {
                     requeue(id, &mut report)?;
                 } else {
@@ -403,7 +403,7 @@ impl NodeStore {
             }
             for (id, copy) in &central {
                 let held: Option<Record> = match records.get(id.as_bytes())? {
-                    Some(bytes) => Some(decode("record", &bytes).or_else(abort)?),
+                    Some(bytes) => Some(decode_record("record", &bytes).or_else(abort)?),
                     None => None,
                 };
                 if held.as_ref() == Some(*copy) {
@@ -421,7 +421,7 @@ impl NodeStore {
                     _ => (*copy).clone(),
                 };
                 if held.as_ref() != Some(&value) {
-                    records.insert(id.as_bytes().as_slice(), encode(&value))?;
+                    records.insert(id.as_bytes().as_slice(), encode_record(&value))?;
                     report.written += 1;
                 }
             }

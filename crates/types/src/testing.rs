@@ -106,3 +106,119 @@ pub fn proposed_match() -> crate::Match {
         supply_contact: None,
     }
 }
+
+/// One record of each kind with every optional field filled (contacts,
+/// answers, a landing, a withdrawal), for round trips through encodings.
+pub fn one_of_each_kind() -> Vec<Record> {
+    use crate::{
+        Assessment, Bid, BidState, Contact, Contract, ContractType, Date, DateRange, Landed, Landing, MatchState,
+        Member, Part, Recommendation, RecordKind, Response, Scores, Team, TransferMode, WithdrawReason, Withdrawal,
+    };
+    let contact =
+        || Some(Contact { person: "李工".into(), phone: "0755-1234567".into(), email: "li@example.cn".into() });
+    let date = |d: &str| Date::parse("date", d).expect("date");
+    let mut demand = demand("储能电站热失控早期预警");
+    demand.meta.external_id = Some("XQ-2026-001".into());
+    demand.meta.created_at = Timestamp(1_795_000_000_000);
+    demand.meta.updated_at = Timestamp(1_795_000_000_500);
+    if let Body::Demand(d) = &mut demand.body {
+        d.keywords = vec!["热失控".into(), "预警".into()];
+        d.budget_wan = Some(120.5);
+        d.deadline = Some(date("2030-06-30"));
+        d.is_challenge = true;
+        d.enterprise = "某储能公司".into();
+        d.contact = contact();
+        d.service_modes = vec!["联合攻关".into()];
+    }
+    let mut outcome = outcome("电化学阻抗谱在线测量");
+    outcome.meta.deleted = true;
+    outcome.meta.withdrawal = Some(Withdrawal { reason: WithdrawReason::Licensed, note: "已许可".into() });
+    if let Body::Outcome(o) = &mut outcome.body {
+        o.keywords = vec!["阻抗谱".into()];
+        o.ip = "发明专利 ZL2024".into();
+        o.transfer_modes = vec![TransferMode::License, TransferMode::Equity];
+        o.price_wan = Some(80.0);
+        o.contact = contact();
+    }
+    let mut expert = expert("陈教授");
+    if let Body::Expert(e) = &mut expert.body {
+        e.keywords = vec!["电池安全".into()];
+        e.available = vec![DateRange::new("available", date("2030-01-01"), date("2030-03-31")).expect("range")];
+        e.service_modes = vec!["技术咨询".into()];
+        e.capacity = Some(2);
+        e.contact = contact();
+    }
+    let mut m = proposed_match();
+    m.supply_nodes = vec![NodeId::parse("node", "szu").expect("node id")];
+    m.explanation = "同城：深圳".into();
+    m.core = Part::new(Hlc::from_u64(9), MatchState::Landed);
+    m.core_reason = "落地".into();
+    m.demand_side =
+        Part::new(Hlc::from_u64(3), Response::Contracted(Contract { kind: ContractType::License, amount_wan: 60.0 }));
+    m.supply_side = Part::new(Hlc::from_u64(4), Response::Accepted);
+    m.landing =
+        Part::new(Hlc::from_u64(8), Landing::Landed(Landed { date: date("2030-02-01"), note: "产线投用".into() }));
+    m.demand_contact = contact();
+    m.supply_contact = contact();
+    let central = NodeId::parse("owner", "central").expect("node id");
+    let matched = Record {
+        meta: Meta::new(central, Hlc::from_u64(9), Timestamp(1_795_000_000_000)),
+        body: Body::Match(Box::new(m)),
+    };
+    let bid = Record {
+        meta: meta("uni"),
+        body: Body::Bid(Bid {
+            demand: demand.meta.id,
+            demand_owner: demand.meta.owner.clone(),
+            proposal: "以阻抗谱方案揭榜".into(),
+            outcomes: vec![outcome.meta.id],
+            experts: vec![expert.meta.id],
+            decision: Part::new(Hlc::from_u64(5), BidState::Awarded),
+            industry: Some(Industry::parse("industry", "C38").expect("industry")),
+        }),
+    };
+    let assessment = Record {
+        meta: meta("ces"),
+        body: Body::Assessment(Assessment {
+            subject: bid.meta.id,
+            subject_kind: RecordKind::Bid,
+            subject_owner: bid.meta.owner.clone(),
+            subject_region: None,
+            industry: Industry::parse("industry", "C38").expect("industry"),
+            challenge_owner: Some(demand.meta.owner.clone()),
+            evaluator: "评审组".into(),
+            scores: Scores { advancement: 4, maturity: 3, market: 5, risk: 2 },
+            verdict: Recommendation::Conditional,
+            text: "需补充中试数据".into(),
+        }),
+    };
+    let team = Record {
+        meta: meta("uni"),
+        body: Body::Team(Team {
+            name: "储能安全服务团".into(),
+            description: "储能电站安全".into(),
+            lead: expert.meta.id,
+            members: vec![
+                Member {
+                    expert: expert.meta.id,
+                    node: expert.meta.owner.clone(),
+                    name: "陈教授".into(),
+                    accepted: Part::new(Hlc::ZERO, false),
+                },
+                Member {
+                    expert: RecordId::new(),
+                    node: NodeId::parse("node", "szu").expect("node id"),
+                    name: "王教授".into(),
+                    accepted: Part::new(Hlc::from_u64(6), true),
+                },
+            ],
+            fields: vec!["储能安全".into()],
+            keywords: vec!["热失控".into()],
+            region: Region::parse("region", "510100").expect("region"),
+            cities: vec![Region::parse("region", "440300").expect("region")],
+            industries: vec![Industry::parse("industry", "C38").expect("industry")],
+            service_modes: vec!["联合攻关".into()],
+        }),
+    };
+    vec![demand, outcome, expert, matched, bid, assessment, team]
+}

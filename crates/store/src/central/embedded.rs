@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kechuang_types::{Event, NodeId, Record, RecordId, Timestamp};
 use tokio::sync::watch;
 
-use super::{Backend, Batch, NodeEntry, Restoring, Sink, Snapshot, Stored, StoredRef, Txn};
-use crate::codec::{decode, encode, read_u64, u64_key};
+use super::{Backend, Batch, NodeEntry, Restoring, Sink, Snapshot, Stored, Txn};
+use crate::codec::{decode, decode_positioned, encode, encode_positioned, read_u64, u64_key};
 use crate::{Error, Result};
 
 /// sled's page cache: central keeps its memory bounded (sled defaults to 1 GiB).
@@ -125,7 +125,7 @@ impl SledBackend {
             let mut ids = Vec::with_capacity(batch.records.len() * 16);
             for record in &batch.records {
                 let id = record.meta.id;
-                out.insert(key(RECORD, id.as_bytes()), encode(&StoredRef { position, record }));
+                out.insert(key(RECORD, id.as_bytes()), encode_positioned(position, record));
                 ids.extend_from_slice(id.as_bytes());
             }
             out.insert(&log_key(position), ids);
@@ -173,7 +173,10 @@ impl Backend for SledBackend {
     }
 
     fn get(&self, id: &RecordId) -> Result<Option<Record>> {
-        self.main.get(key(RECORD, id.as_bytes()))?.map(|v| decode::<Stored>("record", &v).map(|s| s.record)).transpose()
+        self.main
+            .get(key(RECORD, id.as_bytes()))?
+            .map(|v| decode_positioned("record", &v).map(|(_, record)| record))
+            .transpose()
     }
 
     fn node(&self, id: &NodeId) -> Result<Option<NodeEntry>> {
@@ -267,7 +270,7 @@ impl Backend for SledBackend {
             for id in ids.chunks(16) {
                 scanned += 1;
                 let Some(value) = self.main.get(key(RECORD, id))? else { continue };
-                let stored: Stored = decode("record", &value)?;
+                let stored = Stored::decode(&value)?;
                 if stored.position == position {
                     out.push((position, stored.record));
                 }
@@ -318,7 +321,7 @@ impl Backend for SledBackend {
             .range((start, Bound::Excluded(vec![RECORD + 1])))
             .values()
             .take(limit)
-            .map(|v| Ok(decode::<Stored>("record", &v?)?.record))
+            .map(|v| Ok(decode_positioned("record", &v?)?.1))
             .collect()
     }
 
@@ -341,7 +344,7 @@ impl Backend for SledBackend {
         let matched_upto = self.matched_upto()?;
         let (start, first_events) = (self.head(), self.last_event.load(Ordering::SeqCst));
         for value in self.main.scan_prefix([RECORD]).values() {
-            let stored: Stored = decode("record", &value?)?;
+            let stored = Stored::decode(&value?)?;
             // What moved past `start` is copied again under the lock below.
             if stored.position <= start {
                 sink.record(&stored)?;
@@ -386,7 +389,10 @@ impl Backend for SledBackend {
         match part {
             Restoring::Records(records) => {
                 for stored in records {
-                    batch.insert(key(RECORD, stored.record.meta.id.as_bytes()), encode(&stored));
+                    batch.insert(
+                        key(RECORD, stored.record.meta.id.as_bytes()),
+                        encode_positioned(stored.position, &stored.record),
+                    );
                 }
             }
             Restoring::Events(events) => {
@@ -423,7 +429,7 @@ impl Backend for SledBackend {
                 // The log, rebuilt from the records' final positions.
                 let mut log: std::collections::BTreeMap<u64, Vec<u8>> = std::collections::BTreeMap::new();
                 for value in self.main.scan_prefix([RECORD]).values() {
-                    let stored: Stored = decode("record", &value?)?;
+                    let stored = Stored::decode(&value?)?;
                     log.entry(stored.position).or_default().extend_from_slice(stored.record.meta.id.as_bytes());
                 }
                 for (position, ids) in &log {

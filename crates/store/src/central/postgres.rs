@@ -35,7 +35,7 @@ use tracing::{debug, warn};
 
 use super::embedded::SEEN_GRAIN_MS;
 use super::{Backend, Batch, NodeEntry, Restoring, Sink, Snapshot, Stored, Txn};
-use crate::codec::{decode, encode};
+use crate::codec::{decode, decode_record, encode, encode_record};
 use crate::{Error, Result};
 
 /// The advisory lock space of Kechuang (`pg_advisory_lock(SPACE, …)`).
@@ -168,7 +168,7 @@ impl Txn for PgTxn<'_> {
             self.cache.entry(*id).or_insert(None);
         }
         for row in rows {
-            let record: Record = decode("record", row.get(1))?;
+            let record: Record = decode_record("record", row.get(1))?;
             self.cache.insert(id_of(row.get(0))?, Some(record));
         }
         Ok(())
@@ -305,7 +305,7 @@ impl PgBackend {
             let statement = client.prepare_cached("SELECT body FROM kechuang_records WHERE id = $1").await?;
             client.query_opt(&statement, &[&id.as_bytes().as_slice()]).await
         })?;
-        row.map(|r| decode("record", r.get(0))).transpose()
+        row.map(|r| decode_record("record", r.get(0))).transpose()
     }
 
     /// Takes `position` as the head if it is further on.
@@ -327,7 +327,7 @@ impl PgBackend {
         let position = position as i64;
         if !batch.records.is_empty() {
             let ids: Vec<&[u8]> = batch.records.iter().map(|r| r.meta.id.as_bytes().as_slice()).collect();
-            let bodies: Vec<Vec<u8>> = batch.records.iter().map(encode).collect();
+            let bodies: Vec<Vec<u8>> = batch.records.iter().map(encode_record).collect();
             let statement = client
                 .prepare_cached(
                     "INSERT INTO kechuang_records (id, position, body) SELECT id, $2, body FROM unnest($1::bytea[], $3::bytea[]) AS t(id, body) \
@@ -398,7 +398,7 @@ impl PgBackend {
             let Some(last) = rows.last() else { break };
             after = last.get::<_, &[u8]>(0).to_vec();
             for row in &rows {
-                let record: Record = decode("record", row.get(2))?;
+                let record: Record = decode_record("record", row.get(2))?;
                 sink.record(&Stored { position: row.get::<_, i64>(1) as u64, record })?;
             }
         }
@@ -663,7 +663,7 @@ impl Backend for PgBackend {
         let full = rows.len() as i64 == limit;
         let mut out = rows
             .iter()
-            .map(|r| Ok((r.get::<_, i64>(0) as u64, decode("record", r.get(1))?)))
+            .map(|r| Ok((r.get::<_, i64>(0) as u64, decode_record("record", r.get(1))?)))
             .collect::<Result<Vec<(u64, Record)>>>()?;
         let Some(&(last, _)) = out.last().filter(|_| full) else { return Ok((out, upto)) };
         // Never half of one write: the rest of the last position's records.
@@ -673,7 +673,7 @@ impl Backend for PgBackend {
             client.query(&statement, &[&(last as i64)]).await
         })?;
         for row in rest {
-            out.push((last, decode("record", row.get(0))?));
+            out.push((last, decode_record("record", row.get(0))?));
         }
         Ok((out, last))
     }
@@ -708,7 +708,7 @@ impl Backend for PgBackend {
             "SELECT body FROM kechuang_records WHERE id > $1 ORDER BY id LIMIT $2",
             &[&after, &(limit as i64)],
         )?;
-        rows.iter().map(|r| decode("record", r.get(0))).collect()
+        rows.iter().map(|r| decode_record("record", r.get(0))).collect()
     }
 
     fn size_on_disk(&self) -> Result<u64> {
@@ -750,7 +750,7 @@ impl Backend for PgBackend {
                 }
                 let ids: Vec<&[u8]> = latest.keys().map(|id| id.as_bytes().as_slice()).collect();
                 let positions: Vec<i64> = latest.values().map(|s| s.position as i64).collect();
-                let bodies: Vec<Vec<u8>> = latest.values().map(|s| encode(&s.record)).collect();
+                let bodies: Vec<Vec<u8>> = latest.values().map(|s| encode_record(&s.record)).collect();
                 self.run(client.execute(
                     "INSERT INTO kechuang_records (id, position, body) SELECT * FROM unnest($1::bytea[], $2::int8[], $3::bytea[]) \
                      ON CONFLICT (id) DO UPDATE SET position = excluded.position, body = excluded.body",

@@ -14,7 +14,7 @@ use sled::Transactional;
 use tracing::warn;
 
 use super::{ACKED, Change, NEXT_SEQ, NodeStore, REFUSALS, abort, external_key, tx_u64};
-use crate::codec::{decode, encode, read_u64, u64_key};
+use crate::codec::{decode, decode_record, encode, encode_record, read_u64, u64_key};
 use crate::{Error, Result};
 
 /// A change central refused, as this node keeps it for its operator.
@@ -77,7 +77,7 @@ impl NodeStore {
                 .records
                 .get(&id)?
                 .ok_or(Error::Corrupt { what: "outbox", reason: "names a missing record".into() })?;
-            out.push((seq, Some(decode("record", &record)?)));
+            out.push((seq, Some(decode_record("record", &record)?)));
         }
         Ok(out)
     }
@@ -192,7 +192,7 @@ impl NodeStore {
                 let sent = sent[&r.seq];
                 let key = r.id.as_bytes().as_slice();
                 let local: Option<Record> = match records.get(key)? {
-                    Some(bytes) => Some(decode("record", &bytes).or_else(abort)?),
+                    Some(bytes) => Some(decode_record("record", &bytes).or_else(abort)?),
                     None => None,
                 };
                 let restore = kechuang_sync::restore(local.as_ref(), sent, r.current.as_ref(), me);
@@ -200,7 +200,7 @@ impl NodeStore {
                 if let Some(restore) = restore {
                     match restore {
                         Some(current) => {
-                            records.insert(key, encode(&current))?;
+                            records.insert(key, encode_record(&current))?;
                             changes.push((local, Some(current)));
                         }
                         None => {
