@@ -1,10 +1,12 @@
 //! The stored encoding: a format byte, then the value.
 //!
-//! Records, the bulk of what is stored and read back on every feed, scan
-//! and matching pass, are kept in their protobuf wire form (format 2), the
-//! encoding nodes push and receive: dense, and decoded without the JSON
-//! parser's buffering. Everything else is JSON of the domain type (format
-//! 1), readable with standard tools. Records written as JSON by earlier
+//! In the embedded stores (central's and the nodes' sled), records, the
+//! bulk of what is stored and read back on every feed, scan and matching
+//! pass, are kept in their protobuf wire form (format 2), the encoding
+//! nodes push and receive: dense, and decoded without the JSON parser's
+//! buffering. Everything else, and records on PostgreSQL (where the
+//! `kechuang_records_json` view lets people query them with SQL), is JSON
+//! of the domain type (format 1). Records written as JSON by earlier
 //! versions still decode, so a store needs no migration.
 
 use kechuang_proto::pb;

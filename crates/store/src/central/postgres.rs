@@ -35,7 +35,7 @@ use tracing::{debug, warn};
 
 use super::embedded::SEEN_GRAIN_MS;
 use super::{Backend, Batch, NodeEntry, Restoring, Sink, Snapshot, Stored, Txn};
-use crate::codec::{decode, decode_record, encode, encode_record};
+use crate::codec::{decode, decode_record, encode};
 use crate::{Error, Result};
 
 /// The advisory lock space of Kechuang (`pg_advisory_lock(SPACE, …)`).
@@ -327,7 +327,7 @@ impl PgBackend {
         let position = position as i64;
         if !batch.records.is_empty() {
             let ids: Vec<&[u8]> = batch.records.iter().map(|r| r.meta.id.as_bytes().as_slice()).collect();
-            let bodies: Vec<Vec<u8>> = batch.records.iter().map(encode_record).collect();
+            let bodies: Vec<Vec<u8>> = batch.records.iter().map(encode).collect();
             let statement = client
                 .prepare_cached(
                     "INSERT INTO kechuang_records (id, position, body) SELECT id, $2, body FROM unnest($1::bytea[], $3::bytea[]) AS t(id, body) \
@@ -750,7 +750,7 @@ impl Backend for PgBackend {
                 }
                 let ids: Vec<&[u8]> = latest.keys().map(|id| id.as_bytes().as_slice()).collect();
                 let positions: Vec<i64> = latest.values().map(|s| s.position as i64).collect();
-                let bodies: Vec<Vec<u8>> = latest.values().map(|s| encode_record(&s.record)).collect();
+                let bodies: Vec<Vec<u8>> = latest.values().map(|s| encode(&s.record)).collect();
                 self.run(client.execute(
                     "INSERT INTO kechuang_records (id, position, body) SELECT * FROM unnest($1::bytea[], $2::int8[], $3::bytea[]) \
                      ON CONFLICT (id) DO UPDATE SET position = excluded.position, body = excluded.body",

@@ -400,6 +400,20 @@ fn a_feed_over_a_shared_database_never_skips_a_concurrent_write() {
     assert_eq!(seen, written, "every write was read");
 }
 
+/// Records on PostgreSQL stay readable with SQL through the JSON view.
+#[test]
+fn records_on_postgresql_can_be_queried_as_json() {
+    let pg = kechuang_testkit::Postgres::start_with(&["fsync = off"]).unwrap();
+    let store = CentralStore::open_postgres(&pg.url()).unwrap();
+    let node = peer("sql");
+    store.register(&node).unwrap();
+    let mut clock = Clock::resume(Hlc::ZERO);
+    let change = Incoming::Record(record(&mut clock, &node.id, RecordId::new(), "储能安全").into());
+    applied(store.apply_push(&node, &[(1, change)], &bounds()).unwrap());
+    let sql = "SELECT record->'body'->>'title' FROM kechuang_records_json";
+    assert_eq!(pg.psql(sql).unwrap(), "储能安全");
+}
+
 /// One instance matches at a time; the others' matching writes are refused
 /// until the holder lets go.
 #[test]
