@@ -116,15 +116,16 @@ pub fn one_of_each_kind() -> Vec<Record> {
     };
     let contact =
         || Some(Contact { person: "李工".into(), phone: "0755-1234567".into(), email: "li@example.cn".into() });
-    let date = |d: &str| Date::parse("date", d).expect("date");
+    // Dates counted from today, so none falls into the past.
+    let date = |days: i64| Date::from_days_since_epoch(Date::today().days_since_epoch() + days);
     let mut demand = demand("储能电站热失控早期预警");
-    demand.meta.external_id = Some("XQ-2026-001".into());
+    demand.meta.external_id = Some("XQ-001".into());
     demand.meta.created_at = Timestamp(1_795_000_000_000);
     demand.meta.updated_at = Timestamp(1_795_000_000_500);
     if let Body::Demand(d) = &mut demand.body {
         d.keywords = vec!["热失控".into(), "预警".into()];
         d.budget_wan = Some(120.5);
-        d.deadline = Some(date("2030-06-30"));
+        d.deadline = Some(date(200));
         d.is_challenge = true;
         d.enterprise = "某储能公司".into();
         d.contact = contact();
@@ -143,7 +144,7 @@ pub fn one_of_each_kind() -> Vec<Record> {
     let mut expert = expert("陈教授");
     if let Body::Expert(e) = &mut expert.body {
         e.keywords = vec!["电池安全".into()];
-        e.available = vec![DateRange::new("available", date("2030-01-01"), date("2030-03-31")).expect("range")];
+        e.available = vec![DateRange::new("available", date(30), date(120)).expect("range")];
         e.service_modes = vec!["技术咨询".into()];
         e.capacity = Some(2);
         e.contact = contact();
@@ -156,8 +157,7 @@ pub fn one_of_each_kind() -> Vec<Record> {
     m.demand_side =
         Part::new(Hlc::from_u64(3), Response::Contracted(Contract { kind: ContractType::License, amount_wan: 60.0 }));
     m.supply_side = Part::new(Hlc::from_u64(4), Response::Accepted);
-    m.landing =
-        Part::new(Hlc::from_u64(8), Landing::Landed(Landed { date: date("2030-02-01"), note: "产线投用".into() }));
+    m.landing = Part::new(Hlc::from_u64(8), Landing::Landed(Landed { date: date(-10), note: "产线投用".into() }));
     m.demand_contact = contact();
     m.supply_contact = contact();
     let central = NodeId::parse("owner", "central").expect("node id");
