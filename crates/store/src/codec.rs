@@ -40,11 +40,7 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
 
 /// Encodes a record for storage.
 pub fn encode_record(record: &Record) -> Vec<u8> {
-    let wire = pb::Record::from(record.clone());
-    let mut out = Vec::with_capacity(1 + wire.encoded_len());
-    out.push(FORMAT_PROTO);
-    wire.encode_raw(&mut out);
-    out
+    wire_after(&[], record)
 }
 
 /// Decodes a stored record (either format).
@@ -57,28 +53,28 @@ pub fn decode_record(what: &'static str, bytes: &[u8]) -> Result<Record> {
 
 /// Encodes a record with the log position it was written at (central).
 pub fn encode_positioned(position: u64, record: &Record) -> Vec<u8> {
-    let wire = pb::Record::from(record.clone());
-    let mut out = Vec::with_capacity(9 + wire.encoded_len());
-    out.push(FORMAT_PROTO);
-    out.extend_from_slice(&position.to_be_bytes());
-    wire.encode_raw(&mut out);
-    out
+    wire_after(&position.to_be_bytes(), record)
 }
 
-/// Decodes what [`encode_positioned`] wrote, or its JSON form `{"position", "record"}`.
+/// Decodes what [`encode_positioned`] wrote, or its JSON form (a `Stored`).
 pub fn decode_positioned(what: &'static str, bytes: &[u8]) -> Result<(u64, Record)> {
-    #[derive(serde::Deserialize)]
-    struct Positioned {
-        position: u64,
-        record: Record,
-    }
     match bytes.split_first() {
         Some((&FORMAT_PROTO, rest)) if rest.len() >= 8 => {
             let (position, wire) = rest.split_at(8);
             Ok((read_u64(what, position)?, record_from_wire(what, wire)?))
         }
-        _ => decode::<Positioned>(what, bytes).map(|p| (p.position, p.record)),
+        _ => decode::<crate::central::Stored>(what, bytes).map(|s| (s.position, s.record)),
     }
+}
+
+/// The format byte, `header`, then `record` in wire form.
+fn wire_after(header: &[u8], record: &Record) -> Vec<u8> {
+    let wire = pb::Record::from(record.clone());
+    let mut out = Vec::with_capacity(1 + header.len() + wire.encoded_len());
+    out.push(FORMAT_PROTO);
+    out.extend_from_slice(header);
+    wire.encode_raw(&mut out);
+    out
 }
 
 fn record_from_wire(what: &'static str, wire: &[u8]) -> Result<Record> {
