@@ -25,6 +25,7 @@ mod sync_service;
 mod tail;
 #[cfg(test)]
 mod testing;
+mod turns;
 
 pub use config::Config;
 pub use server::{Listeners, run};

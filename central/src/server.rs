@@ -53,6 +53,8 @@ pub struct State {
     pub matcher: Arc<Matcher>,
     /// Each node's expected digest, as of a log position.
     pub digests: DigestCache,
+    /// The order each node's pipelined pushes are applied in.
+    pub turns: crate::turns::Turns,
     /// The end of the change log, shared by the feeds.
     pub tail: crate::tail::Tail,
     /// Each station's software, certificate expiry and feed position.
@@ -136,6 +138,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let state = Arc::new(State {
         matcher: Arc::new(matcher),
         digests: DigestCache::default(),
+        turns: crate::turns::Turns::default(),
         tail: crate::tail::Tail::new(store.head()),
         roster: crate::roster::Roster::default(),
         counters: crate::roster::Counters::default(),

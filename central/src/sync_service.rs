@@ -118,12 +118,14 @@ impl Sync for SyncService {
             .and_then(|certs| certs.first().and_then(|leaf| kechuang_pki::expiry_of(leaf).ok()))
             .map(Timestamp);
         self.state.roster.hello(&peer.id, &request.get_ref().version, expires);
+        self.state.turns.session(&peer.id, entry.acked_seq);
         info!(node = %peer.id, kind = %peer.kind, region = %peer.region, acked = entry.acked_seq, "node session opened");
         let bounds = self.bounds();
         Ok(Response::new(pb::HelloResponse {
             acked_seq: entry.acked_seq,
             central_time_ms: bounds.now_ms,
             max_skew_ms: bounds.max_skew_ms,
+            pipelined_push: true,
         }))
     }
 
@@ -142,13 +144,22 @@ impl Sync for SyncService {
         for (i, change) in changes.into_iter().enumerate() {
             batch.push((change.seq, incoming(i, change.record)?));
         }
+        if let Some((first, _)) = batch.first() {
+            self.state.turns.wait(&peer.id, *first).await?;
+        }
         // Applied and flushed in a task of its own: if the node goes away
         // mid-call, its write is still made durable and reaches the feeds.
         let state = self.state.clone();
         let (writer, bounds) = (peer.clone(), self.bounds());
         let pushed = tokio::spawn(async move {
             let store = state.store.clone();
+            let node = writer.id.clone();
             let pushed = tokio::task::spawn_blocking(move || store.apply_push(&writer, &batch, &bounds)).await;
+            // The node's next batch may apply while this one is flushed.
+            match &pushed {
+                Ok(Ok(Pushed::Applied(outcome))) => state.turns.applied(&node, outcome.acked_seq),
+                _ => state.turns.broken(&node),
+            }
             if let Ok(Ok(Pushed::Applied(_))) = &pushed {
                 crash::point("push-applied");
                 state.durability.wait().await?;

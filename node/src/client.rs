@@ -12,6 +12,7 @@ use kechuang_store::{RefusedChange, crash};
 use kechuang_types::{Record, limits};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, info, warn};
 
@@ -20,6 +21,8 @@ use crate::events;
 
 /// Most changes sent per push.
 const PUSH_BATCH: usize = 1_000;
+/// Pushes on their way at once, when central applies them in turn.
+const PUSH_WINDOW: usize = 2;
 /// Most encoded bytes per push, well under the message limit (1,000
 /// records of the longest allowed text would exceed it).
 const PUSH_BYTES: usize = limits::MESSAGE_BYTES / 2;
@@ -120,7 +123,7 @@ async fn session(node: &Arc<Node>, url: &str) -> anyhow::Result<()> {
     node.central.send_replace(Some(channel));
     info!(node = %node.config.id, central = %url, acked, cursor, "connected to central");
     tokio::select! {
-        r = push_loop(node, client.clone(), acked) => r,
+        r = push_loop(node, client.clone(), acked, hello.pipelined_push) => r,
         r = feed_loop(node, feed, cursor > 0) => r,
         r = repair_loop(node, client) => r,
     }
@@ -141,47 +144,77 @@ fn check_clock(node: &Node, hello: &pb::HelloResponse) {
     }
 }
 
-async fn push_loop(node: &Arc<Node>, mut client: Client, acked: u64) -> anyhow::Result<()> {
-    let mut sent = acked;
+/// One push on its way: what it carries and the call that carries it.
+struct InFlight {
+    pushed: Vec<(u64, Option<Record>)>,
+    last: u64,
+    count: u64,
+    bytes: u64,
+    call: AbortOnDropHandle<Result<tonic::Response<pb::PushResponse>, tonic::Status>>,
+}
+
+/// Pushes the outbox in order. With a central that applies pushes in
+/// turn, [`PUSH_WINDOW`] are on their way at once: the next batch travels
+/// while central applies the one before. Acknowledgements are taken in
+/// order; a refusal drops the pushes after it, which central judged out of
+/// sequence, and the outbox is pushed again from what was acknowledged.
+async fn push_loop(node: &Arc<Node>, client: Client, acked: u64, pipelined: bool) -> anyhow::Result<()> {
+    let window = if pipelined { PUSH_WINDOW } else { 1 };
+    let (mut acked, mut sent) = (acked, acked);
+    let mut in_flight = std::collections::VecDeque::with_capacity(window);
     loop {
-        let store = node.store.clone();
-        let pending = tokio::task::spawn_blocking(move || store.outbox_after(sent, PUSH_BATCH)).await??;
-        if pending.is_empty() {
+        while in_flight.len() < window {
+            let Some(push) = next_push(node, &client, sent).await? else { break };
+            sent = push.last;
+            in_flight.push_back(push);
+        }
+        let Some(push) = in_flight.pop_front() else {
             node.outbox_grew.notified().await;
             continue;
-        }
-        let wire: Vec<pb::Change> = pending
-            .iter()
-            .map(|(seq, record)| pb::Change { seq: *seq, record: record.clone().map(Into::into) })
-            .collect();
-        // What does not fit one message goes in the next push.
-        let changes =
-            kechuang_proto::split_by_size(wire, PUSH_BATCH, PUSH_BYTES).into_iter().next().unwrap_or_default();
-        let last = changes.last().map_or(sent, |c| c.seq);
-        let pushed = pending[..changes.len()].to_vec();
-        let request = pb::PushRequest { changes };
-        let (count, bytes) = (request.changes.len() as u64, request.encoded_len() as u64);
-        let response = client.push(request).await?.into_inner();
-        Stats::add(&node.stats.pushed_records, count);
-        Stats::add(&node.stats.pushed_bytes, bytes);
+        };
+        let response = push.call.await??.into_inner();
+        Stats::add(&node.stats.pushed_records, push.count);
+        Stats::add(&node.stats.pushed_bytes, push.bytes);
         if !response.refused.is_empty() {
             // Nothing of the push was applied: withdraw what central
             // refused, put those records back to central's copy, and push
             // the rest again.
-            take_refusals(node, pushed, response.refused).await?;
+            in_flight.clear();
+            take_refusals(node, push.pushed, response.refused).await?;
+            sent = acked;
             continue;
         }
-        let acked = response.acked_seq;
-        if acked < last {
-            anyhow::bail!("central acknowledged {acked} of a batch up to {last}");
+        if response.acked_seq < push.last {
+            anyhow::bail!("central acknowledged {} of a batch up to {}", response.acked_seq, push.last);
         }
+        acked = response.acked_seq;
         crash::point("push-acked");
         let store = node.store.clone();
         tokio::task::spawn_blocking(move || store.ack(acked)).await??;
         node.stats.synced();
-        debug!(acked, count, "push acknowledged");
-        sent = acked;
+        debug!(acked, count = push.count, "push acknowledged");
     }
+}
+
+/// Sends the outbox's next batch after `sent`, if there is one.
+async fn next_push(node: &Node, client: &Client, sent: u64) -> anyhow::Result<Option<InFlight>> {
+    let store = node.store.clone();
+    let pending = tokio::task::spawn_blocking(move || store.outbox_after(sent, PUSH_BATCH)).await??;
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    let wire: Vec<pb::Change> =
+        pending.iter().map(|(seq, record)| pb::Change { seq: *seq, record: record.clone().map(Into::into) }).collect();
+    // What does not fit one message goes in the next push.
+    let changes = kechuang_proto::split_by_size(wire, PUSH_BATCH, PUSH_BYTES).into_iter().next().unwrap_or_default();
+    let last = changes.last().map_or(sent, |c| c.seq);
+    let mut pushed = pending;
+    pushed.truncate(changes.len());
+    let request = pb::PushRequest { changes };
+    let (count, bytes) = (request.changes.len() as u64, request.encoded_len() as u64);
+    let mut client = client.clone();
+    let call = AbortOnDropHandle::new(tokio::spawn(async move { client.push(request).await }));
+    Ok(Some(InFlight { pushed, last, count, bytes, call }))
 }
 
 /// Records central's refusals of `pushed` in the store (see

@@ -334,19 +334,21 @@ fn a_change_central_refuses_is_withdrawn_and_the_node_keeps_pushing() -> anyhow:
         Ok(cluster.central.list(Some("demands"), None)?[0]["is_challenge"] == false)
     })?;
     // Offline, gzu still sees a challenge: it publishes an outcome, bids
-    // with it (not yet acknowledged: pushes go in order), and publishes more.
+    // with it (not yet acknowledged: pushes go in order), and publishes
+    // more: enough for a second push, on its way while central judges the
+    // first.
     let rows = cluster.write_rows(&sample::outcomes("GZU", 1, "440100", 5))?;
     cluster.node("gzu").publish(&[&rows])?;
     cluster.node("gzu").bid(&challenge_id, "以防吸潮包覆方案揭榜", &["GZU-000001"])?;
-    let rows = cluster.write_rows(&sample::outcomes("GZU-MORE", 100, "440100", 6))?;
+    let rows = cluster.write_rows(&sample::outcomes("GZU-MORE", 1_100, "440100", 6))?;
     cluster.node("gzu").publish(&[&rows])?;
-    assert_eq!(cluster.node("gzu").status()?["unacked"], 102);
+    assert_eq!(cluster.node("gzu").status()?["unacked"], 1_102);
 
     proxy.heal();
     eventually(SETTLE, "gzu to converge", || cluster.node("gzu").converged())?;
     let status = cluster.node("gzu").status()?;
     assert_eq!((status["refused"].as_u64(), status["unacked"].as_u64()), (Some(1), Some(0)), "{status:#}");
-    assert_eq!(cluster.central.list(Some("outcomes"), None)?.len(), 101, "everything after the refusal arrived");
+    assert_eq!(cluster.central.list(Some("outcomes"), None)?.len(), 1_101, "everything after the refusal arrived");
     assert!(cluster.central.list(Some("bids"), None)?.is_empty());
     assert!(cluster.node("gzu").list(Some("bids"))?.is_empty(), "the refused bid was withdrawn at gzu");
     let refused = cluster.node("gzu").list(Some("refused"))?;
