@@ -243,12 +243,8 @@ async fn push(records: usize, batch: usize, backend: Backend) -> anyhow::Result<
     let rows = sample::records("bench-node", records, 2);
 
     let started = Instant::now();
-    let mut bytes = 0usize;
-    for chunk in rows.chunks(batch) {
-        let request = procs::push_request(acked + 1, chunk);
-        bytes += request.encoded_len();
-        acked = procs::acked(client.push(request).await?)?;
-    }
+    let bytes;
+    (acked, bytes) = procs::push_pipelined(&client, acked, &rows, batch).await?;
     let secs = started.elapsed().as_secs_f64();
     let rate = records as f64 / secs;
     report(
@@ -268,9 +264,7 @@ async fn push(records: usize, batch: usize, backend: Backend) -> anyhow::Result<
         let changed: Vec<_> = rows.iter().skip(run).step_by(100).map(sample::edited).collect();
         changed_per_run = changed.len();
         let started = Instant::now();
-        for chunk in changed.chunks(batch) {
-            acked = procs::acked(client.push(procs::push_request(acked + 1, chunk)).await?)?;
-        }
+        (acked, _) = procs::push_pipelined(&client, acked, &changed, batch).await?;
         times.push(started.elapsed());
     }
     times.sort();
@@ -552,8 +546,12 @@ async fn footprint(records: usize) -> anyhow::Result<()> {
     let empty_rss = procs::rss_kib(empty.pid())?;
     drop(empty);
     let central = push(records, 2_000, Backend::Sled).await?;
+    let pushed = Instant::now();
+    central.matching_caught_up(Duration::from_secs(600)).await?;
+    let caught_up_secs = pushed.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let central_rss = procs::rss_kib(central.pid())?;
+    let central_peak = procs::peak_rss_kib(central.pid())?;
     let (anon, file) = procs::rss_split_kib(central.pid())?;
     let node = procs::IdleNode::start(&central)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -564,6 +562,7 @@ async fn footprint(records: usize) -> anyhow::Result<()> {
     let (c, n) = (size("kechuang-central"), size("kechuang-node"));
     report(
         json!({"scenario": "footprint", "records": records, "central_rss_mib": central_rss as f64 / 1024.0,
+               "central_peak_rss_mib": central_peak as f64 / 1024.0, "matching_caught_up_seconds": caught_up_secs,
                "central_anon_mib": anon as f64 / 1024.0, "central_file_mib": file as f64 / 1024.0,
                "empty_central_rss_mib": empty_rss as f64 / 1024.0,
                "idle_node_rss_mib": node_rss as f64 / 1024.0, "central_binary_mib": c as f64 / 1048576.0,
@@ -571,12 +570,14 @@ async fn footprint(records: usize) -> anyhow::Result<()> {
                "provincial_sync_seconds": sync_secs, "provincial_rss_mib": provincial_rss as f64 / 1024.0,
                "provincial_status_ms_p50": status_ms}),
         format!(
-            "footprint: central {:.1} MiB RSS with {records} records ({:.1} anonymous, {:.1} file-backed; {:.1} empty); \
+            "footprint: central {:.1} MiB RSS with {records} records once matching caught up ({caught_up_secs:.1} s after \
+             the push; {:.1} anonymous, {:.1} file-backed; peak {:.1}; {:.1} empty); \
              idle node {:.1} MiB; provincial node holding {held} records: synced in {sync_secs:.1} s, {:.1} MiB, \
              status p50 {status_ms:.1} ms; binaries {:.1} / {:.1} MiB",
             central_rss as f64 / 1024.0,
             anon as f64 / 1024.0,
             file as f64 / 1024.0,
+            central_peak as f64 / 1024.0,
             empty_rss as f64 / 1024.0,
             node_rss as f64 / 1024.0,
             provincial_rss as f64 / 1024.0,

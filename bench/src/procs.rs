@@ -116,6 +116,23 @@ impl Central {
         Some(&self.dashboard)
     }
 
+    /// Waits until the matcher has read every change in the log, as the
+    /// dashboard's metrics say.
+    pub async fn matching_caught_up(&self, within: Duration) -> anyhow::Result<()> {
+        let (url, started) = (format!("{}/metrics", self.dashboard), Instant::now());
+        loop {
+            let metrics = {
+                let url = url.clone();
+                tokio::task::spawn_blocking(move || http_get(&url)).await??
+            };
+            if metrics.lines().any(|l| l == "kechuang_matching_backlog 0") {
+                return Ok(());
+            }
+            anyhow::ensure!(started.elapsed() < within, "matching did not catch up within {within:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -237,6 +254,33 @@ pub fn acked(response: tonic::Response<pb::PushResponse>) -> anyhow::Result<u64>
     Ok(response.acked_seq)
 }
 
+/// Pushes `records` after `acked` in batches of `batch`, as a node does:
+/// two pushes on their way at once, acknowledgements taken in order.
+/// Returns the last acknowledged sequence and the bytes sent.
+pub async fn push_pipelined(
+    client: &SyncClient<Channel>,
+    mut last: u64,
+    records: &[Record],
+    batch: usize,
+) -> anyhow::Result<(u64, usize)> {
+    const WINDOW: usize = 2;
+    let (mut bytes, mut next) = (0, last + 1);
+    let mut chunks = records.chunks(batch);
+    let mut in_flight = std::collections::VecDeque::with_capacity(WINDOW);
+    loop {
+        while in_flight.len() < WINDOW {
+            let Some(chunk) = chunks.next() else { break };
+            let request = push_request(next, chunk);
+            next += chunk.len() as u64;
+            bytes += prost::Message::encoded_len(&request);
+            let mut client = client.clone();
+            in_flight.push_back(tokio::spawn(async move { client.push(request).await }));
+        }
+        let Some(call) = in_flight.pop_front() else { return Ok((last, bytes)) };
+        last = acked(call.await??)?;
+    }
+}
+
 /// A push of `records` with sequence numbers from `first`.
 pub fn push_request(first: u64, records: &[Record]) -> pb::PushRequest {
     let changes =
@@ -344,9 +388,19 @@ pub fn rss_split_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
 
 /// Resident set size of a process, in KiB.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The largest resident set size a process has had, in KiB.
+pub fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A size in KiB from `/proc/<pid>/status`.
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+    let line = status.lines().find(|l| l.starts_with(field)).with_context(|| format!("no {field}"))?;
+    Ok(line.split_whitespace().nth(1).with_context(|| format!("{field} value"))?.parse()?)
 }
 
 /// A plain HTTP/1.1 GET of `url`: its body, failing unless 200.
