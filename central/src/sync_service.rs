@@ -155,15 +155,14 @@ impl Sync for SyncService {
             let store = state.store.clone();
             let node = writer.id.clone();
             let pushed = tokio::task::spawn_blocking(move || store.apply_push(&writer, &batch, &bounds)).await;
-            // The node's next batch may apply while this one is flushed.
-            match &pushed {
-                Ok(Ok(Pushed::Applied(outcome))) => state.turns.applied(&node, outcome.acked_seq),
-                _ => state.turns.broken(&node),
-            }
-            if let Ok(Ok(Pushed::Applied(_))) = &pushed {
+            if let Ok(Ok(Pushed::Applied(outcome))) = &pushed {
+                // The node's next batch may apply while this one is flushed.
+                state.turns.applied(&node, outcome.acked_seq);
                 crash::point("push-applied");
                 state.durability.wait().await?;
                 crash::point("push-durable");
+            } else {
+                state.turns.broken(&node);
             }
             Ok::<_, kechuang_store::Error>(pushed)
         })
